@@ -1,0 +1,41 @@
+/* ONNX files ⇄ IR. The only public entry points that know the file format. */
+#ifndef TQT_ONNX_IO_H
+#define TQT_ONNX_IO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ir.h"
+
+/* Deepest nesting of subgraphs (If/Loop/Scan bodies) the loader accepts. */
+#define TQT_GRAPH_DEPTH_MAX 64
+
+/* Loads an ONNX model file. External data stays on disk until tqt_tensor_data() asks for it.
+ * On failure *out is NULL and d names the file and what was wrong. */
+enum tqt_status tqt_model_load(const char *path, struct tqt_model **out, struct tqt_diag *d);
+/* The same from memory; base_dir resolves external data ("." when NULL), name is for messages. */
+enum tqt_status tqt_model_load_buffer(const void *buf, size_t len, const char *name,
+                                      const char *base_dir, struct tqt_model **out,
+                                      struct tqt_diag *d);
+
+/* The tensor's bytes, reading external data on first use (the file region is mapped, not copied).
+ * NULL and a diagnostic naming tensor and file on failure. */
+const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d);
+
+enum tqt_external_mode {
+  TQT_EXTERNAL_AUTO = 0, /* external data only when the model would pass protobuf's 2 GB limit */
+  TQT_EXTERNAL_ALWAYS,   /* tensors of at least external_min_bytes go to OUT.data */
+  TQT_EXTERNAL_NEVER,
+};
+
+struct tqt_save_options {
+  enum tqt_external_mode external;
+  size_t external_min_bytes; /* 0 means 1024 */
+};
+
+/* Writes the model to a temporary file beside path and renames it into place, so a failure leaves
+ * no partial file. External data (if any) goes to "<basename of path>.data" in the same folder. */
+enum tqt_status tqt_model_save(struct tqt_model *m, const char *path,
+                               const struct tqt_save_options *o, struct tqt_diag *d);
+
+#endif
