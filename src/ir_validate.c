@@ -155,12 +155,20 @@ static int val_sort(struct val_ctx *c, struct val_body *b, size_t **deps, const 
     }
   }
   if (done < n) {
-    for (size_t i = 0; i < n; i++) {
-      if (!pending[i]) continue;
-      rc = tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: node '%s' (%s) is part of a cycle",
-                         b->what, b->nodes[i]->name, b->nodes[i]->op_type);
-      break;
+    /* An unsorted node may merely wait downstream of a cycle. Each unsorted node reads from an
+     * unsorted producer: n steps back along those lands on the cycle itself. */
+    size_t at = 0;
+    while (!pending[at]) at++;
+    for (size_t step = 0; step < n; step++) {
+      for (size_t k = 0; k < n_deps[at]; k++) {
+        if (pending[deps[at][k]]) {
+          at = deps[at][k];
+          break;
+        }
+      }
     }
+    rc = tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: node '%s' (%s) is part of a cycle",
+                       b->what, b->nodes[at]->name, b->nodes[at]->op_type);
     goto fail;
   }
   memcpy(b->nodes, order, n * sizeof *order);

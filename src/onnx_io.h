@@ -18,6 +18,11 @@ enum tqt_status tqt_model_load_buffer(const void *buf, size_t len, const char *n
                                       const char *base_dir, struct tqt_model **out,
                                       struct tqt_diag *d);
 
+/* Loads a serialized TensorProto file (the ONNX test-data input_K.pb / output_K.pb form) into a
+ * tensor carved from arena; external data resolves against the file's folder. */
+enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tqt_tensor **out,
+                                struct tqt_diag *d);
+
 /* The tensor's bytes, reading external data on first use (the file region is mapped, not copied).
  * NULL and a diagnostic naming tensor and file on failure. */
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d);

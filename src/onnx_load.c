@@ -636,6 +636,32 @@ fail:
   return st;
 }
 
+enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tqt_tensor **out,
+                                struct tqt_diag *d) {
+  *out = NULL;
+  struct tqt_file_map fm;
+  Onnx__TensorProto *tp = NULL;
+  enum tqt_status st = tqt_file_map_open(&fm, path, 0, -1, d);
+  if (st != TQT_STATUS_OK) return st;
+  char *dir = tqt_path_dirname(path);
+  if (!dir) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "%s: out of memory", path);
+    goto fail;
+  }
+  tp = onnx__tensor_proto__unpack(NULL, fm.len, fm.data);
+  if (!tp) {
+    st = tqt_diag_fail(d, TQT_STATUS_PARSE, "%s: not a TensorProto (malformed or truncated)", path);
+    goto fail;
+  }
+  struct load_ctx c = {a, d, path, dir};
+  if (!(*out = load_tensor(&c, tp))) st = d->status ? d->status : TQT_STATUS_INVALID;
+fail:
+  if (tp) onnx__tensor_proto__free_unpacked(tp, NULL);
+  free(dir);
+  tqt_file_map_close(&fm);
+  return st;
+}
+
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d) {
   if (t->data || !t->external) return t->data;
   const struct tqt_external *e = t->external;

@@ -1,0 +1,8 @@
+/* Kernels: conv family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel conv_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_conv = {"conv", conv_kernels, 0};

@@ -1,0 +1,8 @@
+/* Kernels: elementwise family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel elementwise_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_elementwise = {"elementwise", elementwise_kernels, 0};

@@ -1,0 +1,8 @@
+/* Kernels: gemm family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel gemm_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_gemm = {"gemm", gemm_kernels, 0};

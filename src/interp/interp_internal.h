@@ -1,0 +1,15 @@
+/* Shared between the interpreter core and its registry; not for kernels or callers. */
+#ifndef TQT_INTERP_INTERNAL_H
+#define TQT_INTERP_INTERNAL_H
+
+#include <stddef.h>
+
+#include "kernel.h"
+
+extern const struct tqt_kernel_family *const tqt_kernel_families[];
+extern const size_t tqt_kernel_family_count;
+
+/* Sets the BLAS thread count (0 leaves the library's default). */
+void interp_threads_set(int threads);
+
+#endif

@@ -1,0 +1,8 @@
+/* Kernels: math family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel math_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_math = {"math", math_kernels, 0};

@@ -1,0 +1,8 @@
+/* Kernels: norm family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel norm_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_norm = {"norm", norm_kernels, 0};

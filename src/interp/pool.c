@@ -1,0 +1,8 @@
+/* Kernels: pool family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel pool_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_pool = {"pool", pool_kernels, 0};

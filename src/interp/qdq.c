@@ -1,0 +1,8 @@
+/* Kernels: qdq family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel qdq_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_qdq = {"qdq", qdq_kernels, 0};

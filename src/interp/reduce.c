@@ -1,0 +1,8 @@
+/* Kernels: reduce family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel reduce_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_reduce = {"reduce", reduce_kernels, 0};

@@ -1,0 +1,8 @@
+/* Kernels: rnn family (filled in by issue #3 work). */
+#include "kernel.h"
+
+static const struct tqt_kernel rnn_kernels[] = {
+    {"", "", 0, NULL, NULL},
+};
+
+const struct tqt_kernel_family tqt_family_rnn = {"rnn", rnn_kernels, 0};
