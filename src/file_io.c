@@ -71,6 +71,11 @@ char *tqt_path_dirname(const char *path) {
   return strndup(path, (size_t)(slash - path));
 }
 
+bool tqt_path_is_dir(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && S_ISDIR(sb.st_mode);
+}
+
 char *tqt_path_join(const char *dir, const char *name) {
   size_t a = strlen(dir), b = strlen(name);
   char *s = malloc(a + b + 2);

@@ -2,6 +2,7 @@
 #ifndef TQT_FILE_IO_H
 #define TQT_FILE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -34,6 +35,8 @@ void tqt_file_atomic_abort(struct tqt_file_atomic *fa);
 
 /* The folder part of path ("." when it has none), malloc'd. */
 char *tqt_path_dirname(const char *path);
+/* True when path names an existing folder. */
+bool tqt_path_is_dir(const char *path);
 /* dir + "/" + name, malloc'd. */
 char *tqt_path_join(const char *dir, const char *name);
 

@@ -12,6 +12,7 @@
 static const char convert_help[] =
     "usage: onnx-tqt [OPTIONS] IN.onnx OUT.onnx\n"
     "       onnx-tqt info MODEL.onnx\n"
+    "       onnx-tqt run [OPTIONS] MODEL.onnx INPUT...\n"
     "\n"
     "Turns a float ONNX model into one whose every quantization scale is a power of two\n"
     "(Trained Quantization Thresholds, Jain et al. 2020).\n"
@@ -33,6 +34,7 @@ static const char convert_help[] =
     "\n"
     "Subcommands:\n"
     "  info MODEL.onnx   opsets, op counts, inputs/outputs, functions, subgraphs, weights\n"
+    "  run MODEL INPUT   run the interpreter, write the outputs as .npy (run --help)\n"
     "\n"
     "Exit status: 0 done, 1 the model could not be processed (one line names file, node and\n"
     "op), 2 usage error.\n";

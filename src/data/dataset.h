@@ -1,0 +1,30 @@
+/* Samples for the model's inputs, from every INPUT form of the command line (DESIGN.md):
+ *   FILE.npy            one-input model; axis 0 indexes samples when the array has one more axis
+ *                       than the input, or when the input's batch is 1 and axis 0 is larger
+ *   DIR/ of *.npy       one sample per file (sorted by name), one-input model
+ *   DIR/ ONNX layout    DIR/test_data_set_N/input_K.pb, or one set DIR/input_K.pb
+ *   DIR/<sample>/<input_name>.npy   several inputs
+ *   NAME=FILE.npy       per input (several), FILE.npy alone fills the next unnamed input
+ * Samples are read on demand (files mapped, not copied), so memory does not grow with the count. */
+#ifndef TQT_DATA_DATASET_H
+#define TQT_DATA_DATASET_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "interp.h"
+#include "ir.h"
+
+struct tqt_dataset;
+
+/* inputs: the model inputs to feed, in order (their types and shapes are checked per sample). */
+enum tqt_status tqt_dataset_open(const char *const *specs, size_t n_specs,
+                                 const struct tqt_value_info *const *inputs, size_t n_inputs,
+                                 struct tqt_dataset **out, struct tqt_diag *d);
+size_t tqt_dataset_count(const struct tqt_dataset *ds);
+/* Fills values[0 .. n_inputs) for sample i; they stay valid until the next call or close. */
+enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_value *values,
+                                   struct tqt_diag *d);
+void tqt_dataset_close(struct tqt_dataset *ds);
+
+#endif
