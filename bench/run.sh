@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Interpreter speed against ONNX Runtime, one thread each, same inputs and machine:
+# the bundled LeNet on its 256 calibration samples and a generated ResNet-18 (batch 1, 224x224).
+# Prints per-sample times, the ratio onnx-tqt / ONNX Runtime, and onnx-tqt's peak memory.
+# Usage: bench/run.sh [BUILD_DIR] [RESNET_SAMPLES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+samples=${2:-8}
+meson compile -C "$build" onnx-tqt tests/gen_models >/dev/null
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+"$build/tests/gen_models" resnet18 "$dir/resnet18.onnx"
+"$build/tests/gen_models" input "$dir/resnet_in.npy" "$samples,3,224,224" 7
+
+bench_one() { # name model input
+  local name=$1 model=$2 input=$3 ours ort peak
+  /usr/bin/time -f '%M' -o "$dir/rss" "$build/onnx-tqt" run -q --time --threads 1 -o "$dir/out" \
+    "$model" "$input" 2>"$dir/ours.txt" || { cat "$dir/ours.txt"; return 1; }
+  ours=$(sed -n 's/^time: \([0-9.]*\) ms per sample/\1/p' "$dir/ours.txt")
+  ort=$(node tests/ort/ort_batch.js "$model" "$input" --time --compare "$dir/out" --rtol 1e-3 --atol 1e-4 |
+    tee "$dir/ort.txt" | sed -n 's/^ort time: \([0-9.]*\) ms per sample/\1/p')
+  peak=$(cat "$dir/rss")
+  grep -v '^ort time' "$dir/ort.txt" | sed 's/^/  /'
+  awk -v n="$name" -v a="$ours" -v b="$ort" -v p="$peak" 'BEGIN {
+    printf "%-10s onnx-tqt %8.3f ms, ONNX Runtime %8.3f ms per sample: ratio %.2f; onnx-tqt peak RSS %.0f MB\n",
+      n, a, b, a / b, p / 1024 }'
+}
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+bench_one lenet examples/mnist/lenet.onnx examples/mnist/calib.npy
+bench_one resnet18 "$dir/resnet18.onnx" "$dir/resnet_in.npy"

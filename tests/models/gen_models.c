@@ -1,0 +1,192 @@
+/* Generates test and benchmark models with the IR builders, so that no large model is committed
+ * and no Python is needed to make them:
+ *
+ *   gen_models resnet18 OUT.onnx [--bn]    ResNet-18 (ImageNet shapes, batch 1, 224x224, seeded
+ *                                          He-initialised weights); --bn keeps BatchNormalization
+ *                                          nodes unfused after every Conv
+ *   gen_models input OUT.npy D0,D1,... [SEED]   a float32 array of N(0,1) values
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npy.h"
+#include "tqt.h"
+
+struct gen {
+  struct tqt_model *m;
+  struct tqt_arena *a;
+  uint64_t rng;
+  bool bn;
+  int counter;
+  int failed;
+};
+
+static double gen_uniform(struct gen *g) {
+  g->rng = g->rng * 6364136223846793005ull + 1442695040888963407ull;
+  return ((double)(g->rng >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double gen_normal(struct gen *g) {
+  return sqrt(-2 * log(gen_uniform(g))) * cos(6.283185307179586 * gen_uniform(g));
+}
+
+static const char *gen_name(struct gen *g, const char *stem) {
+  return tqt_arena_printf(g->a, "%s_%d", stem, g->counter++);
+}
+
+static const char *gen_weight(struct gen *g, const char *stem, size_t rank, const int64_t *dims,
+                              double std, double mean) {
+  int64_t n = 1;
+  for (size_t i = 0; i < rank; i++) n *= dims[i];
+  float *w = malloc((size_t)n * sizeof *w);
+  const char *name = gen_name(g, stem);
+  if (!w || !name) {
+    g->failed = 1;
+    free(w);
+    return "";
+  }
+  for (int64_t i = 0; i < n; i++) w[i] = (float)(mean + std * gen_normal(g));
+  if (!tqt_graph_initializer_add(g->a, g->m->graph, name, TQT_DTYPE_FLOAT, rank, dims, w))
+    g->failed = 1;
+  free(w);
+  return name;
+}
+
+static const char *gen_node(struct gen *g, const char *op, size_t n_in, const char *const *ins,
+                            struct tqt_node **node) {
+  const char *out = gen_name(g, op);
+  const char *outs[1] = {out};
+  *node = tqt_graph_node_add(g->a, g->m->graph, op, out, n_in, ins, 1, outs);
+  if (!*node) g->failed = 1;
+  return out;
+}
+
+/* Conv (+ BatchNormalization when asked, else a bias) with He-initialised weights. */
+static const char *gen_conv(struct gen *g, const char *x, int64_t cin, int64_t cout, int64_t k,
+                            int64_t stride, bool relu) {
+  int64_t wd[4] = {cout, cin, k, k}, bd[1] = {cout};
+  const char *w = gen_weight(g, "w", 4, wd, sqrt(2.0 / (double)(cin * k * k)), 0);
+  struct tqt_node *n;
+  const char *y;
+  if (g->bn) {
+    const char *ins[2] = {x, w};
+    y = gen_node(g, "Conv", 2, ins, &n);
+  } else {
+    const char *b = gen_weight(g, "b", 1, bd, 0.01, 0);
+    const char *ins[3] = {x, w, b};
+    y = gen_node(g, "Conv", 3, ins, &n);
+  }
+  int64_t pads[4] = {k / 2, k / 2, k / 2, k / 2}, strides[2] = {stride, stride},
+          ks[2] = {k, k};
+  if (n && (tqt_node_attr_add_ints(g->a, n, "kernel_shape", 2, ks) ||
+            tqt_node_attr_add_ints(g->a, n, "pads", 4, pads) ||
+            tqt_node_attr_add_ints(g->a, n, "strides", 2, strides)))
+    g->failed = 1;
+  if (g->bn) {
+    const char *ins[5] = {y, gen_weight(g, "gamma", 1, bd, 0.1, 1),
+                          gen_weight(g, "beta", 1, bd, 0.1, 0),
+                          gen_weight(g, "mean", 1, bd, 0.1, 0),
+                          gen_weight(g, "var", 1, bd, 0.05, 1)};
+    y = gen_node(g, "BatchNormalization", 5, ins, &n);
+    if (n && tqt_node_attr_add_float(g->a, n, "epsilon", 1e-5f)) g->failed = 1;
+  }
+  if (relu) y = gen_node(g, "Relu", 1, &y, &n);
+  return y;
+}
+
+static const char *gen_basic_block(struct gen *g, const char *x, int64_t cin, int64_t cout,
+                                   int64_t stride) {
+  const char *y = gen_conv(g, x, cin, cout, 3, stride, true);
+  y = gen_conv(g, y, cout, cout, 3, 1, false);
+  const char *skip = x;
+  if (stride != 1 || cin != cout) skip = gen_conv(g, x, cin, cout, 1, stride, false);
+  struct tqt_node *n;
+  const char *ins[2] = {y, skip};
+  const char *sum = gen_node(g, "Add", 2, ins, &n);
+  return gen_node(g, "Relu", 1, &sum, &n);
+}
+
+static int gen_resnet18(const char *path, bool bn) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x5eed, .bn = bn};
+  struct tqt_diag d = {0};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  g.m->producer_name = tqt_arena_strdup(g.a, "onnx-tqt gen_models");
+  int64_t in_dims[4] = {1, 3, 224, 224}, out_dims[2] = {1, 1000};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "input", TQT_DTYPE_FLOAT, 4, in_dims))
+    g.failed = 1;
+  const char *x = gen_conv(&g, "input", 3, 64, 7, 2, true);
+  struct tqt_node *n;
+  x = gen_node(&g, "MaxPool", 1, &x, &n);
+  int64_t ks[2] = {3, 3}, strides[2] = {2, 2}, pads[4] = {1, 1, 1, 1};
+  if (n && (tqt_node_attr_add_ints(g.a, n, "kernel_shape", 2, ks) ||
+            tqt_node_attr_add_ints(g.a, n, "strides", 2, strides) ||
+            tqt_node_attr_add_ints(g.a, n, "pads", 4, pads)))
+    g.failed = 1;
+  int64_t c = 64;
+  const int64_t widths[4] = {64, 128, 256, 512};
+  for (int stage = 0; stage < 4; stage++) {
+    x = gen_basic_block(&g, x, c, widths[stage], stage == 0 ? 1 : 2);
+    x = gen_basic_block(&g, x, widths[stage], widths[stage], 1);
+    c = widths[stage];
+  }
+  x = gen_node(&g, "GlobalAveragePool", 1, &x, &n);
+  x = gen_node(&g, "Flatten", 1, &x, &n);
+  int64_t wd[2] = {1000, 512}, bd[1] = {1000};
+  const char *ins[3] = {x, gen_weight(&g, "fc_w", 2, wd, sqrt(1.0 / 512), 0),
+                        gen_weight(&g, "fc_b", 1, bd, 0.01, 0)};
+  const char *gemm = gen_node(&g, "Gemm", 3, ins, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "transB", 1)) g.failed = 1;
+  const char *idn[1] = {gemm}, *out[1] = {"logits"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, idn, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "logits", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
+  int rc = g.failed;
+  if (!rc && tqt_model_save(g.m, path, NULL, &d) != TQT_STATUS_OK) {
+    fprintf(stderr, "gen_models: %s\n", d.msg);
+    rc = 1;
+  }
+  if (g.failed) fprintf(stderr, "gen_models: out of memory\n");
+  tqt_model_destroy(g.m);
+  return rc;
+}
+
+static int gen_input(const char *path, const char *shape, uint64_t seed) {
+  struct gen g = {.rng = seed};
+  int64_t dims[TQT_RANK_MAX];
+  size_t rank = 0;
+  int64_t n = 1;
+  for (const char *p = shape; *p && rank < TQT_RANK_MAX;) {
+    char *end;
+    dims[rank] = strtoll(p, &end, 10);
+    if (end == p || dims[rank] <= 0) return 2;
+    n *= dims[rank++];
+    p = *end == ',' ? end + 1 : end;
+  }
+  struct tqt_diag d = {0};
+  FILE *f = fopen(path, "wb");
+  if (!f || tqt_npy_header_write(f, TQT_DTYPE_FLOAT, rank, dims, path, &d) != TQT_STATUS_OK) {
+    fprintf(stderr, "gen_models: cannot write %s\n", path);
+    if (f) fclose(f);
+    return 1;
+  }
+  for (int64_t i = 0; i < n; i++) {
+    float v = (float)gen_normal(&g);
+    fwrite(&v, sizeof v, 1, f);
+  }
+  return fclose(f) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  if (argc >= 3 && strcmp(argv[1], "resnet18") == 0)
+    return gen_resnet18(argv[2], argc > 3 && strcmp(argv[3], "--bn") == 0);
+  if (argc >= 4 && strcmp(argv[1], "input") == 0)
+    return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
+  fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | input OUT.npy D0,D1,... [SEED]\n");
+  return 2;
+}

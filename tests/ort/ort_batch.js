@@ -1,0 +1,79 @@
+// ONNX Runtime over a batch file, for comparisons with onnx-tqt's interpreter and for timing.
+//
+//   node ort_batch.js MODEL.onnx INPUT.npy [--compare OURS_DIR] [--rtol R] [--atol A]
+//                     [--time] [--max-samples N]
+//
+// INPUT.npy feeds a one-input model with onnx-tqt's batch rule: axis 0 indexes samples when the
+// array has one more axis than the input, or when the input's batch is 1 and axis 0 is larger.
+// --compare checks every output against OURS_DIR/<output>.npy as `onnx-tqt run` wrote it (samples
+// stacked the same way) and prints the largest error relative to the output's largest magnitude.
+// --time prints "ort time: X.XXX ms per sample" (one intra-op thread, session creation excluded).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const ort = require('onnxruntime-node');
+const tio = require('./tensor_io');
+
+function parseArgs(argv) {
+  const a = { rtol: 1e-4, atol: 1e-6, maxSamples: Infinity, time: false, compare: null, pos: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const v = argv[i];
+    if (v === '--compare') a.compare = argv[++i];
+    else if (v === '--rtol') a.rtol = Number(argv[++i]);
+    else if (v === '--atol') a.atol = Number(argv[++i]);
+    else if (v === '--max-samples') a.maxSamples = Number(argv[++i]);
+    else if (v === '--time') a.time = true;
+    else a.pos.push(v);
+  }
+  if (a.pos.length !== 2) throw new Error('usage: ort_batch.js MODEL.onnx INPUT.npy [--compare DIR] [--time]');
+  return a;
+}
+
+(async () => {
+  const args = parseArgs(process.argv.slice(2));
+  const [model, inputFile] = args.pos;
+  const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  const meta = session.inputMetadata[0];
+  const x = tio.loadTensorFile(inputFile);
+  const modelDims = meta.shape;
+  const batched = x.dims.length === modelDims.length + 1 ||
+    (x.dims.length === modelDims.length && modelDims[0] === 1 && x.dims[0] > 1);
+  const count = Math.min(batched ? x.dims[0] : 1, args.maxSamples);
+  const sampleDims = !batched ? x.dims
+    : x.dims.length === modelDims.length ? [1, ...x.dims.slice(1)] : x.dims.slice(1);
+  const per = tio.numElements(sampleDims);
+  const outputs = session.outputNames.map(() => []);
+  let seconds = 0;
+  for (let s = 0; s < count; s++) {
+    const data = x.data.subarray(s * per, (s + 1) * per);
+    const feeds = { [session.inputNames[0]]: new ort.Tensor(x.type, data, sampleDims) };
+    const t0 = process.hrtime.bigint();
+    const result = await session.run(feeds);
+    seconds += Number(process.hrtime.bigint() - t0) / 1e9;
+    session.outputNames.forEach((name, k) => outputs[k].push(result[name]));
+  }
+  if (args.time) console.log(`ort time: ${(1e3 * seconds / count).toFixed(3)} ms per sample`);
+  let failed = 0;
+  if (args.compare) {
+    session.outputNames.forEach((name, k) => {
+      const ours = tio.loadTensorFile(path.join(args.compare, `${tio.sanitizeName(name)}.npy`));
+      const per0 = tio.numElements(outputs[k][0].dims);
+      let maxAbs = 0, maxRef = 0, bad = 0;
+      for (let s = 0; s < count; s++) {
+        const ref = outputs[k][s].data;
+        for (let i = 0; i < per0; i++) {
+          const a = ours.data[s * per0 + i], b = ref[i];
+          const err = Math.abs(a - b);
+          if (!(err <= args.atol + args.rtol * Math.abs(b))) bad++;
+          if (err > maxAbs || Number.isNaN(err)) maxAbs = Number.isNaN(err) ? Infinity : err;
+          if (Math.abs(b) > maxRef) maxRef = Math.abs(b);
+        }
+      }
+      console.log(`${name}: ${count} samples, max abs diff ${maxAbs.toExponential(3)} ` +
+        `(${(maxAbs / (maxRef || 1)).toExponential(3)} of the largest |value|), ${bad} values outside tolerance`);
+      if (bad) failed++;
+    });
+  }
+  if (session.release) await session.release();
+  process.exit(failed ? 1 : 0);
+})().catch((e) => { console.error(`ort_batch: ${e.message}`); process.exit(1); });
