@@ -171,7 +171,7 @@ static int val_sort(struct val_ctx *c, struct val_body *b, size_t **deps, const 
                        b->what, b->nodes[at]->name, b->nodes[at]->op_type);
     goto fail;
   }
-  memcpy(b->nodes, order, n * sizeof *order);
+  if (n) memcpy(b->nodes, order, n * sizeof *order); /* nodes is NULL in an empty built graph */
 fail:
   free(pending);
   free(users_start);

@@ -23,7 +23,7 @@ enum tqt_status tqt_model_load_buffer(const void *buf, size_t len, const char *n
 enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tqt_tensor **out,
                                 struct tqt_diag *d);
 
-/* The tensor's bytes, reading external data on first use (the file region is mapped, not copied).
+/* The tensor's bytes, reading external data on first use (copied once into the arena).
  * NULL and a diagnostic naming tensor and file on failure. */
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d);
 

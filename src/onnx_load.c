@@ -170,7 +170,9 @@ static int load_tensor_into(struct load_ctx *c, struct tqt_tensor *t, Onnx__Tens
                          "%s: tensor '%s' is split into segments, which ONNX does not define",
                          c->name, t->name);
   int64_t numel = tqt_tensor_numel(t);
-  if (numel < 0)
+  size_t esize = tqt_dtype_size(t->dtype);
+  /* The byte count too must fit: [2^62] floats would wrap to 0 bytes and pass the size check. */
+  if (numel < 0 || (esize && (uint64_t)numel > SIZE_MAX / esize))
     return tqt_diag_fail(c->d, TQT_STATUS_INVALID,
                          "%s: tensor '%s': dims are negative or their product overflows",
                          c->name, t->name);
@@ -199,7 +201,6 @@ static int load_tensor_into(struct load_ctx *c, struct tqt_tensor *t, Onnx__Tens
   } else if (load_typed_fields(c, t, tp)) {
     return -1;
   }
-  size_t esize = tqt_dtype_size(t->dtype);
   if (t->dtype != TQT_DTYPE_UNDEFINED && esize && (uint64_t)numel * esize != t->nbytes)
     return tqt_diag_fail(c->d, TQT_STATUS_INVALID,
                          "%s: tensor '%s' (%s) holds %zu bytes but its dims need %llu", c->name,
@@ -677,7 +678,8 @@ const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tq
     tqt_diag_prefix(d, "tensor '%s': external data: ", t->name);
     goto fail;
   }
-  if (numel < 0 || esize == 0 || (uint64_t)numel * esize != fm.len) {
+  if (numel < 0 || esize == 0 || (uint64_t)numel > SIZE_MAX / esize ||
+      (uint64_t)numel * esize != fm.len) {
     tqt_diag_fail(d, TQT_STATUS_INVALID,
                   "%s: tensor '%s' (%s) has %zu bytes of external data but its dims need %llu",
                   path, t->name, tqt_dtype_name(t->dtype), fm.len,
@@ -685,7 +687,7 @@ const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tq
     tqt_file_map_close(&fm);
     goto fail;
   }
-  /* The data is copied once into the arena: a mapping would outlive nothing that owns it. */
+  /* Copied once into the arena, which owns everything of the model. */
   t->data = tqt_arena_calloc(a, 1, fm.len);
   if (!t->data) {
     tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory (%zu bytes)", t->name, fm.len);
