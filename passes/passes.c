@@ -3,6 +3,8 @@
 
 const struct tqt_pass tqt_passes[] = {
     {"set_input", pass_set_input},
+    {"inline_functions", pass_inline_functions},
+    {"fold_if", pass_fold_if},
 };
 const size_t tqt_pass_count = sizeof tqt_passes / sizeof tqt_passes[0];
 

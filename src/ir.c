@@ -107,9 +107,9 @@ static char **ir_names_copy(struct tqt_arena *a, size_t n, const char *const *na
   return copy;
 }
 
-struct tqt_node *tqt_graph_node_add(struct tqt_arena *a, struct tqt_graph *g, const char *op_type,
-                                    const char *name, size_t n_inputs, const char *const *inputs,
-                                    size_t n_outputs, const char *const *outputs) {
+struct tqt_node *tqt_node_create(struct tqt_arena *a, const char *op_type, const char *name,
+                                 size_t n_inputs, const char *const *inputs, size_t n_outputs,
+                                 const char *const *outputs) {
   struct tqt_node *n = tqt_arena_calloc(a, 1, sizeof *n);
   if (!n) return NULL;
   n->name = tqt_arena_strdup(a, name);
@@ -121,7 +121,15 @@ struct tqt_node *tqt_graph_node_add(struct tqt_arena *a, struct tqt_graph *g, co
   if (!n->name || !n->op_type || !n->domain || !n->doc || !n->inputs || !n->outputs) return NULL;
   n->n_inputs = n_inputs;
   n->n_outputs = n_outputs;
-  if (tqt_arena_reserve(a, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
+  return n;
+}
+
+struct tqt_node *tqt_graph_node_add(struct tqt_arena *a, struct tqt_graph *g, const char *op_type,
+                                    const char *name, size_t n_inputs, const char *const *inputs,
+                                    size_t n_outputs, const char *const *outputs) {
+  struct tqt_node *n = tqt_node_create(a, op_type, name, n_inputs, inputs, n_outputs, outputs);
+  if (!n ||
+      tqt_arena_reserve(a, (void **)&g->nodes, &g->cap_nodes, g->n_nodes + 1, sizeof *g->nodes))
     return NULL;
   g->nodes[g->n_nodes++] = n;
   return n;

@@ -268,7 +268,11 @@ int64_t tqt_model_opset(const struct tqt_model *m, const char *domain);
 int tqt_model_opset_set(struct tqt_model *m, const char *domain, int64_t version);
 
 struct tqt_graph *tqt_graph_create(struct tqt_arena *a, const char *name, struct tqt_graph *parent);
-/* Appends a node; inputs/outputs are copied (NULL entries become ""). NULL when out of memory. */
+/* A node in no graph yet; inputs/outputs are copied (NULL entries become ""). NULL on OOM. */
+struct tqt_node *tqt_node_create(struct tqt_arena *a, const char *op_type, const char *name,
+                                 size_t n_inputs, const char *const *inputs, size_t n_outputs,
+                                 const char *const *outputs);
+/* Appends a new node to g (as tqt_node_create). NULL when out of memory. */
 struct tqt_node *tqt_graph_node_add(struct tqt_arena *a, struct tqt_graph *g, const char *op_type,
                                     const char *name, size_t n_inputs, const char *const *inputs,
                                     size_t n_outputs, const char *const *outputs);

@@ -1,0 +1,35 @@
+/* Editing helpers the passes share. */
+#ifndef TQT_IR_EDIT_H
+#define TQT_IR_EDIT_H
+
+#include "ir.h"
+#include "ir_names.h"
+
+/* Deep copies (names, attributes, nested subgraphs; tensor data shared). Subgraphs of the copy get
+ * `owner` as their parent. NULL when out of memory. */
+struct tqt_node *tqt_node_clone(struct tqt_arena *a, const struct tqt_node *n,
+                                struct tqt_graph *owner);
+struct tqt_graph *tqt_graph_clone(struct tqt_arena *a, const struct tqt_graph *g,
+                                  struct tqt_graph *parent);
+
+/* Renames, through map (old name → new name, values are const char *), the inputs and outputs
+ * of these nodes and the uses of those names inside their subgraphs (where a subgraph does not
+ * define the name itself). Returns 0 or -1 when out of memory. */
+int tqt_nodes_rename(struct tqt_arena *a, struct tqt_node **nodes, size_t n,
+                     const struct tqt_name_map *map);
+/* Renames the uses (node inputs, also in nested subgraphs) in g of names g does not define. */
+int tqt_graph_rename_uses(struct tqt_arena *a, struct tqt_graph *g,
+                          const struct tqt_name_map *map);
+
+/* Replaces node `at` of g by the n given nodes (n may be 0). Returns 0 or -1. */
+int tqt_graph_nodes_splice(struct tqt_arena *a, struct tqt_graph *g, size_t at,
+                           struct tqt_node *const *nodes, size_t n);
+/* Drops the nodes whose remove[i] is set, keeping the order of the rest. */
+void tqt_graph_nodes_compact(struct tqt_graph *g, const bool *remove);
+
+/* Every value and node name of the model (all graphs and functions) into used. 0 or -1. */
+int tqt_names_collect(struct tqt_model *m, struct tqt_name_map *used);
+/* stem, or stem_1, stem_2, ... whichever is not in used yet; recorded in used. NULL on OOM. */
+const char *tqt_name_fresh(struct tqt_arena *a, struct tqt_name_map *used, const char *stem);
+
+#endif
