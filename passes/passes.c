@@ -1,23 +1,47 @@
 /* The pass table, in pipeline order, and its runner. */
 #include "passes.h"
 
+/* Rounds a fixpoint group may take; folding converges long before on real models. */
+#define PASSES_ROUNDS_MAX 8
+
 const struct tqt_pass tqt_passes[] = {
-    {"set_input", pass_set_input},
-    {"inline_functions", pass_inline_functions},
-    {"fold_if", pass_fold_if},
+    {"set_input", pass_set_input, 0},
+    {"inline_functions", pass_inline_functions, 0},
+    {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, and */
+    {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants */
+    {"infer_shapes", pass_infer_shapes, 0},
+    {"fold_constants", pass_fold_constants, 2}, /* Shape of values now known to be static */
+    {"fold_if", pass_fold_if, 2},
+    {"cleanup", pass_cleanup, 0},
+    {"collapse_concat", pass_collapse_concat, 0},
+    {"fold_batchnorm", pass_fold_batchnorm, 0},
+    {"cleanup", pass_cleanup, 0}, /* the weights fold_batchnorm replaced */
+    {"infer_shapes", pass_infer_shapes, 0},
 };
 const size_t tqt_pass_count = sizeof tqt_passes / sizeof tqt_passes[0];
 
 enum tqt_status tqt_passes_run(struct tqt_model *m, const struct tqt_options *o,
                                struct tqt_diag *d) {
-  for (size_t i = 0; i < tqt_pass_count; i++) {
-    int changed = tqt_passes[i].run(m, o, d);
-    if (changed < 0) {
-      if (d->status == TQT_STATUS_OK) tqt_diag_fail(d, TQT_STATUS_INVALID, "failed");
-      tqt_diag_prefix(d, "%s: ", tqt_passes[i].name);
-      return d->status;
+  for (size_t i = 0; i < tqt_pass_count;) {
+    size_t end = i + 1;
+    while (tqt_passes[i].group && end < tqt_pass_count && tqt_passes[end].group == tqt_passes[i].group)
+      end++;
+    for (int round = 0; round < PASSES_ROUNDS_MAX; round++) {
+      int total = 0;
+      for (size_t p = i; p < end; p++) {
+        int changed = tqt_passes[p].run(m, o, d);
+        if (changed < 0) {
+          if (d->status == TQT_STATUS_OK) tqt_diag_fail(d, TQT_STATUS_INVALID, "failed");
+          tqt_diag_prefix(d, "%s: ", tqt_passes[p].name);
+          return d->status;
+        }
+        tqt_diag_note(d, "pass %s: %d change%s", tqt_passes[p].name, changed,
+                      changed == 1 ? "" : "s");
+        total += changed;
+      }
+      if (!tqt_passes[i].group || total == 0) break;
     }
-    tqt_diag_note(d, "pass %s: %d change%s", tqt_passes[i].name, changed, changed == 1 ? "" : "s");
+    i = end;
   }
   return TQT_STATUS_OK;
 }

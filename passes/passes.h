@@ -14,6 +14,7 @@ typedef int (*tqt_pass_fn)(struct tqt_model *m, const struct tqt_options *o, str
 struct tqt_pass {
   const char *name;
   tqt_pass_fn run;
+  int group; /* consecutive passes of one non-zero group repeat until none changes anything */
 };
 
 int pass_set_input(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);

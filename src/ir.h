@@ -300,6 +300,16 @@ int tqt_node_attr_add_ints(struct tqt_arena *a, struct tqt_node *n, const char *
 int tqt_node_attr_add_string(struct tqt_arena *a, struct tqt_node *n, const char *name,
                              const char *v);
 const struct tqt_attr *tqt_node_attr_find(const struct tqt_node *n, const char *name);
+/* Attribute values with defaults (kernels read them once, at plan time). */
+int64_t tqt_attr_int(const struct tqt_node *n, const char *name, int64_t dflt);
+float tqt_attr_float(const struct tqt_node *n, const char *name, float dflt);
+/* NUL-terminated; dflt when absent. */
+const char *tqt_attr_string(const struct tqt_node *n, const char *name, const char *dflt);
+/* NULL when absent; *count receives the length. */
+const int64_t *tqt_attr_ints(const struct tqt_node *n, const char *name, size_t *count);
+const float *tqt_attr_floats(const struct tqt_node *n, const char *name, size_t *count);
+bool tqt_attr_has(const struct tqt_node *n, const char *name);
+
 
 /* ---- walking ---- */
 

@@ -75,16 +75,6 @@ size_t tqt_kernel_subgraph_input_count(const struct tqt_kernel_ctx *k, size_t wh
 const struct tqt_value *tqt_kernel_subgraph_output(struct tqt_kernel_ctx *k, size_t which,
                                                    size_t i);
 
-/* ---- attributes (read in init, not per run) ---- */
-int64_t tqt_attr_int(const struct tqt_node *n, const char *name, int64_t dflt);
-float tqt_attr_float(const struct tqt_node *n, const char *name, float dflt);
-/* NUL-terminated; dflt when absent. */
-const char *tqt_attr_string(const struct tqt_node *n, const char *name, const char *dflt);
-/* NULL when absent; *count receives the length. */
-const int64_t *tqt_attr_ints(const struct tqt_node *n, const char *name, size_t *count);
-const float *tqt_attr_floats(const struct tqt_node *n, const char *name, size_t *count);
-bool tqt_attr_has(const struct tqt_node *n, const char *name);
-
 /* ---- shapes ---- */
 /* Multidirectional (numpy) broadcast of two shapes; fails the node when incompatible. */
 enum tqt_status tqt_broadcast_shape(struct tqt_kernel_ctx *k, const struct tqt_rt_tensor *a,

@@ -1,49 +1,9 @@
-/* Services for kernels: attributes, shapes, broadcasting, element conversions. */
+/* Services for kernels: shapes, broadcasting, element conversions. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "kernel.h"
-
-/* ---- attributes ---- */
-
-int64_t tqt_attr_int(const struct tqt_node *n, const char *name, int64_t dflt) {
-  const struct tqt_attr *at = tqt_node_attr_find(n, name);
-  return at && at->type == TQT_ATTR_TYPE_INT ? at->i : dflt;
-}
-
-float tqt_attr_float(const struct tqt_node *n, const char *name, float dflt) {
-  const struct tqt_attr *at = tqt_node_attr_find(n, name);
-  if (!at) return dflt;
-  if (at->type == TQT_ATTR_TYPE_FLOAT) return at->f;
-  if (at->type == TQT_ATTR_TYPE_INT) return (float)at->i;
-  return dflt;
-}
-
-const char *tqt_attr_string(const struct tqt_node *n, const char *name, const char *dflt) {
-  const struct tqt_attr *at = tqt_node_attr_find(n, name);
-  return at && at->type == TQT_ATTR_TYPE_STRING ? at->s.data : dflt;
-}
-
-const int64_t *tqt_attr_ints(const struct tqt_node *n, const char *name, size_t *count) {
-  const struct tqt_attr *at = tqt_node_attr_find(n, name);
-  *count = 0;
-  if (!at || at->type != TQT_ATTR_TYPE_INTS) return NULL;
-  *count = at->n;
-  return at->ints;
-}
-
-const float *tqt_attr_floats(const struct tqt_node *n, const char *name, size_t *count) {
-  const struct tqt_attr *at = tqt_node_attr_find(n, name);
-  *count = 0;
-  if (!at || at->type != TQT_ATTR_TYPE_FLOATS) return NULL;
-  *count = at->n;
-  return at->floats;
-}
-
-bool tqt_attr_has(const struct tqt_node *n, const char *name) {
-  return tqt_node_attr_find(n, name) != NULL;
-}
 
 /* ---- shapes ---- */
 

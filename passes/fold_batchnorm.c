@@ -1,0 +1,195 @@
+/* fold_batchnorm: a BatchNormalization (inference) right after a Conv, ConvTranspose or Gemm
+ * whose output nothing else reads folds into that node's weights and bias:
+ *   a = scale / sqrt(var + epsilon)   (the BN's own epsilon)
+ *   W' = W · a per output channel,    b' = (b − mean) · a + B
+ * The new weights are new initializers; the old ones go when nothing reads them (cleanup). */
+#include <math.h>
+#include <string.h>
+
+#include "ir_edit.h"
+#include "passes.h"
+
+struct bnfold_ctx {
+  struct tqt_model *m;
+  struct tqt_diag *d;
+  struct tqt_name_map used;
+  int changed;
+};
+
+static struct tqt_tensor *bnfold_initializer(struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; *name && i < g->n_initializers; i++)
+    if (strcmp(g->initializers[i]->name, name) == 0) {
+      for (size_t k = 0; k < g->n_inputs; k++) /* an overridable default is no constant */
+        if (strcmp(g->inputs[k].name, name) == 0) return NULL;
+      return g->initializers[i];
+    }
+  return NULL;
+}
+
+static bool bnfold_is_float_vector(const struct tqt_tensor *t, int64_t n) {
+  return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == n;
+}
+
+/* How many nodes of g (subgraphs included) read name, plus one if it is a graph output. */
+static size_t bnfold_readers(const struct tqt_graph *g, const char *name) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->n_outputs; i++) n += strcmp(g->outputs[i].name, name) == 0;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *node = g->nodes[i];
+    for (size_t k = 0; k < node->n_inputs; k++) n += strcmp(node->inputs[k], name) == 0;
+    for (size_t k = 0; k < node->n_attrs; k++) {
+      const struct tqt_attr *at = &node->attrs[k];
+      if (at->type == TQT_ATTR_TYPE_GRAPH && at->g) n += bnfold_readers(at->g, name);
+      for (size_t j = 0; at->type == TQT_ATTR_TYPE_GRAPHS && j < at->n; j++)
+        n += bnfold_readers(at->graphs[j], name);
+    }
+  }
+  return n;
+}
+
+/* A new float initializer of the given shape, named after stem. */
+static struct tqt_tensor *bnfold_new(struct bnfold_ctx *c, struct tqt_graph *g, const char *stem,
+                                     size_t rank, const int64_t *dims) {
+  const char *name = tqt_name_fresh(c->m->arena, &c->used, stem);
+  return name ? tqt_graph_initializer_add(c->m->arena, g, name, TQT_DTYPE_FLOAT, rank, dims, NULL)
+              : NULL;
+}
+
+/* Scales W along its output channels and writes the folded bias. */
+static int bnfold_apply(struct bnfold_ctx *c, struct tqt_graph *g, struct tqt_node *p,
+                        const float *a, const float *shift, int64_t n_out) {
+  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
+  const char *op = p->op_type;
+  char *w_stem = tqt_arena_printf(c->m->arena, "%s_bnfold", w->name);
+  struct tqt_tensor *w2 = w_stem ? bnfold_new(c, g, w_stem, w->rank, w->dims) : NULL;
+  if (!w2) return -1;
+  const float *src = w->data;
+  float *dst = w2->data;
+  int64_t numel = tqt_tensor_numel(w);
+  if (strcmp(op, "Conv") == 0) {
+    int64_t per = numel / n_out;
+    for (int64_t i = 0; i < numel; i++) dst[i] = src[i] * a[i / per];
+  } else if (strcmp(op, "ConvTranspose") == 0) { /* W is [Cin, Cout/group, k...] */
+    int64_t group = tqt_attr_int(p, "group", 1), cin = w->dims[0], cout_g = w->dims[1];
+    int64_t per = numel / (cin * cout_g);
+    for (int64_t i = 0; i < numel; i++) {
+      int64_t ic = i / (cout_g * per), j = (i / per) % cout_g;
+      dst[i] = src[i] * a[(ic / (cin / group)) * cout_g + j];
+    }
+  } else { /* Gemm: B is [K, N], or [N, K] with transB */
+    bool trans = tqt_attr_int(p, "transB", 0) != 0;
+    int64_t rows = w->dims[0], cols = w->dims[1];
+    for (int64_t r = 0; r < rows; r++)
+      for (int64_t k = 0; k < cols; k++)
+        dst[r * cols + k] = src[r * cols + k] * a[trans ? r : k];
+  }
+  int64_t bdims[1] = {n_out};
+  char *b_stem = tqt_arena_printf(c->m->arena, "%s_bnfold_bias", *p->name ? p->name : w->name);
+  struct tqt_tensor *b2 = b_stem ? bnfold_new(c, g, b_stem, 1, bdims) : NULL;
+  if (!b2) return -1;
+  memcpy(b2->data, shift, (size_t)n_out * sizeof *shift);
+  p->inputs[1] = w2->name;
+  const size_t bias_slot = 2; /* Conv, ConvTranspose and Gemm alike */
+  if (p->n_inputs <= bias_slot) {
+    char **grown = tqt_arena_calloc(c->m->arena, bias_slot + 1, sizeof *grown);
+    if (!grown) return -1;
+    memcpy(grown, p->inputs, p->n_inputs * sizeof *grown);
+    p->inputs = grown;
+    p->n_inputs = bias_slot + 1;
+  }
+  p->inputs[bias_slot] = b2->name;
+  return 0;
+}
+
+/* Folds BN node index bi of g into its producer when every condition holds. 1 folded, 0 not,
+ * -1 out of memory. */
+static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
+  struct tqt_node *bn = g->nodes[bi];
+  if (strcmp(bn->op_type, "BatchNormalization") || *bn->domain || bn->n_inputs < 5) return 0;
+  if (tqt_attr_int(bn, "training_mode", 0) || tqt_attr_int(bn, "spatial", 1) == 0) return 0;
+  for (size_t k = 1; k < bn->n_outputs; k++)
+    if (*bn->outputs[k]) return 0; /* running statistics asked for: training */
+  struct tqt_node *p = NULL;
+  for (size_t i = 0; i < bi && !p; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
+      if (strcmp(g->nodes[i]->outputs[k], bn->inputs[0]) == 0) p = g->nodes[i];
+  if (!p || *p->domain || p->n_outputs != 1 || p->n_inputs < 2) return 0;
+  bool conv = !strcmp(p->op_type, "Conv"), convt = !strcmp(p->op_type, "ConvTranspose");
+  bool gemm = !strcmp(p->op_type, "Gemm");
+  if ((!conv && !convt && !gemm) || bnfold_readers(g, p->outputs[0]) != 1) return 0;
+  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
+  if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data || w->rank < 2) return 0;
+  int64_t n_out;
+  if (conv) {
+    n_out = w->dims[0];
+  } else if (convt) {
+    n_out = w->dims[1] * tqt_attr_int(p, "group", 1);
+  } else {
+    if (w->rank != 2) return 0;
+    n_out = tqt_attr_int(p, "transB", 0) ? w->dims[0] : w->dims[1];
+  }
+  const struct tqt_tensor *scale = bnfold_initializer(g, bn->inputs[1]);
+  const struct tqt_tensor *beta = bnfold_initializer(g, bn->inputs[2]);
+  const struct tqt_tensor *mean = bnfold_initializer(g, bn->inputs[3]);
+  const struct tqt_tensor *var = bnfold_initializer(g, bn->inputs[4]);
+  if (!bnfold_is_float_vector(scale, n_out) || !bnfold_is_float_vector(beta, n_out) ||
+      !bnfold_is_float_vector(mean, n_out) || !bnfold_is_float_vector(var, n_out))
+    return 0;
+  /* The producer's own bias, as a per-channel vector (Gemm: beta · C, C of N or 1 values). */
+  const struct tqt_tensor *bias = p->n_inputs > 2 && *p->inputs[2]
+                                      ? bnfold_initializer(g, p->inputs[2]) : NULL;
+  if (p->n_inputs > 2 && *p->inputs[2] && (!bias || bias->dtype != TQT_DTYPE_FLOAT)) return 0;
+  int64_t bias_n = bias ? tqt_tensor_numel(bias) : 0;
+  if (bias && bias_n != n_out && !(gemm && bias_n == 1)) return 0;
+  if (gemm && bias && bias->rank == 2 && bias->dims[0] != 1) return 0;
+  float gemm_beta = gemm ? tqt_attr_float(p, "beta", 1.0f) : 1.0f;
+  float eps = tqt_attr_float(bn, "epsilon", 1e-5f);
+  float *a = tqt_arena_calloc(c->m->arena, (size_t)n_out, sizeof *a);
+  float *shift = tqt_arena_calloc(c->m->arena, (size_t)n_out, sizeof *shift);
+  if (!a || !shift) return -1;
+  const float *sc = scale->data, *bt = beta->data, *mu = mean->data, *vr = var->data;
+  for (int64_t i = 0; i < n_out; i++) {
+    a[i] = sc[i] / sqrtf(vr[i] + eps);
+    float b = bias ? gemm_beta * ((const float *)bias->data)[bias_n == 1 ? 0 : i] : 0.0f;
+    shift[i] = (b - mu[i]) * a[i] + bt[i];
+  }
+  if (bnfold_apply(c, g, p, a, shift, n_out)) return -1;
+  if (gemm) {
+    struct tqt_attr *at = (struct tqt_attr *)tqt_node_attr_find(p, "beta");
+    if (at) at->f = 1.0f;
+  }
+  tqt_diag_note(c->d, "fold_batchnorm: '%s' folded into '%s' (%s)", bn->name, p->name,
+                p->op_type);
+  p->outputs[0] = bn->outputs[0];
+  return 1;
+}
+
+static int bnfold_graph(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct bnfold_ctx *c = ctx;
+  bool *remove = tqt_arena_calloc(c->m->arena, g->n_nodes + 1, sizeof *remove);
+  if (!remove) return -1;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    int r = bnfold_try(c, g, i);
+    if (r < 0) return -1;
+    remove[i] = r == 1;
+    c->changed += r;
+  }
+  tqt_graph_nodes_compact(g, remove);
+  return 0;
+}
+
+int pass_fold_batchnorm(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d) {
+  (void)o;
+  struct bnfold_ctx c = {.m = m, .d = d};
+  tqt_name_map_init(&c.used);
+  int result = -1;
+  if (tqt_names_collect(m, &c.used) || tqt_graph_walk(m->graph, bnfold_graph, &c)) {
+    tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  result = c.changed;
+fail:
+  tqt_name_map_free(&c.used);
+  return result;
+}
