@@ -47,8 +47,8 @@ static int fold_if_one(struct fold_if_ctx *c, struct tqt_graph *g, size_t at,
                   branch->n_outputs, ifn->n_outputs);
     goto fail;
   }
-  const char *prefix = tqt_name_fresh(a, &c->used, *ifn->name ? ifn->name : "If");
-  if (!prefix) goto fail;
+  /* Every prefixed name is made unique on its own, so the If's name serves as it is. */
+  const char *prefix = *ifn->name ? ifn->name : "If";
   /* Names the branch defines: renamed with the prefix, except its outputs. */
   for (size_t i = 0; i < branch->n_nodes; i++)
     for (size_t k = 0; k < branch->nodes[i]->n_outputs; k++) {

@@ -53,7 +53,8 @@ static int inline_call(struct inline_ctx *c, struct tqt_graph *g, size_t at,
   struct tqt_name_map map;
   tqt_name_map_init(&map);
   struct tqt_node **body = tqt_arena_calloc(a, f->n_nodes + 1, sizeof *body);
-  const char *prefix = tqt_name_fresh(a, &c->used, *call->name ? call->name : call->op_type);
+  /* Every prefixed name is made unique on its own, so the call's name serves as it is. */
+  const char *prefix = *call->name ? call->name : call->op_type;
   int rc = -1;
   if (!body || !prefix) goto fail;
   for (size_t i = 0; i < f->n_inputs; i++)
