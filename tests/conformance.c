@@ -281,7 +281,7 @@ static int conf_read_list(const char *path, char ***out, size_t *n) {
 }
 
 static bool conf_listed(char **list, size_t n, const char *name) {
-  return bsearch(&name, list, n, sizeof *list, name_cmp) != NULL;
+  return n && bsearch(&name, list, n, sizeof *list, name_cmp) != NULL;
 }
 
 int main(int argc, char **argv) {
@@ -313,7 +313,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "conformance: cannot read %s\n", expect);
     return 2;
   }
-  qsort(expected, n_expected, sizeof *expected, name_cmp);
+  if (n_expected) qsort(expected, n_expected, sizeof *expected, name_cmp);
   int regressions = 0, expected_pass = 0;
   for (int r = first_root; r < argc; r++) {
     const char *root = argv[r];

@@ -1,0 +1,155 @@
+/* Threshold methods (DESIGN.md, "Threshold methods") and power-of-two rounding. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "calib.h"
+
+static const char *const method_names[] = {
+    [TQT_THRESHOLD_METHOD_MAX] = "max",   [TQT_THRESHOLD_METHOD_3SD] = "3sd",
+    [TQT_THRESHOLD_METHOD_PERCENTILE] = "percentile", [TQT_THRESHOLD_METHOD_KL_J] = "kl_j",
+    [TQT_THRESHOLD_METHOD_MSE] = "mse",
+};
+
+bool tqt_threshold_method_parse(const char *name, enum tqt_threshold_method *out) {
+  for (size_t i = 0; i < sizeof method_names / sizeof method_names[0]; i++) {
+    if (strcmp(name, method_names[i]) == 0) {
+      *out = (enum tqt_threshold_method)i;
+      return true;
+    }
+  }
+  return false;
+}
+
+const char *tqt_threshold_method_name(enum tqt_threshold_method m) { return method_names[m]; }
+
+int tqt_threshold_exponent(double t) {
+  if (!(t > 0) || !isfinite(t)) return TQT_EXPONENT_MIN;
+  int e = (int)ceil(log2(t));
+  return e < TQT_EXPONENT_MIN ? TQT_EXPONENT_MIN : e;
+}
+
+double tqt_scale_of(int exponent, int bits, bool is_signed) {
+  return ldexp(1.0, exponent - (is_signed ? bits - 1 : bits));
+}
+
+static double threshold_max(const struct tqt_histogram *h) {
+  return h->count ? fmax(fabs(h->min), fabs(h->max)) : 0;
+}
+
+static double threshold_3sd(const struct tqt_histogram *h) {
+  if (!h->count) return 0;
+  double mean = h->sum / (double)h->count;
+  double var = h->sumsq / (double)h->count - mean * mean;
+  return fabs(mean) + 3 * sqrt(var > 0 ? var : 0);
+}
+
+/* The value below which `percent` of |x| lies, interpolated inside its bin. */
+static double threshold_percentile(const struct tqt_histogram *h, double percent) {
+  if (!h->count || !h->has_range) return 0;
+  double want = (double)h->count * percent / 100.0, seen = 0, w = tqt_histogram_bin_width(h);
+  for (size_t i = 0; i < TQT_HIST_BINS; i++) {
+    if (h->bins[i] && seen + (double)h->bins[i] >= want)
+      return fmin(((double)i + (want - seen) / (double)h->bins[i]) * w, threshold_max(h));
+    seen += (double)h->bins[i];
+  }
+  return threshold_max(h);
+}
+
+/* KL-J: for each candidate cut i (in bins), the reference P = the histogram below i with the
+ * mass above folded into its last bin, and Q = P quantized to `levels` levels (i bins in levels
+ * groups, each group's mass spread evenly over its non-empty bins). The cut with the least
+ * Jeffreys divergence Σ (P − Q) · ln(P / Q) is the threshold. */
+#define KL_J_EPSILON 1e-10
+
+static double threshold_kl_j(const struct tqt_histogram *h, int levels) {
+  if (!h->count || !h->has_range) return 0;
+  size_t last = TQT_HIST_BINS;
+  while (last > 0 && !h->bins[last - 1]) last--;
+  if (last <= (size_t)levels) return threshold_max(h); /* fewer bins than levels: no clipping */
+  double *p = malloc(TQT_HIST_BINS * sizeof *p), *q = malloc(TQT_HIST_BINS * sizeof *q);
+  if (!p || !q) {
+    free(p);
+    free(q);
+    return threshold_max(h);
+  }
+  double best = INFINITY;
+  size_t best_i = last;
+  double above = 0;
+  for (size_t i = last; i < TQT_HIST_BINS; i++) above += (double)h->bins[i];
+  for (size_t i = (size_t)levels; i <= last; i++) {
+    double outliers = 0;
+    for (size_t k = i; k < last; k++) outliers += (double)h->bins[k];
+    double total = 0;
+    for (size_t k = 0; k < i; k++) {
+      p[k] = (double)h->bins[k];
+      total += p[k];
+    }
+    p[i - 1] += outliers + above;
+    total += outliers + above;
+    for (int l = 0; l < levels; l++) { /* group l covers bins [lo, hi) */
+      size_t lo = i * (size_t)l / (size_t)levels, hi = i * (size_t)(l + 1) / (size_t)levels;
+      double mass = 0;
+      size_t nonzero = 0;
+      for (size_t k = lo; k < hi; k++) {
+        mass += (double)h->bins[k];
+        nonzero += h->bins[k] != 0;
+      }
+      for (size_t k = lo; k < hi; k++) q[k] = h->bins[k] && nonzero ? mass / (double)nonzero : 0;
+    }
+    double qtotal = 0;
+    for (size_t k = 0; k < i; k++) qtotal += q[k];
+    if (qtotal <= 0 || total <= 0) continue;
+    double j = 0;
+    for (size_t k = 0; k < i; k++) {
+      if (p[k] <= 0 && q[k] <= 0) continue;
+      /* a bin only one side has (the clipped mass) is smoothed, not infinitely costly */
+      double pk = fmax(p[k] / total, KL_J_EPSILON), qk = fmax(q[k] / qtotal, KL_J_EPSILON);
+      j += (pk - qk) * log(pk / qk);
+    }
+    if (j < best) {
+      best = j;
+      best_i = i;
+    }
+  }
+  free(p);
+  free(q);
+  return fmin((double)best_i * tqt_histogram_bin_width(h), threshold_max(h));
+}
+
+/* Among the exponents ceil(log2 max) - 4 ... ceil(log2 max), the one with the least expected
+ * squared error (rounding and clipping) over the histogram's bin centres. */
+static double threshold_mse(const struct tqt_histogram *h, int bits, bool is_signed) {
+  double peak = threshold_max(h);
+  if (!(peak > 0) || !h->has_range) return peak;
+  int top = tqt_threshold_exponent(peak);
+  double w = tqt_histogram_bin_width(h), best = INFINITY;
+  int best_e = top;
+  double qmax = is_signed ? ldexp(1.0, bits - 1) - 1 : ldexp(1.0, bits) - 1;
+  for (int e = top - 4; e <= top; e++) {
+    double s = tqt_scale_of(e, bits, is_signed), err = 0;
+    for (size_t i = 0; i < TQT_HIST_BINS; i++) {
+      if (!h->bins[i]) continue;
+      double c = ((double)i + 0.5) * w;
+      double qv = fmin(nearbyint(c / s), qmax) * s;
+      err += (double)h->bins[i] * (c - qv) * (c - qv);
+    }
+    if (err < best) {
+      best = err;
+      best_e = e;
+    }
+  }
+  return ldexp(1.0, best_e);
+}
+
+double tqt_threshold(const struct tqt_histogram *h, const struct tqt_threshold_params *p) {
+  switch (p->method) {
+  case TQT_THRESHOLD_METHOD_MAX: return threshold_max(h);
+  case TQT_THRESHOLD_METHOD_3SD: return fmin(threshold_3sd(h), threshold_max(h));
+  case TQT_THRESHOLD_METHOD_PERCENTILE:
+    return threshold_percentile(h, p->percentile > 0 ? p->percentile : 99.99);
+  case TQT_THRESHOLD_METHOD_KL_J: return threshold_kl_j(h, 1 << (p->bits - (p->is_signed ? 1 : 0)));
+  case TQT_THRESHOLD_METHOD_MSE: return threshold_mse(h, p->bits, p->is_signed);
+  }
+  return threshold_max(h);
+}
