@@ -373,6 +373,11 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < c.n_passing; i++) fprintf(f, "%s\n", c.passing[i]);
     fclose(f);
   }
+  for (size_t i = 0; i < c.n_passing; i++) free(c.passing[i]);
+  free(c.passing);
+  free(c.rows);
+  for (size_t i = 0; i < n_expected; i++) free(expected[i]);
+  free(expected);
   if (expect) {
     int missing = (int)n_expected - expected_pass - regressions; /* listed but not found */
     if (missing > 0) printf("%d expected cases were not found under the given folders\n", missing);
