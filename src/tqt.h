@@ -5,6 +5,7 @@
 #include "arena.h"
 #include "diag.h"
 #include "ir.h"
+#include "interp.h"
 #include "onnx_io.h"
 
 #endif
