@@ -62,6 +62,9 @@ const struct tqt_rt_tensor *tqt_kernel_input_required(struct tqt_kernel_ctx *k, 
 struct tqt_rt_tensor *tqt_kernel_output(struct tqt_kernel_ctx *k, size_t i, int32_t dtype,
                                         size_t rank, const int64_t *dims);
 bool tqt_kernel_has_output(const struct tqt_kernel_ctx *k, size_t i);
+/* A STRING output filled by copying struct tqt_bytes from an input shares the input's strings;
+ * this gives every element its own copy (an output owns its strings). No-op for other types. */
+enum tqt_status tqt_kernel_strings_own(struct tqt_kernel_ctx *k, struct tqt_rt_tensor *t);
 /* Output i as a sequence of n tensors (each filled by the caller with tqt_value helpers). */
 struct tqt_value *tqt_kernel_output_value(struct tqt_kernel_ctx *k, size_t i);
 

@@ -1,5 +1,6 @@
 /* Services for kernels: shapes, broadcasting, element conversions. */
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -59,6 +60,25 @@ enum tqt_status tqt_kernel_read_ints(struct tqt_kernel_ctx *k, const struct tqt_
                            (long long)n);
   for (int64_t i = 0; i < n; i++) out[i] = tqt_rt_get_int(t, i);
   *count = (size_t)n;
+  return TQT_STATUS_OK;
+}
+
+/* On failure the strings not yet copied are cleared, so that freeing the output never frees
+ * bytes it does not own. */
+enum tqt_status tqt_kernel_strings_own(struct tqt_kernel_ctx *k, struct tqt_rt_tensor *t) {
+  if (t->dtype != TQT_DTYPE_STRING) return TQT_STATUS_OK;
+  struct tqt_bytes *s = t->data;
+  size_t n = t->nbytes / sizeof *s;
+  for (size_t i = 0; i < n; i++) {
+    char *p = malloc(s[i].len + 1);
+    if (!p) {
+      for (size_t j = i; j < n; j++) s[j] = (struct tqt_bytes){NULL, 0};
+      return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory copying %zu strings", n);
+    }
+    if (s[i].len) memcpy(p, s[i].data, s[i].len);
+    p[s[i].len] = '\0';
+    s[i].data = p;
+  }
   return TQT_STATUS_OK;
 }
 
