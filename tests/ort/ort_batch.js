@@ -1,12 +1,14 @@
 // ONNX Runtime over a batch file, for comparisons with onnx-tqt's interpreter and for timing.
 //
 //   node ort_batch.js MODEL.onnx INPUT.npy [--compare OURS_DIR] [--rtol R] [--atol A]
-//                     [--time] [--max-samples N]
+//                     [--max-rel X] [--time] [--max-samples N]
 //
 // INPUT.npy feeds a one-input model with onnx-tqt's batch rule: axis 0 indexes samples when the
 // array has one more axis than the input, or when the input's batch is 1 and axis 0 is larger.
 // --compare checks every output against OURS_DIR/<output>.npy as `onnx-tqt run` wrote it (samples
-// stacked the same way) and prints the largest error relative to the output's largest magnitude.
+// stacked the same way) and prints the largest error relative to the output's largest magnitude;
+// every value must be within atol + rtol·|ref|, or, with --max-rel, the largest error must be
+// within X times the output's largest magnitude.
 // --time prints "ort time: X.XXX ms per sample" (one intra-op thread, session creation excluded).
 'use strict';
 const fs = require('fs');
@@ -15,13 +17,14 @@ const ort = require('onnxruntime-node');
 const tio = require('./tensor_io');
 
 function parseArgs(argv) {
-  const a = { rtol: 1e-4, atol: 1e-6, maxSamples: Infinity, time: false, compare: null, pos: [] };
+  const a = { rtol: 1e-4, atol: 1e-6, maxRel: null, maxSamples: Infinity, time: false, compare: null, pos: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     if (v === '--compare') a.compare = argv[++i];
     else if (v === '--rtol') a.rtol = Number(argv[++i]);
     else if (v === '--atol') a.atol = Number(argv[++i]);
     else if (v === '--max-samples') a.maxSamples = Number(argv[++i]);
+    else if (v === '--max-rel') a.maxRel = Number(argv[++i]);
     else if (v === '--time') a.time = true;
     else a.pos.push(v);
   }
@@ -71,7 +74,8 @@ function parseArgs(argv) {
       }
       console.log(`${name}: ${count} samples, max abs diff ${maxAbs.toExponential(3)} ` +
         `(${(maxAbs / (maxRef || 1)).toExponential(3)} of the largest |value|), ${bad} values outside tolerance`);
-      if (bad) failed++;
+      const ok = args.maxRel !== null ? maxAbs <= args.maxRel * (maxRef || 1) : bad === 0;
+      if (!ok) failed++;
     });
   }
   if (session.release) await session.release();
