@@ -43,12 +43,28 @@ struct conv_geom {
   /* Per padded spatial dim: sizes, kernel, stride, dilation, leading pad. */
   int64_t in[CONV_ND], out[CONV_ND], k[CONV_ND], s[CONV_ND], d[CONV_ND], pad[CONV_ND];
   int64_t in_size, out_size, k_size;
+  bool clamp; /* a fused Relu/Clip: outputs clamped to [lo, hi] while still in cache */
+  double lo, hi;
 };
+
+/* Clamps n values in place; written so that the compiler vectorizes it. */
+#define CONV_CLAMP_DEFINE(T, S)                                                                    \
+  static void conv_clamp_##S(T *restrict y, int64_t n, double lo_d, double hi_d) {                 \
+    const T lo = (T)lo_d, hi = (T)hi_d;                                                            \
+    for (int64_t i = 0; i < n; i++) {                                                              \
+      T v = y[i] < lo ? lo : y[i];                                                                 \
+      y[i] = v > hi ? hi : v;                                                                      \
+    }                                                                                              \
+  }
+CONV_CLAMP_DEFINE(float, f32)
+CONV_CLAMP_DEFINE(double, f64)
 
 static enum tqt_status conv_init(struct tqt_kernel_ctx *k) {
   struct conv_params *p = tqt_arena_calloc(k->arena, 1, sizeof *p);
   if (!p) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
   const struct tqt_node *n = k->node;
+  /* the float convolutions clamp a fused Relu/Clip; the integer ones have no float output */
+  k->accepts_clamp = !strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "ConvTranspose");
   const char *ap = tqt_attr_string(n, "auto_pad", "NOTSET");
   if (strcmp(ap, "NOTSET") == 0 || !*ap)
     p->auto_pad = CONV_PAD_NOTSET;
@@ -384,6 +400,7 @@ static void *conv_scratch(struct tqt_kernel_ctx *k, struct conv_params *p, size_
           }                                                                                        \
         }                                                                                          \
       }                                                                                            \
+      if (g->clamp) conv_clamp_##S(yc, g->out_size, g->lo, g->hi);                                 \
     }                                                                                              \
   }                                                                                                \
                                                                                                    \
@@ -410,6 +427,8 @@ static void *conv_scratch(struct tqt_kernel_ctx *k, struct conv_params *p, size_
                     (blasint)n_cols, (blasint)kdim, 1, wg, (blasint)kdim, pointwise ? xg : cols,   \
                     (blasint)(pointwise ? g->in_size : n_cols), bg ? 1 : 0, yt,                    \
                     (blasint)g->out_size);                                                         \
+          for (int64_t m = 0; g->clamp && m < g->cout_g; m++)                                      \
+            conv_clamp_##S(yt + m * g->out_size, n_cols, g->lo, g->hi);                            \
         }                                                                                          \
       }                                                                                            \
     }                                                                                              \
@@ -487,6 +506,7 @@ static void *conv_scratch(struct tqt_kernel_ctx *k, struct conv_params *p, size_
           conv_col2im_##S(g, cols, r0, r1, yg);                                                    \
         }                                                                                          \
       }                                                                                            \
+      if (g->clamp) conv_clamp_##S(yn, g->c_out * g->out_size, g->lo, g->hi);                      \
     }                                                                                              \
     return TQT_STATUS_OK;                                                                          \
   }
@@ -553,6 +573,9 @@ static enum tqt_status conv_run_common(struct tqt_kernel_ctx *k, bool transpose)
     return tqt_kernel_fail(k, TQT_STATUS_INVALID, "B %s does not have %lld values",
                            tqt_rt_shape_str(b, sb, sizeof sb), (long long)g.c_out);
   }
+  g.clamp = k->clamp;
+  g.lo = k->clamp_min;
+  g.hi = k->clamp_max;
   int64_t dims[TQT_RANK_MAX];
   size_t rank = conv_geom_out_dims(&g, dims);
   struct tqt_rt_tensor *y = tqt_kernel_output(k, 0, x->dtype, rank, dims);

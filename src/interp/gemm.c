@@ -60,6 +60,7 @@ struct gemm_params {
 static enum tqt_status gemm_init(struct tqt_kernel_ctx *k) {
   struct gemm_params *p = tqt_arena_calloc(k->arena, 1, sizeof *p);
   if (!p) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
+  k->accepts_clamp = true; /* gemm_run clamps every float type */
   p->alpha = tqt_attr_float(k->node, "alpha", 1.0f);
   p->beta = tqt_attr_float(k->node, "beta", 1.0f);
   p->trans_a = tqt_attr_int(k->node, "transA", 0) != 0;
@@ -155,10 +156,15 @@ static enum tqt_status gemm_run(struct tqt_kernel_ctx *k) {
     case TQT_DTYPE_FLOAT:
       gemm_blas_f32(p, m, n, kk, a->data, a->dims[1], b->data, b->dims[1], c ? c->data : NULL, cs_m,
                     cs_n, y->data);
+      tqt_kernel_clamp_f32(k, y->data, (size_t)(m * n)); /* a fused Relu/Clip, if any */
       return TQT_STATUS_OK;
     case TQT_DTYPE_DOUBLE:
       gemm_blas_f64(p, m, n, kk, a->data, a->dims[1], b->data, b->dims[1], c ? c->data : NULL, cs_m,
                     cs_n, y->data);
+      for (int64_t i = 0; k->clamp && i < m * n; i++) {
+        double *yd = y->data;
+        yd[i] = yd[i] < k->clamp_min ? k->clamp_min : yd[i] > k->clamp_max ? k->clamp_max : yd[i];
+      }
       return TQT_STATUS_OK;
     case TQT_DTYPE_INT32:
     case TQT_DTYPE_INT64:
@@ -179,6 +185,7 @@ static enum tqt_status gemm_run(struct tqt_kernel_ctx *k) {
     goto fail;
   }
   gemm_blas_f32(p, m, n, kk, fa, a->dims[1], fb, b->dims[1], fc, cs_m, cs_n, fy);
+  tqt_kernel_clamp_f32(k, fy, (size_t)(m * n));
   gemm_half_narrow(y, fy);
 fail:
   free(fa);

@@ -6,6 +6,7 @@
  * reused within a run and across runs without new allocations once shapes settle. */
 #include "interp.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ struct interp_ref {
 
 struct interp_node {
   struct tqt_kernel_ctx k;
+  bool fused; /* a Relu/Clip the node before it applies: skipped at run time */
   struct interp_ref *in;
   uint32_t *out;
   uint32_t *release; /* slots of this graph whose last reader this node is */
@@ -389,10 +391,11 @@ static const struct tqt_kernel *plan_kernel_find(const char *domain, const char 
 static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph *g,
                                   struct interp_graph *parent, struct plan_missing *missing,
                                   struct interp_graph **out, struct tqt_diag *d);
+static void plan_fuse_clamps(struct interp_graph *pg, const size_t *readers);
 
 static enum tqt_status plan_node(struct tqt_interp *in, struct interp_graph *pg, size_t idx,
                                  struct plan_missing *missing, size_t *last_reader,
-                                 struct tqt_diag *d) {
+                                 size_t *readers, struct tqt_diag *d) {
   const struct tqt_node *n = pg->g->nodes[idx];
   struct interp_node *pn = &pg->nodes[idx];
   struct tqt_kernel_ctx *k = &pn->k;
@@ -416,10 +419,12 @@ static enum tqt_status plan_node(struct tqt_interp *in, struct interp_graph *pg,
     if (plan_resolve(pg, n->inputs[i], &pn->in[i]) != 0)
       return tqt_diag_fail(d, TQT_STATUS_INVALID, "node '%s' (%s): input '%s' is not defined",
                            n->name, n->op_type, n->inputs[i]);
-    if (pn->in[i].up == 0)
+    if (pn->in[i].up == 0) {
       last_reader[pn->in[i].slot] = idx;
-    else if (plan_outer_add(in, pg, pn->in[i]))
+      readers[pn->in[i].slot]++;
+    } else if (plan_outer_add(in, pg, pn->in[i])) {
       return PLAN_NOMEM(d);
+    }
   }
   for (size_t i = 0; i < n->n_outputs; i++) {
     pn->out[i] = SLOT_NONE;
@@ -446,10 +451,12 @@ static enum tqt_status plan_node(struct tqt_interp *in, struct interp_graph *pg,
       if (st != TQT_STATUS_OK) return st;
       for (size_t r = 0; r < sub->n_outer; r++) {
         struct interp_ref ref = {sub->outer[r].up - 1, sub->outer[r].slot};
-        if (ref.up == 0)
+        if (ref.up == 0) {
           last_reader[ref.slot] = idx;
-        else if (plan_outer_add(in, pg, ref))
+          readers[ref.slot] += 2; /* a subgraph read: never fuse across it */
+        } else if (plan_outer_add(in, pg, ref)) {
           return PLAN_NOMEM(d);
+        }
       }
     }
   }
@@ -487,7 +494,7 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
                                   struct interp_graph *parent, struct plan_missing *missing,
                                   struct interp_graph **out, struct tqt_diag *d) {
   enum tqt_status st = TQT_STATUS_OK;
-  size_t *last_reader = NULL;
+  size_t *last_reader = NULL, *readers = NULL;
   struct interp_graph *pg = tqt_arena_calloc(in->arena, 1, sizeof *pg);
   if (!pg) return PLAN_NOMEM(d);
   pg->g = g;
@@ -508,7 +515,8 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
   pg->input_slots = tqt_arena_calloc(in->arena, g->n_inputs + 1, sizeof *pg->input_slots);
   pg->outputs = tqt_arena_calloc(in->arena, g->n_outputs + 1, sizeof *pg->outputs);
   last_reader = malloc((pg->n_slots + 1) * sizeof *last_reader);
-  if (!pg->slots || !pg->pinned || !pg->nodes || !pg->input_slots || !pg->outputs ||
+  readers = calloc(pg->n_slots + 1, sizeof *readers);
+  if (!readers || !pg->slots || !pg->pinned || !pg->nodes || !pg->input_slots || !pg->outputs ||
       !last_reader) {
     st = PLAN_NOMEM(d);
     goto fail;
@@ -525,7 +533,7 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
     if ((st = plan_initializer(in, &pg->slots[slot], g->initializers[i], d))) goto fail;
   }
   for (size_t i = 0; i < g->n_nodes; i++)
-    if ((st = plan_node(in, pg, i, missing, last_reader, d))) goto fail;
+    if ((st = plan_node(in, pg, i, missing, last_reader, readers, d))) goto fail;
   for (size_t i = 0; i < g->n_outputs; i++) {
     if (plan_resolve(pg, g->outputs[i].name, &pg->outputs[i]) != 0) {
       st = tqt_diag_fail(d, TQT_STATUS_INVALID, "graph '%s': output '%s' is not produced",
@@ -539,6 +547,7 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
       goto fail;
     }
   }
+  if (!in->o.observer) plan_fuse_clamps(pg, readers);
   /* Release lists: each unpinned slot after its last reader. */
   for (size_t s = 0; s < pg->n_slots; s++) {
     if (pg->pinned[s] || last_reader[s] == SIZE_MAX) continue;
@@ -559,7 +568,58 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
   }
 fail:
   free(last_reader);
+  free(readers);
   return st;
+}
+
+/* The constant a Clip bound comes from: an attribute before opset 11, an input after. */
+static bool plan_clip_bound(struct interp_graph *pg, const struct interp_node *clip, size_t input,
+                            const char *attr, float dflt, float *out) {
+  const struct tqt_node *n = clip->k.node;
+  if (clip->k.kernel->since_version < 11) {
+    *out = tqt_attr_float(n, attr, dflt);
+    return true;
+  }
+  *out = dflt;
+  if (input >= n->n_inputs || !*n->inputs[input]) return true;
+  struct interp_ref ref = clip->in[input];
+  if (ref.up != 0 || !pg->pinned[ref.slot]) return false; /* not an initializer */
+  const struct tqt_value *v = &pg->slots[ref.slot];
+  if (v->kind != TQT_VALUE_KIND_TENSOR || v->t.dtype != TQT_DTYPE_FLOAT || tqt_rt_numel(&v->t) != 1)
+    return false;
+  *out = *(const float *)v->t.data;
+  return true;
+}
+
+/* A Relu or constant Clip that alone reads the float output of a kernel that can clamp is
+ * folded into it: the producer writes the clamped values straight into the Relu's output. Not
+ * done when an observer watches the values (calibration sees every tensor as the graph has it). */
+static void plan_fuse_clamps(struct interp_graph *pg, const size_t *readers) {
+  for (size_t i = 0; i + 1 < pg->n_nodes; i++) {
+    struct interp_node *p = &pg->nodes[i], *c = &pg->nodes[i + 1];
+    if (!p->k.kernel || !c->k.kernel || !p->k.accepts_clamp || p->k.n_outputs != 1 ||
+        p->out[0] == SLOT_NONE || pg->pinned[p->out[0]] || readers[p->out[0]] != 1 ||
+        *c->k.node->domain || c->k.n_inputs < 1 || c->in[0].up != 0 ||
+        c->in[0].slot != p->out[0] || c->k.n_outputs != 1 || c->out[0] == SLOT_NONE)
+      continue;
+    float lo, hi;
+    const char *op = c->k.node->op_type;
+    if (!strcmp(op, "Relu")) {
+      lo = 0.0f;
+      hi = INFINITY;
+    } else if (!strcmp(op, "Clip")) {
+      if (!plan_clip_bound(pg, c, 1, "min", -INFINITY, &lo) ||
+          !plan_clip_bound(pg, c, 2, "max", INFINITY, &hi))
+        continue;
+    } else {
+      continue;
+    }
+    p->k.clamp = true;
+    p->k.clamp_min = lo;
+    p->k.clamp_max = hi;
+    p->out[0] = c->out[0];
+    c->fused = true;
+  }
 }
 
 static void interp_graph_free(struct tqt_interp *in, struct interp_graph *pg) {
@@ -634,6 +694,7 @@ static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
   for (size_t i = 0; i < pg->n_nodes; i++) {
     struct interp_node *pn = &pg->nodes[i];
     struct tqt_kernel_ctx *k = &pn->k;
+    if (pn->fused) goto release;
     for (size_t j = 0; j < k->n_inputs; j++) k->inputs[j] = run_resolve(pg, pn->in[j]);
     for (size_t j = 0; j < k->n_outputs; j++)
       k->outputs[j] = pn->out[j] == SLOT_NONE ? NULL : &pg->slots[pn->out[j]];
@@ -650,6 +711,7 @@ static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
           return d->status ? d->status : tqt_diag_fail(d, TQT_STATUS_INVALID, "observer failed");
       }
     }
+  release:
     for (size_t j = 0; j < pn->n_release; j++) interp_value_recycle(in, &pg->slots[pn->release[j]]);
   }
   return TQT_STATUS_OK;

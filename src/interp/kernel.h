@@ -42,6 +42,12 @@ struct tqt_kernel_ctx {
   size_t n_inputs;
   struct tqt_value **outputs; /* n_outputs entries; NULL where the output is omitted */
   size_t n_outputs;
+  /* Set by init when run honours `clamp`: a Relu or constant Clip that alone reads this node's
+   * output is then folded into it at plan time, and run clamps every float output value to
+   * [clamp_min, clamp_max]. */
+  bool accepts_clamp;
+  bool clamp;
+  float clamp_min, clamp_max;
   /* Subgraphs of GRAPH attributes, in attribute order (If: then/else; Loop/Scan: body). */
   struct interp_graph **subgraphs;
   size_t n_subgraphs;
@@ -77,6 +83,9 @@ size_t tqt_kernel_subgraph_output_count(const struct tqt_kernel_ctx *k, size_t w
 size_t tqt_kernel_subgraph_input_count(const struct tqt_kernel_ctx *k, size_t which);
 const struct tqt_value *tqt_kernel_subgraph_output(struct tqt_kernel_ctx *k, size_t which,
                                                    size_t i);
+
+/* Applies k's fused clamp (if any) to n floats. */
+void tqt_kernel_clamp_f32(const struct tqt_kernel_ctx *k, float *y, size_t n);
 
 /* ---- shapes ---- */
 /* Multidirectional (numpy) broadcast of two shapes; fails the node when incompatible. */

@@ -6,6 +6,12 @@
 
 #include "kernel.h"
 
+void tqt_kernel_clamp_f32(const struct tqt_kernel_ctx *k, float *y, size_t n) {
+  if (!k->clamp) return;
+  const float lo = k->clamp_min, hi = k->clamp_max;
+  for (size_t i = 0; i < n; i++) y[i] = y[i] < lo ? lo : y[i] > hi ? hi : y[i];
+}
+
 /* ---- shapes ---- */
 
 enum tqt_status tqt_broadcast_shape(struct tqt_kernel_ctx *k, const struct tqt_rt_tensor *a,
