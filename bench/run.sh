@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 samples=${2:-8}
-meson compile -C "$build" onnx-tqt tests/gen_models >/dev/null
+meson compile -C "$build" onnx-tqt:executable gen_models >/dev/null
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 "$build/tests/gen_models" resnet18 "$dir/resnet18.onnx"
