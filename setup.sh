@@ -25,10 +25,14 @@ fi
 [ -d build ] || meson setup build >/dev/null
 meson compile -C build >/dev/null
 
-echo "== onnx-tqt examples/mnist/lenet.onnx build/lenet-tqt.onnx"
-build/onnx-tqt -v examples/mnist/lenet.onnx build/lenet-tqt.onnx
-build/onnx-tqt info build/lenet-tqt.onnx
-echo "== ONNX Runtime runs the written model on the example's test sample"
-rm -rf build/lenet-tqt-out
-node tests/ort/ort_run.js build/lenet-tqt.onnx build/lenet-tqt-out examples/mnist/test_data_set_0/input_0.pb
-echo "wrote build/lenet-tqt-out/logits.npy"
+mnist=examples/mnist
+echo "== onnx-tqt $mnist/lenet.onnx build/lenet-int8.onnx --calib $mnist/calib.npy"
+build/onnx-tqt "$mnist/lenet.onnx" build/lenet-int8.onnx --calib "$mnist/calib.npy"
+echo "== accuracy on the 1000 labelled test digits (onnx-tqt's interpreter)"
+for model in "$mnist/lenet.onnx" build/lenet-int8.onnx; do
+  build/onnx-tqt run -q -o build/eval "$model" "$mnist/test_images.npy"
+  printf '%-28s %s\n' "$model" "$(node "$mnist/accuracy.js" build/eval/logits.npy "$mnist/test_labels.npy")"
+done
+echo "== ONNX Runtime runs the int8 model on the same digits; outputs against onnx-tqt's"
+node tests/ort/ort_batch.js build/lenet-int8.onnx "$mnist/test_images.npy" --compare build/eval --quantized |
+  tail -n 1

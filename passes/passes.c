@@ -7,6 +7,7 @@
 const struct tqt_pass tqt_passes[] = {
     {"set_input", pass_set_input, 0},
     {"inline_functions", pass_inline_functions, 0},
+    {"upgrade_opset", pass_upgrade_opset, 0},
     {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, and */
     {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants */
     {"infer_shapes", pass_infer_shapes, 0},

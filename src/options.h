@@ -27,6 +27,19 @@ struct tqt_options {
   size_t n_input_shapes;
   int64_t opset;           /* target default-domain opset; 0 means 13 */
   size_t fold_limit_bytes; /* constant folding makes no tensor larger; 0 means 16 MiB */
+
+  /* Quantization */
+  int wbits, abits, bbits;   /* 0 means 8, 8, 32 */
+  bool per_channel;          /* weights: one exponent per output channel */
+  const char *act_method;    /* max, 3sd, percentile, kl_j, mse; NULL means kl_j */
+  const char *weight_method; /* max, 3sd, mse; NULL means max */
+  const char *input_method;  /* graph inputs (the data itself); NULL means max */
+  double percentile;         /* for percentile; 0 means 99.99 */
+  const char *const *exclude_op_types;
+  size_t n_exclude_op_types;
+  const char *const *exclude_nodes; /* exact names, or /regular expressions/ */
+  size_t n_exclude_nodes;
+  bool no_align_add; /* Add inputs keep their own scales */
 };
 
 #endif

@@ -34,11 +34,12 @@ static void histogram_cover(struct tqt_histogram *h, double a) {
 
 void tqt_histogram_add(struct tqt_histogram *h, const float *x, size_t n) {
   double peak = 0, sum = 0, sumsq = 0, mn = h->min, mx = h->max;
-  size_t finite = 0;
+  size_t finite = 0, zeros = 0;
   for (size_t i = 0; i < n; i++) {
     double v = x[i];
     if (!isfinite(v)) continue; /* NaN and inf say nothing about a useful range */
     finite++;
+    zeros += v == 0;
     sum += v;
     sumsq += v * v;
     if (v < mn) mn = v;
@@ -47,6 +48,7 @@ void tqt_histogram_add(struct tqt_histogram *h, const float *x, size_t n) {
   }
   if (!finite) return;
   h->count += finite;
+  h->zeros += zeros;
   h->sum += sum;
   h->sumsq += sumsq;
   h->min = mn;
@@ -76,6 +78,7 @@ void tqt_histogram_merge(struct tqt_histogram *dst, const struct tqt_histogram *
   while (s.has_range && s.range_exp < dst->range_exp) histogram_double(&s);
   for (size_t i = 0; i < TQT_HIST_BINS; i++) dst->bins[i] += s.bins[i];
   dst->count += s.count;
+  dst->zeros += s.zeros;
   dst->sum += s.sum;
   dst->sumsq += s.sumsq;
   if (s.min < dst->min) dst->min = s.min;

@@ -56,10 +56,17 @@ static double threshold_percentile(const struct tqt_histogram *h, double percent
   return threshold_max(h);
 }
 
-/* KL-J: for each candidate cut i (in bins), the reference P = the histogram below i with the
- * mass above folded into its last bin, and Q = P quantized to `levels` levels (i bins in levels
- * groups, each group's mass spread evenly over its non-empty bins). The cut with the least
- * Jeffreys divergence Σ (P − Q) · ln(P / Q) is the threshold. */
+/* KL-J: for each candidate cut i (in bins, from `levels` up), the histogram as quantization
+ * with that cut would leave it — the bins below i in `levels` groups, each group's mass spread
+ * evenly over its non-empty bins, and the mass above i moved into the last bin below it — is
+ * compared with the histogram itself by the Jeffreys divergence Σ (P − Q) · ln(P / Q). The cut
+ * with the least divergence is the threshold.
+ *
+ * The reference is the whole histogram, not the histogram clipped at i as in TensorRT's entropy
+ * calibration: with a clipped reference, clipping costs nothing, and inputs with a dominant
+ * value (an image background) get cut just above it. Exact zeros (a ReLU's) are left out: zero
+ * is on every grid, so they never move, while spreading them over bin 0's group would make wide
+ * groups look costly. Bins only one side has are smoothed. */
 #define KL_J_EPSILON 1e-10
 
 static double threshold_kl_j(const struct tqt_histogram *h, int levels) {
@@ -67,44 +74,44 @@ static double threshold_kl_j(const struct tqt_histogram *h, int levels) {
   size_t last = TQT_HIST_BINS;
   while (last > 0 && !h->bins[last - 1]) last--;
   if (last <= (size_t)levels) return threshold_max(h); /* fewer bins than levels: no clipping */
-  double *p = malloc(TQT_HIST_BINS * sizeof *p), *q = malloc(TQT_HIST_BINS * sizeof *q);
-  if (!p || !q) {
-    free(p);
+  double *q = malloc(TQT_HIST_BINS * sizeof *q);
+  uint64_t *bins = malloc(TQT_HIST_BINS * sizeof *bins);
+  if (!q || !bins) {
     free(q);
+    free(bins);
+    return threshold_max(h);
+  }
+  memcpy(bins, h->bins, TQT_HIST_BINS * sizeof *bins);
+  bins[0] -= h->zeros <= bins[0] ? h->zeros : bins[0];
+  double total = 0;
+  for (size_t k = 0; k < last; k++) total += (double)bins[k];
+  if (total <= 0) {
+    free(q);
+    free(bins);
     return threshold_max(h);
   }
   double best = INFINITY;
   size_t best_i = last;
-  double above = 0;
-  for (size_t i = last; i < TQT_HIST_BINS; i++) above += (double)h->bins[i];
   for (size_t i = (size_t)levels; i <= last; i++) {
-    double outliers = 0;
-    for (size_t k = i; k < last; k++) outliers += (double)h->bins[k];
-    double total = 0;
-    for (size_t k = 0; k < i; k++) {
-      p[k] = (double)h->bins[k];
-      total += p[k];
-    }
-    p[i - 1] += outliers + above;
-    total += outliers + above;
     for (int l = 0; l < levels; l++) { /* group l covers bins [lo, hi) */
       size_t lo = i * (size_t)l / (size_t)levels, hi = i * (size_t)(l + 1) / (size_t)levels;
       double mass = 0;
       size_t nonzero = 0;
       for (size_t k = lo; k < hi; k++) {
-        mass += (double)h->bins[k];
-        nonzero += h->bins[k] != 0;
+        mass += (double)bins[k];
+        nonzero += bins[k] != 0;
       }
-      for (size_t k = lo; k < hi; k++) q[k] = h->bins[k] && nonzero ? mass / (double)nonzero : 0;
+      for (size_t k = lo; k < hi; k++) q[k] = bins[k] && nonzero ? mass / (double)nonzero : 0;
     }
-    double qtotal = 0;
-    for (size_t k = 0; k < i; k++) qtotal += q[k];
-    if (qtotal <= 0 || total <= 0) continue;
+    for (size_t k = i; k < last; k++) {
+      q[i - 1] += (double)bins[k];
+      q[k] = 0;
+    }
     double j = 0;
-    for (size_t k = 0; k < i; k++) {
-      if (p[k] <= 0 && q[k] <= 0) continue;
-      /* a bin only one side has (the clipped mass) is smoothed, not infinitely costly */
-      double pk = fmax(p[k] / total, KL_J_EPSILON), qk = fmax(q[k] / qtotal, KL_J_EPSILON);
+    for (size_t k = 0; k < last; k++) {
+      if (!bins[k] && q[k] <= 0) continue;
+      double pk = fmax((double)bins[k] / total, KL_J_EPSILON);
+      double qk = fmax(q[k] / total, KL_J_EPSILON);
       j += (pk - qk) * log(pk / qk);
     }
     if (j < best) {
@@ -112,8 +119,8 @@ static double threshold_kl_j(const struct tqt_histogram *h, int levels) {
       best_i = i;
     }
   }
-  free(p);
   free(q);
+  free(bins);
   return fmin((double)best_i * tqt_histogram_bin_width(h), threshold_max(h));
 }
 

@@ -1,5 +1,5 @@
-/* onnx-tqt IN.onnx OUT.onnx: load, check, save. Later stages (passes, calibration, Q/DQ) slot in
- * between load and save. */
+/* onnx-tqt IN.onnx OUT.onnx --calib INPUT: the main job. Load, check, run the passes, calibrate,
+ * insert Q/DQ with power-of-two scales, save. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,33 +10,55 @@
 #include "onnx_io.h"
 #include "options.h"
 #include "passes.h"
+#include "progress.h"
+#include "quant.h"
 #include "tqt_version.h"
 
 static const char convert_help[] =
-    "usage: onnx-tqt [OPTIONS] IN.onnx OUT.onnx\n"
-    "       onnx-tqt info MODEL.onnx\n"
+    "usage: onnx-tqt [OPTIONS] IN.onnx OUT.onnx --calib INPUT\n"
     "       onnx-tqt run [OPTIONS] MODEL.onnx INPUT...\n"
+    "       onnx-tqt info MODEL.onnx\n"
     "\n"
     "Turns a float ONNX model into one whose every quantization scale is a power of two\n"
-    "(Trained Quantization Thresholds, Jain et al. 2020).\n"
+    "(Trained Quantization Thresholds, Jain et al. 2020): QuantizeLinear/DequantizeLinear pairs\n"
+    "with zero point 0 that ONNX runtimes run as int8 and integer hardware runs with shifts.\n"
     "\n"
-    "This build loads IN (with its external data), checks it (every node input defined, every\n"
-    "graph output produced, no cycles; nodes out of order are sorted), runs the graph passes\n"
-    "and writes the float model to OUT. Calibration and quantization arrive in a later release;\n"
-    "--no-quantize asks for exactly this float output and will keep meaning it.\n"
+    "IN is loaded (external data too), checked, flattened and folded (functions inlined, If on\n"
+    "constant conditions replaced by their branch, constants and BatchNormalization folded), run\n"
+    "in onnx-tqt's interpreter over the calibration samples, and written to OUT. OUT is written\n"
+    "under a temporary name and renamed into place: a failed run leaves no OUT, never touches IN.\n"
     "\n"
-    "OUT is written to a temporary file beside it and renamed into place: a failed run leaves\n"
-    "no OUT behind and never touches IN.\n"
-    "\n"
-    "Options:\n"
+    "Calibration:\n"
+    "  --calib INPUT     the samples: FILE.npy (axis 0 indexes samples), NAME=FILE.npy\n"
+    "                    (repeat per input), a folder of .npy files, the ONNX test layout\n"
+    "                    DIR/test_data_set_N/input_K.pb, or DIR/<sample>/<input>.npy;\n"
+    "                    'random' uses N(0,1) inputs: the thresholds then mean nothing\n"
+    "  --calib-count N   use the first N samples (default: all; 16 for random)\n"
+    "  --act-method M    activation thresholds: kl_j (default), max, 3sd, percentile, mse\n"
+    "  --weight-method M weight thresholds: max (default), 3sd, mse\n"
+    "  --input-method M  thresholds of the graph inputs (the data itself): max (default), or\n"
+    "                    any activation method\n"
+    "  --percentile P    for the percentile method (default 99.99)\n"
+    "Quantization:\n"
+    "  --wbits N, --abits N   weight and activation bits, 2-8 (default 8; fewer bits keep\n"
+    "                    int8/uint8 containers with a narrower range)\n"
+    "  --bbits N         bias bits, up to 32 (default 32)\n"
+    "  --per-channel     one exponent per output channel of each weight (default: per tensor)\n"
+    "  --exclude-op-types A,B   leave these op types in float\n"
+    "  --exclude-nodes N,/RE/   leave these nodes in float (exact names or /regular expressions/,\n"
+    "                    matched against the names in IN; inlined nodes are 'call/inner')\n"
+    "  --no-align-add    let the inputs of Add keep their own scales\n"
+    "  --no-quantize     flatten and fold only: write a float model (no --calib needed)\n"
+    "Graph:\n"
     "  --set-input NAME=VALUE  freeze input NAME to a constant (numbers separated by commas,\n"
     "                    or true/false), so that what depends on it folds away; repeatable\n"
     "  --input-shape NAME=D0,D1,...  fix the dims of input NAME; repeatable\n"
-    "  --no-quantize     flatten and fold only: write a float model\n"
+    "Output:\n"
     "  --external-data   write tensors of 1 KiB and more to OUT.data beside OUT (done anyway\n"
     "                    when the model would pass protobuf's 2 GB limit)\n"
+    "  --threads N       threads for matrix products (default: the BLAS library's choice)\n"
     "  -q, --quiet       print nothing but errors\n"
-    "  -v, --verbose     say what each step did\n"
+    "  -v, --verbose     say what each step, pass and layer did\n"
     "  --version         print the version and exit\n"
     "  -h, --help        print this help and exit\n"
     "\n"
@@ -44,8 +66,8 @@ static const char convert_help[] =
     "  info MODEL.onnx   opsets, op counts, inputs/outputs, functions, subgraphs, weights\n"
     "  run MODEL INPUT   run the interpreter, write the outputs as .npy (run --help)\n"
     "\n"
-    "Exit status: 0 done, 1 the model could not be processed (one line names file, node and\n"
-    "op), 2 usage error.\n";
+    "Exit status: 0 done, 1 the model or data could not be processed (one line names file, node\n"
+    "and op), 2 usage error.\n";
 
 /* True when both paths name the same existing file. */
 static bool convert_same_file(const char *a, const char *b) {
@@ -73,8 +95,31 @@ static int convert_input_shape(char *arg, struct tqt_input_shape *shape) {
   return 0;
 }
 
+/* An integer option in [lo, hi]; -1 when malformed. */
+static long convert_int(const char *arg, long lo, long hi) {
+  char *end;
+  long v = strtol(arg, &end, 10);
+  return *arg && !*end && v >= lo && v <= hi ? v : -1;
+}
+
+/* Splits a comma-separated list into list (pointers into arg, which is modified). */
+static void convert_split(char *arg, const char **list, size_t *n) {
+  for (char *tok = strtok(arg, ","); tok; tok = strtok(NULL, ","))
+    if (*tok) list[(*n)++] = tok;
+}
+
+static void convert_progress(void *ctx, size_t done, size_t total) {
+  (void)total;
+  cli_progress_update(ctx, done);
+}
+
 int cli_convert_main(int argc, char **argv) {
-  enum { OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE };
+  enum {
+    OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
+    OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
+    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_NO_ALIGN_ADD, OPT_THREADS,
+  };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},
@@ -84,23 +129,51 @@ int cli_convert_main(int argc, char **argv) {
       {"set-input", required_argument, NULL, OPT_SET_INPUT},
       {"input-shape", required_argument, NULL, OPT_INPUT_SHAPE},
       {"no-quantize", no_argument, NULL, OPT_NO_QUANTIZE},
+      {"calib", required_argument, NULL, OPT_CALIB},
+      {"calib-count", required_argument, NULL, OPT_CALIB_COUNT},
+      {"act-method", required_argument, NULL, OPT_ACT_METHOD},
+      {"weight-method", required_argument, NULL, OPT_WEIGHT_METHOD},
+      {"input-method", required_argument, NULL, OPT_INPUT_METHOD},
+      {"percentile", required_argument, NULL, OPT_PERCENTILE},
+      {"wbits", required_argument, NULL, OPT_WBITS},
+      {"abits", required_argument, NULL, OPT_ABITS},
+      {"bbits", required_argument, NULL, OPT_BBITS},
+      {"per-channel", no_argument, NULL, OPT_PER_CHANNEL},
+      {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
+      {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
+      {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
+      {"threads", required_argument, NULL, OPT_THREADS},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
   struct tqt_save_options save = {TQT_EXTERNAL_AUTO, 0};
   struct tqt_options topts = {0};
-  /* At most one per argument: argc bounds both lists. */
-  struct tqt_set_input *set_inputs = calloc((size_t)argc, sizeof *set_inputs);
-  struct tqt_input_shape *input_shapes = calloc((size_t)argc, sizeof *input_shapes);
+  /* Every list holds at most one entry per argument (or per character of one): argc and the
+   * longest argument bound them. */
+  size_t list_max = (size_t)argc;
+  for (int i = 0; i < argc; i++) list_max += strlen(argv[i]);
+  struct tqt_set_input *set_inputs = calloc(list_max, sizeof *set_inputs);
+  struct tqt_input_shape *input_shapes = calloc(list_max, sizeof *input_shapes);
+  const char **exclude_ops = calloc(list_max, sizeof *exclude_ops);
+  const char **exclude_nodes = calloc(list_max, sizeof *exclude_nodes);
+  const char **calib = calloc(list_max, sizeof *calib);
+  size_t n_calib = 0, calib_count = 0;
+  bool no_quantize = false;
+  int threads = 0;
   struct tqt_model *m = NULL;
+  struct tqt_quant_plan *plan = NULL;
   int status = CLI_EXIT_USAGE;
-  if (!set_inputs || !input_shapes) {
+  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !calib) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
   topts.set_inputs = set_inputs;
   topts.input_shapes = input_shapes;
+  topts.exclude_op_types = exclude_ops;
+  topts.exclude_nodes = exclude_nodes;
   int opt;
+  long v;
+  enum tqt_threshold_method method;
   opterr = 0;
   while ((opt = getopt_long(argc, argv, ":hqv", options, NULL)) != -1) {
     switch (opt) {
@@ -115,7 +188,66 @@ int cli_convert_main(int argc, char **argv) {
     case 'q': d.verbosity = TQT_VERBOSITY_QUIET; break;
     case 'v': d.verbosity = TQT_VERBOSITY_VERBOSE; break;
     case OPT_EXTERNAL_DATA: save.external = TQT_EXTERNAL_ALWAYS; break;
-    case OPT_NO_QUANTIZE: break; /* the only mode this build has */
+    case OPT_NO_QUANTIZE: no_quantize = true; break;
+    case OPT_PER_CHANNEL: topts.per_channel = true; break;
+    case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
+    case OPT_CALIB: calib[n_calib++] = optarg; break;
+    case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &topts.n_exclude_op_types); break;
+    case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &topts.n_exclude_nodes); break;
+    case OPT_CALIB_COUNT:
+      if ((v = convert_int(optarg, 1, 1L << 40)) < 0) {
+        status = cli_usage_error("--calib-count takes a positive number, not '%s'", optarg);
+        goto done;
+      }
+      calib_count = (size_t)v;
+      break;
+    case OPT_THREADS:
+      if ((v = convert_int(optarg, 1, 1024)) < 0) {
+        status = cli_usage_error("--threads takes 1 to 1024, not '%s'", optarg);
+        goto done;
+      }
+      threads = (int)v;
+      break;
+    case OPT_WBITS:
+    case OPT_ABITS:
+      if ((v = convert_int(optarg, 2, 16)) < 0) {
+        status = cli_usage_error("%s takes 2 to 16, not '%s'", argv[optind - 1], optarg);
+        goto done;
+      }
+      *(opt == OPT_WBITS ? &topts.wbits : &topts.abits) = (int)v;
+      break;
+    case OPT_BBITS:
+      if ((v = convert_int(optarg, 8, 32)) < 0) {
+        status = cli_usage_error("--bbits takes 8 to 32, not '%s'", optarg);
+        goto done;
+      }
+      topts.bbits = (int)v;
+      break;
+    case OPT_ACT_METHOD:
+    case OPT_INPUT_METHOD:
+    case OPT_WEIGHT_METHOD:
+      if (!tqt_threshold_method_parse(optarg, &method) ||
+          (opt == OPT_WEIGHT_METHOD && (method == TQT_THRESHOLD_METHOD_KL_J ||
+                                        method == TQT_THRESHOLD_METHOD_PERCENTILE))) {
+        status = cli_usage_error("%s: unknown method '%s' (%s)", argv[optind - 1], optarg,
+                                 opt == OPT_WEIGHT_METHOD ? "max, 3sd, mse"
+                                                          : "max, 3sd, percentile, kl_j, mse");
+        goto done;
+      }
+      *(opt == OPT_ACT_METHOD     ? &topts.act_method
+        : opt == OPT_INPUT_METHOD ? &topts.input_method
+                                  : &topts.weight_method) = optarg;
+      break;
+    case OPT_PERCENTILE: {
+      char *end;
+      double p = strtod(optarg, &end);
+      if (*end || !(p > 0 && p <= 100)) {
+        status = cli_usage_error("--percentile takes a number in (0, 100], not '%s'", optarg);
+        goto done;
+      }
+      topts.percentile = p;
+      break;
+    }
     case OPT_SET_INPUT: {
       char *eq = strchr(optarg, '=');
       if (!eq || eq == optarg || !eq[1]) {
@@ -152,25 +284,52 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("OUT '%s' is the input model; choose another file", out);
     goto done;
   }
+  if (!no_quantize && !n_calib) {
+    status = cli_usage_error("--calib INPUT is needed to quantize (or --calib random, or "
+                             "--no-quantize for the float model)");
+    goto done;
+  }
+  if (!no_quantize && n_calib == 1 && !strcmp(calib[0], "random"))
+    tqt_diag_warn(&d, "--calib random: thresholds come from N(0,1) noise and mean nothing for "
+                      "real data; use it to test the pipeline only");
 
   if (tqt_model_load(in, &m, &d) != TQT_STATUS_OK) goto fail;
   tqt_diag_note(&d, "loaded %s: %zu nodes, %zu initializers", in, m->graph->n_nodes,
                 m->graph->n_initializers);
-  if (tqt_model_validate(m, &d) != TQT_STATUS_OK) {
-    tqt_diag_prefix(&d, "%s: ", in);
-    goto fail;
-  }
-  if (tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK) {
-    tqt_diag_prefix(&d, "%s: ", in);
-    goto fail;
+  if (tqt_model_validate(m, &d) != TQT_STATUS_OK || tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK)
+    goto in_fail;
+  if (!no_quantize) {
+    if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
+    struct cli_progress progress;
+    cli_progress_start(&progress, "calibration", 0, d.verbosity == TQT_VERBOSITY_QUIET);
+    if (tqt_quant_calibrate(plan, m, calib, n_calib, calib_count, threads, convert_progress,
+                            &progress, &d) != TQT_STATUS_OK)
+      goto in_fail;
+    cli_progress_end(&progress);
+    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
+        tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK)
+      goto in_fail;
+    if (d.verbosity != TQT_VERBOSITY_QUIET)
+      fprintf(stderr,
+              "onnx-tqt: %zu nodes quantized (%zu excluded), %zu tensors with power-of-two scales, "
+              "%llu calibration samples\n",
+              plan->n_quantized_nodes, plan->n_excluded_nodes, plan->n_tensors,
+              (unsigned long long)plan->samples);
   }
   if (tqt_model_save(m, out, &save, &d) != TQT_STATUS_OK) goto fail;
   tqt_diag_note(&d, "wrote %s", out);
+  goto fail;
+in_fail:
+  tqt_diag_prefix(&d, "%s: ", in);
 fail:
   status = cli_diag_exit(&d);
 done:
   free(set_inputs);
   free(input_shapes);
+  free(exclude_ops);
+  free(exclude_nodes);
+  free(calib);
+  tqt_quant_plan_destroy(plan);
   tqt_model_destroy(m);
   return status;
 }

@@ -141,7 +141,7 @@ finish "info lenet prints opset, input, output and op counts"
 mkdir "$T/work/convert"
 OUT=$T/work/convert/out.onnx
 before=$(fingerprint "$IN")
-run "$TQT" "$IN" "$OUT"
+run "$TQT" --no-quantize "$IN" "$OUT"
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "nothing on stderr" test ! -s "$T/stderr"
 want "OUT exists" test -f "$OUT"
@@ -162,7 +162,7 @@ fi
 finish "info of converted lenet keeps its interface"
 
 cp "$OUT" "$T/work/convert/previous.onnx" 2>/dev/null
-run "$TQT" "$IN" "$OUT"
+run "$TQT" --no-quantize "$IN" "$OUT"
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "same bytes as the first run" cmp -s "$OUT" "$T/work/convert/previous.onnx"
 want "no temporary file left (found: $(listing "$T/work/convert"))" \
@@ -171,7 +171,7 @@ finish "convert over an existing OUT replaces it with the same bytes"
 
 mkdir "$T/work/external"
 EXT=$T/work/external/out.onnx
-run "$TQT" --external-data "$IN" "$EXT"
+run "$TQT" --no-quantize --external-data "$IN" "$EXT"
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "OUT and OUT.data, nothing else (found: $(listing "$T/work/external"))" \
   test "$(listing "$T/work/external")" = "out.onnx out.onnx.data"
@@ -181,7 +181,7 @@ if [ -f "$EXT" ]; then
     test "$(info_body "$EXT" | strip_external)" = "$(info_body "$OUT")"
   want "info counts tensors in external data" grep -q "in external data" <("$TQT" info "$EXT")
 fi
-run "$TQT" "$EXT" "$T/work/external/back.onnx"
+run "$TQT" --no-quantize "$EXT" "$T/work/external/back.onnx"
 want "converting it back exits 0 (got $rc)" test "$rc" -eq 0
 want "the model converted back equals the first OUT" cmp -s "$T/work/external/back.onnx" "$OUT"
 finish "convert --external-data writes OUT.data and reads it back"
@@ -214,7 +214,7 @@ expect_bad_input() {
   mkdir "$outdir"
   local before
   before=$(fingerprint "$in")
-  run "$TQT" "$in" "$outdir/out.onnx"
+  run "$TQT" --no-quantize "$in" "$outdir/out.onnx"
   want "exit status 1 (got $rc)" test "$rc" -eq 1
   want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
   want "stderr names $in" grep -qF -- "$in" "$T/stderr"
@@ -243,7 +243,7 @@ want "stderr names the output" grep -q "not_produced" "$T/stderr"
 finish "unproduced output: the message names the output"
 
 mkdir "$T/work/unsorted"
-run "$TQT" "$T/in/unsorted.onnx" "$T/work/unsorted/out.onnx"
+run "$TQT" --no-quantize "$T/in/unsorted.onnx" "$T/work/unsorted/out.onnx"
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "OUT exists" test -f "$T/work/unsorted/out.onnx"
 finish "a valid model stored out of order converts"
@@ -251,7 +251,7 @@ finish "a valid model stored out of order converts"
 # A failed run keeps an OUT that was there before.
 mkdir "$T/work/keep"
 echo "precious" >"$T/work/keep/out.onnx"
-run "$TQT" "$T/in/cycle.onnx" "$T/work/keep/out.onnx"
+run "$TQT" --no-quantize "$T/in/cycle.onnx" "$T/work/keep/out.onnx"
 want "exit status 1 (got $rc)" test "$rc" -eq 1
 want "the old OUT is untouched" test "$(cat "$T/work/keep/out.onnx")" = "precious"
 want "no temporary file (found: $(listing "$T/work/keep"))" \
@@ -268,7 +268,7 @@ expect_unwritable_out() {
   before_in=$(fingerprint "$IN")
   before_out=$(fingerprint "$out")
   [ -n "$folder" ] && before_folder=$(fingerprint "$folder")
-  run "$TQT" "$IN" "$out"
+  run "$TQT" --no-quantize "$IN" "$out"
   want "exit status 1 (got $rc)" test "$rc" -eq 1
   want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
   want "stderr names $out" grep -qF -- "$out" "$T/stderr"
@@ -311,7 +311,7 @@ done
 # ---- OUT equal to IN ----
 
 before=$(fingerprint "$IN")
-run "$TQT" "$IN" "$IN"
+run "$TQT" --no-quantize "$IN" "$IN"
 want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
 want "IN unchanged" test "$(fingerprint "$IN")" = "$before"
@@ -319,16 +319,53 @@ want "no temporary file beside IN (found: $(hidden "$T/in"))" \
   test -z "$(hidden "$T/in")"
 finish "OUT equal to IN is a usage error and IN stays"
 
-run "$TQT" "$IN" "$T/in/../in/./lenet.onnx"
+run "$TQT" --no-quantize "$IN" "$T/in/../in/./lenet.onnx"
 want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "IN unchanged" test "$(fingerprint "$IN")" = "$before"
 finish "OUT naming IN by another path is a usage error"
 
 ln "$IN" "$T/in/lenet_hardlink.onnx"
-run "$TQT" "$IN" "$T/in/lenet_hardlink.onnx"
+run "$TQT" --no-quantize "$IN" "$T/in/lenet_hardlink.onnx"
 want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "IN unchanged" test "$(fingerprint "$IN")" = "$before"
 finish "OUT as a hard link of IN is a usage error"
+
+# ---- quantization: usage and bad calibration data ----
+
+mkdir -p "$T/work/quant"
+QOUT=$T/work/quant/out.onnx
+run "$TQT" "$IN" "$QOUT"
+want "exit status 2 (got $rc)" test "$rc" -eq 2
+want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
+want "the message asks for --calib" grep -q -- "--calib" "$T/stderr"
+want "no OUT" test ! -e "$QOUT"
+finish "quantizing without --calib is a usage error"
+
+run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --act-method entropy
+want "exit status 2 (got $rc)" test "$rc" -eq 2
+want "the message names the method" grep -q "entropy" "$T/stderr"
+finish "an unknown threshold method is a usage error"
+
+# calibration data of the wrong shape: the lenet test labels (int64 [1000])
+run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/test_labels.npy"
+want "exit status 1 (got $rc)" test "$rc" -eq 1
+want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
+want "stderr names the input" grep -q "input 'input'" "$T/stderr"
+want "stderr names the file" grep -qF "test_labels.npy" "$T/stderr"
+want "no OUT and no temporary file (found: $(listing "$T/work/quant"))" test -z "$(listing "$T/work/quant")"
+finish "calibration data of the wrong type and shape fails naming input and file"
+
+run "$TQT" "$IN" "$QOUT" --calib "$T/in/no_such_samples.npy"
+want "exit status 1 (got $rc)" test "$rc" -eq 1
+want "stderr names the file" grep -qF "no_such_samples.npy" "$T/stderr"
+want "no OUT" test ! -e "$QOUT"
+finish "missing calibration data fails naming the file"
+
+run "$TQT" -q "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --calib-count 8
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "nothing on stderr with -q" test ! -s "$T/stderr"
+want "OUT has QuantizeLinear nodes" grep -q QuantizeLinear <("$TQT" info "$QOUT")
+finish "quantizing lenet with 8 calibration samples"
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

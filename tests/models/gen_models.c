@@ -4,6 +4,9 @@
  *   gen_models resnet18 OUT.onnx [--bn]    ResNet-18 (ImageNet shapes, batch 1, 224x224, seeded
  *                                          He-initialised weights); --bn keeps BatchNormalization
  *                                          nodes unfused after every Conv
+ *   gen_models mixnet OUT.onnx             a small net with what quantization must handle besides
+ *                                          plain convolutions: depthwise Conv, Sigmoid, Concat,
+ *                                          Resize, MatMul, Gemm, residual Add (input [1,3,16,16])
  *   gen_models input OUT.npy D0,D1,... [SEED]   a float32 array of N(0,1) values
  */
 #include <math.h>
@@ -108,9 +111,10 @@ static const char *gen_basic_block(struct gen *g, const char *x, int64_t cin, in
   return gen_node(g, "Relu", 1, &sum, &n);
 }
 
+static int gen_finish(struct gen *g, const char *path);
+
 static int gen_resnet18(const char *path, bool bn) {
   struct gen g = {.m = tqt_model_create(), .rng = 0x5eed, .bn = bn};
-  struct tqt_diag d = {0};
   if (!g.m) return 1;
   g.a = g.m->arena;
   g.m->has_ir_version = true;
@@ -146,14 +150,79 @@ static int gen_resnet18(const char *path, bool bn) {
   if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, idn, 1, out) ||
       !tqt_graph_output_add(g.a, g.m->graph, "logits", TQT_DTYPE_FLOAT, 2, out_dims))
     g.failed = 1;
-  int rc = g.failed;
-  if (!rc && tqt_model_save(g.m, path, NULL, &d) != TQT_STATUS_OK) {
+  return gen_finish(&g, path);
+}
+
+static int gen_finish(struct gen *g, const char *path) {
+  struct tqt_diag d = {0};
+  int rc = g->failed;
+  if (!rc && tqt_model_save(g->m, path, NULL, &d) != TQT_STATUS_OK) {
     fprintf(stderr, "gen_models: %s\n", d.msg);
     rc = 1;
   }
-  if (g.failed) fprintf(stderr, "gen_models: out of memory\n");
-  tqt_model_destroy(g.m);
+  if (g->failed) fprintf(stderr, "gen_models: out of memory\n");
+  tqt_model_destroy(g->m);
   return rc;
+}
+
+static int gen_mixnet(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x6d6978};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  int64_t in_dims[4] = {1, 3, 16, 16}, out_dims[2] = {1, 10};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "input", TQT_DTYPE_FLOAT, 4, in_dims))
+    g.failed = 1;
+  struct tqt_node *n;
+  const char *x = gen_conv(&g, "input", 3, 8, 3, 1, true);        /* [1,8,16,16] */
+  /* depthwise 3x3 */
+  int64_t dw_dims[4] = {8, 1, 3, 3}, b8[1] = {8};
+  const char *dw_in[3] = {x, gen_weight(&g, "dw_w", 4, dw_dims, 0.4, 0),
+                          gen_weight(&g, "dw_b", 1, b8, 0.05, 0)};
+  const char *dw = gen_node(&g, "Conv", 3, dw_in, &n);
+  int64_t pads[4] = {1, 1, 1, 1};
+  if (n && (tqt_node_attr_add_int(g.a, n, "group", 8) ||
+            tqt_node_attr_add_ints(g.a, n, "pads", 4, pads)))
+    g.failed = 1;
+  const char *sig = gen_node(&g, "Sigmoid", 1, &dw, &n);
+  const char *cat_in[2] = {x, sig};
+  const char *cat = gen_node(&g, "Concat", 2, cat_in, &n);          /* [1,16,16,16] */
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 1)) g.failed = 1;
+  const char *mp = gen_node(&g, "MaxPool", 1, &cat, &n);             /* [1,16,8,8] */
+  int64_t k2[2] = {2, 2};
+  if (n && (tqt_node_attr_add_ints(g.a, n, "kernel_shape", 2, k2) ||
+            tqt_node_attr_add_ints(g.a, n, "strides", 2, k2)))
+    g.failed = 1;
+  const char *y = gen_conv(&g, mp, 16, 16, 3, 1, false);
+  const char *add_in[2] = {y, mp};
+  const char *res = gen_node(&g, "Add", 2, add_in, &n);              /* residual */
+  res = gen_node(&g, "Relu", 1, &res, &n);
+  float scales[4] = {1, 1, 0.5f, 0.5f};
+  int64_t sdims[1] = {4};
+  const char *sname = gen_name(&g, "scales");
+  if (!tqt_graph_initializer_add(g.a, g.m->graph, sname, TQT_DTYPE_FLOAT, 1, sdims, scales))
+    g.failed = 1;
+  const char *rs_in[3] = {res, "", sname};
+  const char *rs = gen_node(&g, "Resize", 3, rs_in, &n);             /* [1,16,4,4] */
+  if (n && tqt_node_attr_add_string(g.a, n, "mode", "linear")) g.failed = 1;
+  const char *fl = gen_node(&g, "Flatten", 1, &rs, &n);              /* [1,256] */
+  int64_t mm_dims[2] = {256, 32}, b32[1] = {32}, fc_dims[2] = {10, 32}, b10[1] = {10};
+  const char *mm_in[2] = {fl, gen_weight(&g, "mm_w", 2, mm_dims, 0.08, 0)};
+  const char *mm = gen_node(&g, "MatMul", 2, mm_in, &n);              /* [1,32] */
+  const char *mb_in[2] = {mm, gen_weight(&g, "mm_b", 1, b32, 0.05, 0)};
+  const char *h = gen_node(&g, "Add", 2, mb_in, &n);
+  h = gen_node(&g, "Relu", 1, &h, &n);
+  const char *fc_in[3] = {h, gen_weight(&g, "fc_w", 2, fc_dims, 0.2, 0),
+                          gen_weight(&g, "fc_b", 1, b10, 0.05, 0)};
+  const char *fc = gen_node(&g, "Gemm", 3, fc_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "transB", 1)) g.failed = 1;
+  const char *idn[1] = {fc}, *out[1] = {"logits"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, idn, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "logits", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
 }
 
 static int gen_input(const char *path, const char *shape, uint64_t seed) {
@@ -185,8 +254,10 @@ static int gen_input(const char *path, const char *shape, uint64_t seed) {
 int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "resnet18") == 0)
     return gen_resnet18(argv[2], argc > 3 && strcmp(argv[3], "--bn") == 0);
+  if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "input") == 0)
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
-  fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | input OUT.npy D0,D1,... [SEED]\n");
+  fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx |\n"
+                  "                  input OUT.npy D0,D1,... [SEED]\n");
   return 2;
 }

@@ -1,0 +1,230 @@
+/* Calibration statistics in, exponents out: the observer that feeds activation histograms, and
+ * the thresholds of activations (their histograms), weights (their data) and biases (the product
+ * of their input's and weight's scales). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "quant.h"
+
+int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
+                      const struct tqt_value *v, struct tqt_diag *d) {
+  (void)node;
+  (void)d;
+  struct tqt_quant_plan *p = ctx;
+  struct tqt_qtensor *t = tqt_quant_plan_find(p, name);
+  if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || v->kind != TQT_VALUE_KIND_TENSOR ||
+      v->t.dtype != TQT_DTYPE_FLOAT)
+    return 0;
+  tqt_histogram_add(t->hist, v->t.data, (size_t)tqt_rt_numel(&v->t));
+  return 0;
+}
+
+static enum tqt_threshold_method calib_method(const char *name, enum tqt_threshold_method dflt) {
+  enum tqt_threshold_method m = dflt;
+  if (name) tqt_threshold_method_parse(name, &m); /* validated when the options were parsed */
+  return m;
+}
+
+static const struct tqt_tensor *calib_initializer(const struct tqt_model *m, const char *name) {
+  for (size_t i = 0; i < m->graph->n_initializers; i++)
+    if (!strcmp(m->graph->initializers[i]->name, name)) return m->graph->initializers[i];
+  return NULL;
+}
+
+/* Exponents of a weight: one for the tensor, or one per output channel. */
+static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor *t,
+                                    const struct tqt_model *m, const struct tqt_options *o,
+                                    struct tqt_diag *d) {
+  const struct tqt_tensor *w = calib_initializer(m, t->name);
+  if (!w || !w->data)
+    return tqt_diag_fail(d, TQT_STATUS_INVALID, "weight '%s' has no data", t->name);
+  struct tqt_threshold_params tp = {calib_method(o->weight_method, TQT_THRESHOLD_METHOD_MAX),
+                                    t->bits, true, o->percentile};
+  struct tqt_histogram *h = tqt_arena_calloc(p->arena, 1, sizeof *h);
+  if (!h) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  int64_t numel = tqt_tensor_numel(w);
+  const float *x = w->data;
+  bool per_channel = o->per_channel && t->axis >= 0 && (size_t)t->axis < w->rank;
+  if (!per_channel) {
+    tqt_histogram_init(h);
+    tqt_histogram_add(h, x, (size_t)numel);
+    t->hist = h;
+    t->threshold = tqt_threshold(h, &tp);
+    t->exponent = tqt_threshold_exponent(t->threshold);
+    return TQT_STATUS_OK;
+  }
+  /* The slice of channel c: outer × [c] × inner blocks. */
+  int64_t outer = 1, inner = 1, n_ch = w->dims[t->axis];
+  for (int i = 0; i < t->axis; i++) outer *= w->dims[i];
+  for (size_t i = (size_t)t->axis + 1; i < w->rank; i++) inner *= w->dims[i];
+  t->n_channels = (size_t)n_ch;
+  t->channel_exponents = tqt_arena_calloc(p->arena, (size_t)n_ch + 1, sizeof *t->channel_exponents);
+  if (!t->channel_exponents) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  for (int64_t ch = 0; ch < n_ch; ch++) {
+    tqt_histogram_init(h);
+    for (int64_t o_ = 0; o_ < outer; o_++)
+      tqt_histogram_add(h, x + (o_ * n_ch + ch) * inner, (size_t)inner);
+    t->channel_exponents[ch] = tqt_threshold_exponent(tqt_threshold(h, &tp));
+    if (ch == 0 || t->channel_exponents[ch] > t->exponent) t->exponent = t->channel_exponents[ch];
+  }
+  return TQT_STATUS_OK;
+}
+
+double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c) {
+  if (t->kind == TQT_QTENSOR_KIND_BIAS)
+    return tqt_quant_scale(p, &p->tensors[t->bias_input], 0) *
+           tqt_quant_scale(p, &p->tensors[t->bias_weight], c);
+  int e = t->channel_exponents && c < t->n_channels ? t->channel_exponents[c] : t->exponent;
+  return tqt_scale_of(e, t->bits, t->is_signed);
+}
+
+static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {
+  for (size_t i = 0; i < m->graph->n_inputs; i++)
+    if (!strcmp(m->graph->inputs[i].name, name)) return true;
+  return false;
+}
+
+enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                      const struct tqt_options *o, struct tqt_diag *d) {
+  /* Graph inputs are the data itself: what is clipped there no layer recovers, and their
+   * histograms (an image's background value) can mislead KL-J into cutting most of the range. */
+  enum tqt_threshold_method act_method = calib_method(o->act_method, TQT_THRESHOLD_METHOD_KL_J);
+  enum tqt_threshold_method input_method = calib_method(o->input_method, TQT_THRESHOLD_METHOD_MAX);
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind == TQT_QTENSOR_KIND_WEIGHT) {
+      enum tqt_status st = calib_weight(p, t, m, o, d);
+      if (st != TQT_STATUS_OK) return st;
+    } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
+      if (!t->hist->count)
+        tqt_diag_warn(d, "tensor '%s' was never computed during calibration: smallest scale",
+                      t->name);
+      enum tqt_threshold_method act = calib_is_graph_input(m, t->name) ? input_method : act_method;
+      struct tqt_threshold_params tp = {act, t->bits, t->is_signed, o->percentile};
+      t->threshold = tqt_threshold(t->hist, &tp);
+      t->exponent = tqt_threshold_exponent(t->threshold);
+      tqt_diag_note(d, "tensor '%s': %s threshold %g (max |x| %g), exponent %d, %s%d", t->name,
+                    tqt_threshold_method_name(act), t->threshold,
+                    fmax(fabs(t->hist->min), fabs(t->hist->max)), t->exponent,
+                    t->is_signed ? "int" : "uint", t->bits);
+    }
+  }
+  /* One exponent per scale group: the largest, so that no member clips more than it chose to. */
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[t->group];
+    while (root->group != (size_t)(root - p->tensors)) root = &p->tensors[root->group];
+    if (t->kind != TQT_QTENSOR_KIND_BIAS && t->exponent > root->exponent) root->exponent = t->exponent;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[t->group];
+    while (root->group != (size_t)(root - p->tensors)) root = &p->tensors[root->group];
+    if (t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents) t->exponent = root->exponent;
+  }
+  /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind != TQT_QTENSOR_KIND_WEIGHT || !t->owner || t->axis < 0) continue;
+    const struct tqt_tensor *w = calib_initializer(m, t->name);
+    int64_t n_out = w && (size_t)t->axis < w->rank ? w->dims[t->axis] : 0;
+    if (n_out <= 0) continue;
+    int64_t k = tqt_tensor_numel(w) / n_out;
+    int abits = o->abits ? o->abits : 8;
+    int need = t->bits + abits + (int)ceil(log2((double)(k > 1 ? k : 1)));
+    if (need > 32)
+      tqt_diag_warn(d, "node '%s' (%s): %d-bit accumulator needed worst case (K = %lld), 32 available",
+                    t->owner->name, t->owner->op_type, need, (long long)k);
+    else
+      tqt_diag_note(d, "node '%s' (%s): accumulator %d of 32 bits worst case (K = %lld)",
+                    t->owner->name, t->owner->op_type, need, (long long)k);
+  }
+  return TQT_STATUS_OK;
+}
+
+/* N(0,1) values for `random` calibration (deterministic). */
+static void calib_random_fill(float *x, size_t n, uint64_t *state) {
+  for (size_t i = 0; i < n; i++) {
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    double u1 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    double u2 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+    x[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+  }
+}
+
+static enum tqt_status calib_random_inputs(struct tqt_interp *in, struct tqt_value *values,
+                                           uint64_t *state, struct tqt_diag *d) {
+  for (size_t i = 0; i < tqt_interp_input_count(in); i++) {
+    const struct tqt_value_info *vi = tqt_interp_input_info(in, i);
+    const struct tqt_type *t = vi->type;
+    int64_t dims[TQT_RANK_MAX];
+    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR && t->elem_type == TQT_DTYPE_FLOAT &&
+              t->has_shape && t->rank <= TQT_RANK_MAX;
+    for (size_t k = 0; ok && k < t->rank; k++) {
+      ok = t->dims[k].has_value;
+      dims[k] = t->dims[k].value;
+    }
+    if (!ok)
+      return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                           "--calib random: input '%s' needs a float type with static dims "
+                           "(--input-shape)", vi->name);
+    enum tqt_status st = tqt_value_tensor_alloc(&values[i], TQT_DTYPE_FLOAT, t->rank, dims, d);
+    if (st != TQT_STATUS_OK) return st;
+    calib_random_fill(values[i].t.data, (size_t)tqt_rt_numel(&values[i].t), state);
+  }
+  return TQT_STATUS_OK;
+}
+
+enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
+                                    const char *const *specs, size_t n_specs, size_t max_samples,
+                                    int threads, tqt_progress_fn progress, void *progress_ctx,
+                                    struct tqt_diag *d) {
+  struct tqt_interp_options io = {.threads = threads, .observer = tqt_quant_observe,
+                                  .observer_ctx = p};
+  struct tqt_interp *in = NULL;
+  struct tqt_dataset *ds = NULL;
+  struct tqt_value *values = NULL;
+  const struct tqt_value **ptrs = NULL;
+  const struct tqt_value_info **infos = NULL;
+  bool random = n_specs == 1 && !strcmp(specs[0], "random");
+  uint64_t state = 0x7471742d72616e64ull;
+  enum tqt_status st = tqt_interp_create(m, &io, &in, d);
+  if (st != TQT_STATUS_OK) return st;
+  size_t n_in = tqt_interp_input_count(in);
+  values = calloc(n_in + 1, sizeof *values);
+  ptrs = calloc(n_in + 1, sizeof *ptrs);
+  infos = calloc(n_in + 1, sizeof *infos);
+  if (!values || !ptrs || !infos) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < n_in; i++) {
+    ptrs[i] = &values[i];
+    infos[i] = tqt_interp_input_info(in, i);
+  }
+  size_t count = max_samples ? max_samples : 16;
+  if (!random) {
+    if ((st = tqt_dataset_open(specs, n_specs, infos, n_in, &ds, d)) != TQT_STATUS_OK) goto fail;
+    count = tqt_dataset_count(ds);
+    if (max_samples && max_samples < count) count = max_samples;
+  }
+  for (size_t s = 0; s < count; s++) {
+    st = random ? calib_random_inputs(in, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
+    if (st != TQT_STATUS_OK) goto fail;
+    if ((st = tqt_interp_run(in, ptrs, n_in, d)) != TQT_STATUS_OK) {
+      tqt_diag_prefix(d, "calibration sample %zu: ", s);
+      goto fail;
+    }
+    p->samples++;
+    if (progress) progress(progress_ctx, s + 1, count);
+  }
+fail:
+  for (size_t i = 0; random && values && i < n_in; i++) tqt_value_release(&values[i]);
+  free(values);
+  free(ptrs);
+  free(infos);
+  tqt_dataset_close(ds);
+  tqt_interp_destroy(in);
+  return st;
+}

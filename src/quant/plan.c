@@ -1,0 +1,323 @@
+/* What to quantize: nodes, the tensors they quantize, bits, signedness and scale groups
+ * (DESIGN.md, "Quantization semantics"). */
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant.h"
+
+/* Ops quantized by default, and how: which inputs are weights, which output is unsigned. */
+struct plan_op {
+  const char *op_type;
+  bool has_weights;   /* input 1 a weight (Conv, ConvTranspose, Gemm; MatMul when constant) */
+  bool passes_scale;  /* output holds input values only: shares input 0's scale */
+  bool unsigned_out;  /* output is never negative */
+  bool all_inputs;    /* every float input is an activation (Add, Mul, Concat) */
+};
+
+static const struct plan_op plan_ops[] = {
+    {"Conv", true, false, false, false},       {"ConvTranspose", true, false, false, false},
+    {"Gemm", true, false, false, false},       {"MatMul", true, false, false, false},
+    {"Add", false, false, false, true},        {"Mul", false, false, false, true},
+    {"Concat", false, true, false, true},      {"AveragePool", false, false, false, false},
+    {"GlobalAveragePool", false, false, false, false},
+    {"MaxPool", false, true, false, false},    {"Relu", false, false, true, false},
+    {"Clip", false, false, false, false},      {"LeakyRelu", false, false, false, false},
+    {"Sigmoid", false, false, true, false},    {"HardSigmoid", false, false, true, false},
+    {"HardSwish", false, false, false, false}, {"Resize", false, false, false, false},
+    {"Softmax", false, false, true, false},
+    /* Outputs that hold their input's values rearranged: quantized when their input is. */
+    {"Reshape", false, true, false, false},    {"Flatten", false, true, false, false},
+    {"Transpose", false, true, false, false},  {"Squeeze", false, true, false, false},
+    {"Unsqueeze", false, true, false, false},  {"Slice", false, true, false, false},
+    {"Identity", false, true, false, false},
+};
+
+/* Rearranging ops are quantized only when their input already is. */
+static bool plan_op_is_follower(const char *op) {
+  static const char *const followers[] = {"Reshape", "Flatten", "Transpose", "Squeeze",
+                                          "Unsqueeze", "Slice", "Identity"};
+  for (size_t i = 0; i < sizeof followers / sizeof followers[0]; i++)
+    if (!strcmp(op, followers[i])) return true;
+  return false;
+}
+
+static const struct plan_op *plan_op_find(const struct tqt_node *n) {
+  if (*n->domain) return NULL;
+  for (size_t i = 0; i < sizeof plan_ops / sizeof plan_ops[0]; i++)
+    if (!strcmp(plan_ops[i].op_type, n->op_type)) return &plan_ops[i];
+  return NULL;
+}
+
+struct plan_ctx {
+  const struct tqt_model *m;
+  struct tqt_name_map deferred; /* Conv/Gemm/MatMul outputs whose Relu/Clip quantizes instead */
+  const struct tqt_options *o;
+  struct tqt_diag *d;
+  struct tqt_quant_plan *p;
+  regex_t *patterns; /* compiled /regex/ exclusions */
+  bool *is_regex;    /* per exclusion: /regex/ (else an exact name) */
+  bool *pattern_used;
+};
+
+static const struct tqt_tensor *plan_initializer(const struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, name)) return NULL; /* overridable: not a constant */
+  for (size_t i = 0; i < g->n_initializers; i++)
+    if (!strcmp(g->initializers[i]->name, name)) return g->initializers[i];
+  return NULL;
+}
+
+/* The element type of a value of the main graph, or UNDEFINED. */
+static int32_t plan_dtype(const struct tqt_graph *g, const char *name) {
+  const struct tqt_tensor *t = plan_initializer(g, name);
+  if (t) return t->dtype;
+  const struct tqt_value_info *lists[3] = {g->inputs, g->value_info, g->outputs};
+  size_t counts[3] = {g->n_inputs, g->n_value_info, g->n_outputs};
+  for (int l = 0; l < 3; l++)
+    for (size_t i = 0; i < counts[l]; i++)
+      if (!strcmp(lists[l][i].name, name) && lists[l][i].type &&
+          lists[l][i].type->kind == TQT_TYPE_KIND_TENSOR && lists[l][i].type->has_elem_type)
+        return lists[l][i].type->elem_type;
+  return TQT_DTYPE_UNDEFINED;
+}
+
+static size_t plan_readers(const struct tqt_graph *g, const char *name, const struct tqt_node **only) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->n_outputs; i++) n += !strcmp(g->outputs[i].name, name);
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (!strcmp(g->nodes[i]->inputs[k], name)) {
+        n++;
+        *only = g->nodes[i];
+      }
+  return n;
+}
+
+static bool plan_excluded(struct plan_ctx *c, const struct tqt_node *n) {
+  for (size_t i = 0; i < c->o->n_exclude_op_types; i++)
+    if (!strcmp(c->o->exclude_op_types[i], n->op_type)) return true;
+  for (size_t i = 0; i < c->o->n_exclude_nodes; i++) {
+    bool hit = c->is_regex[i] ? regexec(&c->patterns[i], n->name, 0, NULL, 0) == 0
+                              : !strcmp(c->o->exclude_nodes[i], n->name);
+    if (hit) {
+      c->pattern_used[i] = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The tensor called name in the plan, added when new. NULL when out of memory. */
+static struct tqt_qtensor *plan_tensor(struct plan_ctx *c, const char *name,
+                                       enum tqt_qtensor_kind kind, const struct tqt_node *owner) {
+  struct tqt_quant_plan *p = c->p;
+  void *v;
+  if (tqt_name_map_get(&p->index, name, &v)) return &p->tensors[(size_t)(uintptr_t)v - 1];
+  if (tqt_arena_reserve(p->arena, (void **)&p->tensors, &p->cap_tensors, p->n_tensors + 1,
+                        sizeof *p->tensors))
+    return NULL;
+  struct tqt_qtensor *t = &p->tensors[p->n_tensors];
+  memset(t, 0, sizeof *t);
+  t->name = name;
+  t->kind = kind;
+  t->is_signed = true;
+  t->group = p->n_tensors;
+  t->axis = -1;
+  t->owner = owner;
+  int bits = kind == TQT_QTENSOR_KIND_BIAS ? c->o->bbits : kind == TQT_QTENSOR_KIND_WEIGHT
+                                                                ? c->o->wbits : c->o->abits;
+  t->bits = bits ? bits : kind == TQT_QTENSOR_KIND_BIAS ? 32 : 8;
+  if (kind == TQT_QTENSOR_KIND_ACTIVATION) {
+    if (!(t->hist = tqt_arena_calloc(p->arena, 1, sizeof *t->hist))) return NULL;
+    tqt_histogram_init(t->hist);
+    p->n_observed++;
+  }
+  if (tqt_name_map_put(&p->index, name, (void *)(uintptr_t)(++p->n_tensors))) return NULL;
+  return t;
+}
+
+/* Scale groups: union-find over tensor indexes. */
+static size_t plan_group_root(struct tqt_quant_plan *p, size_t i) {
+  while (p->tensors[i].group != i) i = p->tensors[i].group = p->tensors[p->tensors[i].group].group;
+  return i;
+}
+
+static void plan_group_join(struct tqt_quant_plan *p, size_t a, size_t b) {
+  size_t ra = plan_group_root(p, a), rb = plan_group_root(p, b);
+  if (ra != rb) p->tensors[rb].group = ra;
+}
+
+/* Quantizes the float input `name` of n: as a weight when it is a constant, else an activation. */
+static struct tqt_qtensor *plan_input(struct plan_ctx *c, const struct tqt_node *n,
+                                      const char *name, bool may_be_weight) {
+  const struct tqt_graph *g = c->m->graph;
+  if (!*name || plan_dtype(g, name) != TQT_DTYPE_FLOAT) return NULL;
+  if (tqt_name_map_get(&c->deferred, name, NULL)) return NULL; /* stays in the accumulator */
+  const struct tqt_tensor *init = plan_initializer(g, name);
+  if (init && !may_be_weight) return NULL;
+  return plan_tensor(c, name, init ? TQT_QTENSOR_KIND_WEIGHT : TQT_QTENSOR_KIND_ACTIVATION, n);
+}
+
+/* True when Clip's lower bound is a constant ≥ 0. */
+static bool plan_clip_nonnegative(const struct tqt_graph *g, const struct tqt_node *n) {
+  if (n->n_inputs < 2 || !*n->inputs[1]) return tqt_attr_float(n, "min", -1.0f) >= 0.0f;
+  const struct tqt_tensor *t = plan_initializer(g, n->inputs[1]);
+  return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == 1 &&
+         *(const float *)t->data >= 0.0f;
+}
+
+/* The axis of a weight's output channels, or -1 when it has none per-channel scales can use. */
+static int plan_weight_axis(const struct tqt_graph *g, const struct tqt_node *n) {
+  const struct tqt_tensor *w = plan_initializer(g, n->inputs[1]);
+  if (!w || w->rank < 2) return -1;
+  if (!strcmp(n->op_type, "Conv")) return 0;
+  if (!strcmp(n->op_type, "ConvTranspose")) return tqt_attr_int(n, "group", 1) == 1 ? 1 : -1;
+  if (!strcmp(n->op_type, "Gemm")) return tqt_attr_int(n, "transB", 0) ? 0 : 1;
+  return w->rank == 2 ? 1 : -1; /* MatMul: B is [K, N] */
+}
+
+#define QUANT_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
+
+static int plan_node(struct plan_ctx *c, const struct tqt_node *n) {
+  const struct tqt_graph *g = c->m->graph;
+  const struct plan_op *op = plan_op_find(n);
+  if (!op || n->n_outputs < 1 || !*n->outputs[0] || plan_dtype(g, n->outputs[0]) != TQT_DTYPE_FLOAT)
+    return 0;
+  struct tqt_quant_plan *p = c->p;
+  if (plan_op_is_follower(n->op_type) && !tqt_quant_plan_find(p, n->inputs[0])) return 0;
+  if (plan_excluded(c, n)) {
+    p->n_excluded_nodes++;
+    return 0;
+  }
+  /* Indexes, not pointers: adding a tensor may move the array. */
+  const size_t none = SIZE_MAX;
+  size_t in0 = none, w = none;
+  struct tqt_qtensor *t;
+  if (op->all_inputs) {
+    /* Concat shares one scale across inputs and output; Add aligns its inputs by default. */
+    bool align = !strcmp(n->op_type, "Concat") || (!strcmp(n->op_type, "Add") && !c->o->no_align_add);
+    for (size_t k = 0; k < n->n_inputs; k++) {
+      if (!(t = plan_input(c, n, n->inputs[k], true))) {
+        if (c->d->status) return -1;
+        continue;
+      }
+      size_t ti = (size_t)(t - p->tensors);
+      if (in0 != none && align) plan_group_join(p, in0, ti);
+      if (in0 == none) in0 = ti;
+    }
+  } else {
+    if ((t = plan_input(c, n, n->inputs[0], false))) in0 = (size_t)(t - p->tensors);
+    if (op->has_weights && n->n_inputs > 1 && (t = plan_input(c, n, n->inputs[1], true))) {
+      w = (size_t)(t - p->tensors);
+      if (t->kind == TQT_QTENSOR_KIND_WEIGHT) t->axis = plan_weight_axis(g, n);
+    }
+  }
+  if (c->d->status) return -1;
+  /* A bias: Conv/ConvTranspose B, Gemm C of N values, when activations and weights are both
+   * quantized; its scale is s_in · s_w, in bbits. */
+  bool biased = !strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "ConvTranspose") ||
+                !strcmp(n->op_type, "Gemm");
+  if (biased && in0 != none && w != none && p->tensors[w].kind == TQT_QTENSOR_KIND_WEIGHT &&
+      n->n_inputs > 2 && *n->inputs[2] && plan_initializer(g, n->inputs[2]) &&
+      plan_dtype(g, n->inputs[2]) == TQT_DTYPE_FLOAT &&
+      tqt_quant_plan_find(p, n->inputs[2]) == NULL) {
+    const struct tqt_tensor *bt = plan_initializer(g, n->inputs[2]);
+    if (bt->rank <= 2 && (bt->rank < 2 || bt->dims[0] == 1)) {
+      struct tqt_qtensor *b = plan_tensor(c, n->inputs[2], TQT_QTENSOR_KIND_BIAS, n);
+      if (!b) goto oom;
+      b->bias_input = in0;
+      b->bias_weight = w;
+      b->is_signed = true;
+    }
+  }
+  p->n_quantized_nodes++;
+  /* The output: Conv/Gemm/MatMul directly followed by a Relu or Clip that alone reads it leave the
+   * quantization to that op, so that runtimes fuse the pair. */
+  const struct tqt_node *reader = NULL;
+  if (op->has_weights && plan_readers(g, n->outputs[0], &reader) == 1 && reader &&
+      (!strcmp(reader->op_type, "Relu") || !strcmp(reader->op_type, "Clip")) && !*reader->domain &&
+      !plan_excluded(c, reader))
+    return tqt_name_map_put(&c->deferred, n->outputs[0], NULL) ? (QUANT_NOMEM(c), -1) : 0;
+  struct tqt_qtensor *out = plan_tensor(c, n->outputs[0], TQT_QTENSOR_KIND_ACTIVATION, n);
+  if (!out) goto oom;
+  out->is_signed = !(op->unsigned_out ||
+                     (!strcmp(n->op_type, "Clip") && plan_clip_nonnegative(g, n)));
+  if (op->passes_scale && in0 != none) {
+    out->is_signed = p->tensors[in0].is_signed;
+    plan_group_join(p, in0, (size_t)(out - p->tensors));
+  }
+  return 0;
+oom:
+  tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");
+  return -1;
+}
+
+struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name) {
+  void *v;
+  return tqt_name_map_get(&p->index, name, &v) ? &p->tensors[(size_t)(uintptr_t)v - 1] : NULL;
+}
+
+void tqt_quant_plan_destroy(struct tqt_quant_plan *p) {
+  if (!p) return;
+  tqt_name_map_free(&p->index);
+  tqt_arena_destroy(p->arena);
+}
+
+enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt_options *o,
+                                     struct tqt_quant_plan **out, struct tqt_diag *d) {
+  *out = NULL;
+  struct tqt_arena *a = tqt_arena_create();
+  struct tqt_quant_plan *p = a ? tqt_arena_calloc(a, 1, sizeof *p) : NULL;
+  struct plan_ctx c = {.m = m, .o = o, .d = d, .p = p};
+  tqt_name_map_init(&c.deferred);
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!p) {
+    tqt_arena_destroy(a);
+    return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  }
+  p->arena = a;
+  tqt_name_map_init(&p->index);
+  c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);
+  c.pattern_used = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.pattern_used);
+  c.is_regex = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.is_regex);
+  if (!c.patterns || !c.pattern_used || !c.is_regex) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < o->n_exclude_nodes; i++) {
+    const char *e = o->exclude_nodes[i];
+    size_t len = strlen(e);
+    if (len < 2 || e[0] != '/' || e[len - 1] != '/') continue; /* an exact name */
+    char *body = strndup(e + 1, len - 2);
+    int rc = body ? regcomp(&c.patterns[i], body, REG_EXTENDED | REG_NOSUB) : REG_ESPACE;
+    free(body);
+    c.is_regex[i] = rc == 0;
+    if (rc != 0) {
+      st = tqt_diag_fail(d, TQT_STATUS_USAGE, "--exclude-nodes: '%s' is not a regular expression", e);
+      goto fail;
+    }
+  }
+  for (size_t i = 0; i < m->graph->n_nodes; i++)
+    if (plan_node(&c, m->graph->nodes[i]) != 0) {
+      st = d->status;
+      goto fail;
+    }
+  for (size_t i = 0; i < o->n_exclude_nodes; i++)
+    if (!c.pattern_used[i])
+      tqt_diag_warn(d, "--exclude-nodes: '%s' matches no node", o->exclude_nodes[i]);
+  /* Signedness is one per group: signed when any member can be negative. */
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[plan_group_root(p, i)];
+    if (t->is_signed) root->is_signed = true;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++)
+    p->tensors[i].is_signed = p->tensors[plan_group_root(p, i)].is_signed;
+  *out = p;
+fail:
+  tqt_name_map_free(&c.deferred);
+  for (size_t i = 0; c.is_regex && i < o->n_exclude_nodes; i++)
+    if (c.is_regex[i]) regfree(&c.patterns[i]);
+  if (st != TQT_STATUS_OK) tqt_quant_plan_destroy(p);
+  return st;
+}

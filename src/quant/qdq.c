@@ -1,0 +1,253 @@
+/* The Q/DQ rewrite. An activation t becomes QuantizeLinear → DequantizeLinear with zero point 0
+ * and its power-of-two scale: the producer now writes "t_float" and the DequantizeLinear writes
+ * t, so every reader (and a graph output called t) sees the quantized values. A weight becomes an
+ * int8 initializer behind a DequantizeLinear (per output channel with --per-channel), a bias an
+ * int32 one at s_in · s_w. Fewer than 8 bits keep int8/uint8 containers with a Clip to the
+ * narrower range between Q and DQ. */
+#include <math.h>
+#include <string.h>
+
+#include "ir_edit.h"
+#include "quant.h"
+
+struct qdq_ctx {
+  struct tqt_model *m;
+  const struct tqt_quant_plan *p;
+  struct tqt_diag *d;
+  struct tqt_name_map used;
+  struct tqt_node **head; /* nodes that go first: weight and bias DequantizeLinear, input Q/DQ */
+  size_t n_head, cap_head;
+};
+
+#define QDQ_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
+
+/* The integer range of a tensor: [n, p] of its bits, signed or not. */
+static void qdq_range(const struct tqt_qtensor *t, double *lo, double *hi) {
+  *lo = t->is_signed ? -ldexp(1.0, t->bits - 1) : 0;
+  *hi = t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1;
+}
+
+/* The container type: int8/uint8 up to 8 bits, int16/uint16 up to 16, int32 for biases. */
+static int32_t qdq_container(const struct tqt_qtensor *t) {
+  if (t->kind == TQT_QTENSOR_KIND_BIAS) return TQT_DTYPE_INT32;
+  if (t->bits <= 8) return t->is_signed ? TQT_DTYPE_INT8 : TQT_DTYPE_UINT8;
+  return t->is_signed ? TQT_DTYPE_INT16 : TQT_DTYPE_UINT16;
+}
+
+static const char *qdq_name(struct qdq_ctx *c, const char *base, const char *suffix) {
+  char *stem = tqt_arena_printf(c->m->arena, "%s%s", base, suffix);
+  return stem ? tqt_name_fresh(c->m->arena, &c->used, stem) : NULL;
+}
+
+static int qdq_head_push(struct qdq_ctx *c, struct tqt_node *n) {
+  if (!n || tqt_arena_reserve(c->m->arena, (void **)&c->head, &c->cap_head, c->n_head + 1,
+                              sizeof *c->head))
+    return -1;
+  c->head[c->n_head++] = n;
+  return 0;
+}
+
+/* The scale (scalar, or one per channel) and zero point initializers of t. */
+static int qdq_params(struct qdq_ctx *c, const struct tqt_qtensor *t, size_t n_channels,
+                      const char **scale, const char **zero_point) {
+  struct tqt_arena *a = c->m->arena;
+  float *s = tqt_arena_calloc(a, n_channels, sizeof *s);
+  int64_t dims[1] = {(int64_t)n_channels};
+  size_t rank = n_channels > 1 || t->channel_exponents ? 1 : 0;
+  if (!s || !(*scale = qdq_name(c, t->name, "_scale")) ||
+      !(*zero_point = qdq_name(c, t->name, "_zero_point")))
+    return -1;
+  for (size_t i = 0; i < n_channels; i++) s[i] = (float)tqt_quant_scale(c->p, t, i);
+  if (!tqt_graph_initializer_add(a, c->m->graph, *scale, TQT_DTYPE_FLOAT, rank, dims, s) ||
+      !tqt_graph_initializer_add(a, c->m->graph, *zero_point, qdq_container(t), rank, dims, NULL))
+    return -1;
+  return 0;
+}
+
+static struct tqt_node *qdq_node(struct qdq_ctx *c, const char *op, const char *name,
+                                 const char *in, const char *scale, const char *zp,
+                                 const char *out) {
+  const char *ins[3] = {in, scale, zp}, *outs[1] = {out};
+  return tqt_node_create(c->m->arena, op, name, 3, ins, 1, outs);
+}
+
+/* The Clip that narrows an int8/uint8 container to fewer bits. */
+static struct tqt_node *qdq_narrow(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *in,
+                                   const char *out) {
+  double lo, hi;
+  qdq_range(t, &lo, &hi);
+  int32_t type = qdq_container(t);
+  const char *lo_name = qdq_name(c, t->name, "_qmin"), *hi_name = qdq_name(c, t->name, "_qmax");
+  struct tqt_tensor *tl = lo_name ? tqt_graph_initializer_add(c->m->arena, c->m->graph, lo_name,
+                                                              type, 0, NULL, NULL) : NULL;
+  struct tqt_tensor *th = hi_name ? tqt_graph_initializer_add(c->m->arena, c->m->graph, hi_name,
+                                                              type, 0, NULL, NULL) : NULL;
+  if (!tl || !th) return NULL;
+  struct tqt_rt_tensor vl = {.dtype = type, .data = tl->data}, vh = {.dtype = type, .data = th->data};
+  tqt_rt_set(&vl, 0, lo);
+  tqt_rt_set(&vh, 0, hi);
+  const char *ins[3] = {in, lo_name, hi_name}, *outs[1] = {out};
+  return tqt_node_create(c->m->arena, "Clip", qdq_name(c, t->name, "_narrow"), 3, ins, 1, outs);
+}
+
+/* Q (→ Clip) → DQ for activation t: reads `from`, the DequantizeLinear writes `to`. The nodes go
+ * to out[0 .. *n). */
+static int qdq_activation(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *from,
+                          const char *to, struct tqt_node **out, size_t *n) {
+  const char *scale, *zp;
+  const char *q = qdq_name(c, t->name, "_quantized");
+  if (!q || qdq_params(c, t, 1, &scale, &zp)) return -1;
+  *n = 0;
+  out[(*n)++] = qdq_node(c, "QuantizeLinear", qdq_name(c, t->name, "_QuantizeLinear"), from,
+                         scale, zp, q);
+  if (t->bits < 8) {
+    const char *narrow = qdq_name(c, t->name, "_narrowed");
+    if (!narrow || !(out[(*n)++] = qdq_narrow(c, t, q, narrow))) return -1;
+    q = narrow;
+  }
+  out[(*n)++] = qdq_node(c, "DequantizeLinear", qdq_name(c, t->name, "_DequantizeLinear"), q,
+                         scale, zp, to);
+  for (size_t i = 0; i < *n; i++)
+    if (!out[i]) return -1;
+  return 0;
+}
+
+static struct tqt_tensor *qdq_initializer(struct tqt_graph *g, const char *name, size_t *index) {
+  for (size_t i = 0; i < g->n_initializers; i++)
+    if (!strcmp(g->initializers[i]->name, name)) {
+      *index = i;
+      return g->initializers[i];
+    }
+  return NULL;
+}
+
+/* A constant (weight or bias) replaced by integers behind a DequantizeLinear writing its name. */
+static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
+  struct tqt_graph *g = c->m->graph;
+  size_t index;
+  struct tqt_tensor *w = qdq_initializer(g, t->name, &index);
+  if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data) return 0;
+  /* Channels: per-channel weights along their axis; biases follow their weight's channels. */
+  const struct tqt_qtensor *chan = t->kind == TQT_QTENSOR_KIND_BIAS ? &c->p->tensors[t->bias_weight] : t;
+  size_t n_ch = chan->channel_exponents ? chan->n_channels : 1;
+  int axis = t->kind == TQT_QTENSOR_KIND_BIAS ? (int)w->rank - 1 : chan->axis;
+  int64_t numel = tqt_tensor_numel(w);
+  if (n_ch > 1 && (axis < 0 || (size_t)axis >= w->rank || w->dims[axis] != (int64_t)n_ch)) {
+    tqt_diag_fail(c->d, TQT_STATUS_INVALID, "tensor '%s': %zu channel scales do not fit its shape",
+                  t->name, n_ch);
+    return -1;
+  }
+  int64_t inner = 1;
+  for (size_t i = (size_t)(axis >= 0 ? axis : 0) + 1; n_ch > 1 && i < w->rank; i++) inner *= w->dims[i];
+  const char *scale, *zp, *qname = qdq_name(c, t->name, "_quantized");
+  if (!qname || qdq_params(c, t, n_ch, &scale, &zp)) return QDQ_NOMEM(c), -1;
+  struct tqt_tensor *q = tqt_graph_initializer_add(c->m->arena, g, qname, qdq_container(t), w->rank,
+                                                   w->dims, NULL);
+  if (!q) return QDQ_NOMEM(c), -1;
+  struct tqt_rt_tensor view = {.dtype = q->dtype, .data = q->data};
+  double lo, hi;
+  qdq_range(t, &lo, &hi);
+  size_t clipped = 0;
+  const float *x = w->data;
+  for (int64_t i = 0; i < numel; i++) {
+    size_t ch = n_ch > 1 ? (size_t)((i / inner) % (int64_t)n_ch) : 0;
+    float s = (float)tqt_quant_scale(c->p, t, ch);
+    double v = nearbyint((double)(x[i] / s)); /* float division, half to even: QuantizeLinear's */
+    if (v < lo || v > hi) clipped++;
+    tqt_rt_set(&view, i, v < lo ? lo : v > hi ? hi : v);
+  }
+  if (clipped && t->kind == TQT_QTENSOR_KIND_BIAS)
+    tqt_diag_warn(c->d, "bias '%s': %zu values exceed %d bits at scale s_in·s_w and are clipped",
+                  t->name, clipped, t->bits);
+  struct tqt_node *dq = qdq_node(c, "DequantizeLinear", qdq_name(c, t->name, "_DequantizeLinear"),
+                                 qname, scale, zp, t->name);
+  if (!dq || (n_ch > 1 && tqt_node_attr_add_int(c->m->arena, dq, "axis", axis)) ||
+      qdq_head_push(c, dq))
+    return QDQ_NOMEM(c), -1;
+  memmove(&g->initializers[index], &g->initializers[index + 1],
+          (g->n_initializers - index - 1) * sizeof *g->initializers);
+  g->n_initializers--;
+  return 0;
+}
+
+static bool qdq_is_graph_input(const struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, name)) return true;
+  return false;
+}
+
+enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
+                                 struct tqt_diag *d) {
+  struct qdq_ctx c = {.m = m, .p = p, .d = d};
+  struct tqt_graph *g = m->graph;
+  struct tqt_name_map inputs_renamed;
+  tqt_name_map_init(&c.used);
+  tqt_name_map_init(&inputs_renamed);
+  struct tqt_node **nodes = NULL;
+  size_t n_nodes = 0, cap_nodes = 0;
+  int64_t opset = tqt_model_opset(m, "");
+  bool wide = false;
+  for (size_t i = 0; i < p->n_tensors; i++) wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && p->tensors[i].bits > 8;
+  if (opset < 13 || (wide && opset < 21)) {
+    tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
+                  "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
+                  (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
+    goto fail;
+  }
+  if (tqt_names_collect(m, &c.used)) goto oom;
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind != TQT_QTENSOR_KIND_ACTIVATION && qdq_constant(&c, t)) goto fail;
+  }
+  /* Graph inputs: Q/DQ first, readers renamed to the dequantized value. */
+  for (size_t i = 0; i < g->n_inputs; i++) {
+    const struct tqt_qtensor *t = tqt_quant_plan_find(p, g->inputs[i].name);
+    if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION) continue;
+    struct tqt_node *made[3];
+    size_t n_made;
+    const char *dq = qdq_name(&c, t->name, "_dequantized");
+    if (!dq || qdq_activation(&c, t, t->name, dq, made, &n_made) ||
+        tqt_name_map_put(&inputs_renamed, t->name, (void *)dq))
+      goto oom;
+    for (size_t k = 0; k < n_made; k++)
+      if (qdq_head_push(&c, made[k])) goto oom;
+  }
+  for (size_t i = 0; i < g->n_nodes; i++) /* before any Q/DQ exists, so those keep their inputs */
+    if (tqt_nodes_rename(m->arena, &g->nodes[i], 1, &inputs_renamed)) goto oom;
+  if (tqt_arena_reserve(m->arena, (void **)&nodes, &cap_nodes, c.n_head + g->n_nodes * 4 + 1,
+                        sizeof *nodes))
+    goto oom;
+  memcpy(nodes, c.head, c.n_head * sizeof *nodes);
+  n_nodes = c.n_head;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    struct tqt_node *n = g->nodes[i];
+    nodes[n_nodes++] = n;
+    for (size_t k = 0; k < n->n_outputs; k++) {
+      const struct tqt_qtensor *t = tqt_quant_plan_find(p, n->outputs[k]);
+      if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || qdq_is_graph_input(g, t->name)) continue;
+      const char *fl = qdq_name(&c, t->name, "_float");
+      if (!fl) goto oom;
+      struct tqt_node *made[3];
+      size_t n_made;
+      if (qdq_activation(&c, t, fl, t->name, made, &n_made)) goto oom;
+      n->outputs[k] = (char *)fl;
+      if (tqt_arena_reserve(m->arena, (void **)&nodes, &cap_nodes, n_nodes + n_made + g->n_nodes,
+                            sizeof *nodes))
+        goto oom;
+      memcpy(&nodes[n_nodes], made, n_made * sizeof *made);
+      n_nodes += n_made;
+    }
+  }
+  g->nodes = nodes;
+  g->n_nodes = n_nodes;
+  g->cap_nodes = cap_nodes;
+  tqt_name_map_free(&c.used);
+  tqt_name_map_free(&inputs_renamed);
+  return TQT_STATUS_OK;
+oom:
+  QDQ_NOMEM(&c);
+fail:
+  tqt_name_map_free(&c.used);
+  tqt_name_map_free(&inputs_renamed);
+  return d->status;
+}

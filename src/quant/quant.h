@@ -1,0 +1,91 @@
+/* Quantization: which tensors get power-of-two scales, their calibration, and the Q/DQ rewrite.
+ *
+ *   plan      from the float model after the passes: the quantized nodes, every tensor they
+ *             quantize (activations, weights, biases), bits and signedness, scale groups
+ *   calibrate the interpreter over the calibration samples feeds one histogram per activation
+ *   finish    thresholds → exponents (ceil log2 t), one exponent per scale group, weight and
+ *             bias exponents from the tensors themselves
+ *   insert    QuantizeLinear/DequantizeLinear into the model
+ *
+ * Q/DQ insertion is a stage of its own rather than a pass: it needs the calibration results,
+ * which the pass signature (model, options, diagnostic) cannot carry. */
+#ifndef TQT_QUANT_H
+#define TQT_QUANT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "calib.h"
+#include "diag.h"
+#include "interp.h"
+#include "ir.h"
+#include "ir_names.h"
+#include "options.h"
+
+enum tqt_qtensor_kind {
+  TQT_QTENSOR_KIND_ACTIVATION, /* computed at run time: calibrated */
+  TQT_QTENSOR_KIND_WEIGHT,     /* a constant: its own data sets the scale */
+  TQT_QTENSOR_KIND_BIAS,       /* int32 at s_in · s_w */
+};
+
+struct tqt_qtensor {
+  const char *name;
+  enum tqt_qtensor_kind kind;
+  int bits;
+  bool is_signed;
+  size_t group; /* scale group: tensors that must share one scale (index of its root tensor) */
+  struct tqt_histogram *hist; /* activations and per-tensor weights */
+  double threshold;
+  int exponent;
+  /* Weights: the axis of output channels (-1: none); with --per-channel one exponent per slice. */
+  int axis;
+  size_t n_channels;
+  int *channel_exponents;
+  /* Biases: the input activation and the weight whose scales multiply into theirs. */
+  size_t bias_input, bias_weight;
+  const struct tqt_node *owner; /* the node that made it quantized, for messages */
+};
+
+struct tqt_quant_plan {
+  struct tqt_arena *arena;
+  struct tqt_qtensor *tensors;
+  size_t n_tensors, cap_tensors;
+  struct tqt_name_map index; /* tensor name → index + 1 */
+  size_t n_quantized_nodes, n_excluded_nodes;
+  size_t n_observed; /* activations the calibration watches */
+  uint64_t samples;  /* calibration samples seen */
+};
+
+/* Decides what to quantize in the main graph of m (after the passes). */
+enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt_options *o,
+                                     struct tqt_quant_plan **out, struct tqt_diag *d);
+void tqt_quant_plan_destroy(struct tqt_quant_plan *p);
+/* The plan's tensor called name, or NULL. */
+struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name);
+
+/* The observer that calibration hands to the interpreter (ctx: the plan). */
+int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
+                      const struct tqt_value *v, struct tqt_diag *d);
+
+typedef void (*tqt_progress_fn)(void *ctx, size_t done, size_t total);
+
+/* Runs m (the float model the plan was built on) over the calibration samples of INPUT (the
+ * dataset forms of the command line; "random" makes N(0,1) inputs of the inputs' static shapes)
+ * and fills the activation histograms. max_samples 0 means all. */
+enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
+                                    const char *const *specs, size_t n_specs, size_t max_samples,
+                                    int threads, tqt_progress_fn progress, void *progress_ctx,
+                                    struct tqt_diag *d);
+
+/* Thresholds and exponents for every tensor; scale groups get their largest exponent. */
+enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                      const struct tqt_options *o, struct tqt_diag *d);
+
+/* The scale of a tensor (channel c for per-channel weights). */
+double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
+
+/* Rewrites m: Q/DQ pairs on activations, int8 weights and int32 biases behind DequantizeLinear. */
+enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
+                                 struct tqt_diag *d);
+
+#endif

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Quantized models in ONNX Runtime: each model is quantized by onnx-tqt, ONNX Runtime loads and
+# runs it (graph optimizations on, so Q/DQ fuse into its int8 kernels), and its outputs are
+# compared with onnx-tqt's interpreter on the same quantized model: bit-exact, or at most 0.1 % of
+# the values one quantization step apart (the count is printed). On the bundled example, the int8
+# model's accuracy on the labelled test set must be within 0.5 points of the float model's.
+# Usage: quant_ort.sh ONNX_TQT GEN_MODELS REPO_DIR
+set -u
+tqt=$1 gen=$2 repo=$3
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+passed=0 failed=0
+ok() { echo "ok - $1"; passed=$((passed + 1)); }
+not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+
+# check NAME MODEL INPUT COMPARE_MODE [onnx-tqt options...]
+check() {
+  local name=$1 model=$2 input=$3 mode=$4
+  shift 4
+  if "$tqt" -q "$model" "$dir/$name.onnx" "$@" &&
+     "$tqt" run -q -o "$dir/$name-out" "$dir/$name.onnx" "$input" &&
+     node "$repo/tests/ort/ort_batch.js" "$dir/$name.onnx" "$input" --compare "$dir/$name-out" $mode; then
+    ok "$name"
+  else
+    not_ok "$name"
+  fi
+}
+
+mnist=$repo/examples/mnist
+check lenet "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized --calib "$mnist/calib.npy"
+float_acc=$("$tqt" run -q -o "$dir/lenet-float" "$mnist/lenet.onnx" "$mnist/test_images.npy" &&
+  node "$mnist/accuracy.js" "$dir/lenet-float/logits.npy" "$mnist/test_labels.npy" | sed 's/accuracy: //')
+int8_acc=$(node "$mnist/accuracy.js" "$dir/lenet-out/logits.npy" "$mnist/test_labels.npy" | sed 's/accuracy: //')
+echo "lenet accuracy on 1000 test digits: float $float_acc, int8 $int8_acc"
+if awk -v f="$float_acc" -v q="$int8_acc" 'BEGIN { exit !(f != "" && q != "" && f - q <= 0.005) }'; then
+  ok "lenet int8 accuracy within 0.5 points of float"
+else
+  not_ok "lenet int8 accuracy within 0.5 points of float"
+fi
+check lenet-per-channel "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --per-channel
+check lenet-4bit-weights "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --wbits 4
+
+"$gen" mixnet "$dir/mixnet-float.onnx" && "$gen" input "$dir/mix_in.npy" 32,3,16,16 5 &&
+  "$gen" resnet18 "$dir/r18.onnx" && "$gen" resnet18 "$dir/r18bn.onnx" --bn &&
+  "$gen" input "$dir/r18_in.npy" 2,3,224,224 9 && "$gen" input "$dir/x16.npy" 4,3,16,16 2 &&
+  "$gen" input "$dir/x8.npy" 4,3,8,8 3 || not_ok "generate models and inputs"
+# depthwise Conv, Sigmoid, Concat, Resize, MatMul, Gemm, residual Add
+check mixnet "$dir/mixnet-float.onnx" "$dir/mix_in.npy" --quantized --calib "$dir/mix_in.npy"
+check resnet18 "$dir/r18.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
+check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
+fixtures=$repo/tests/fixtures
+# the last op (ReduceMean) stays float: float tolerance there
+check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"
+check opset9 "$fixtures/opset9.onnx" "$dir/x8.npy" --quantized --calib "$dir/x8.npy"
+check nested-if "$fixtures/nested_if.onnx" "$dir/x8.npy" --quantized --calib "$dir/x8.npy" \
+  --set-input flag=true --set-input mode=false
+
+echo "quantized models in ONNX Runtime: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
