@@ -49,10 +49,14 @@ static const char convert_help[] =
     "                    matched against the names in IN; inlined nodes are 'call/inner')\n"
     "  --no-align-add    let the inputs of Add keep their own scales\n"
     "  --no-quantize     flatten and fold only: write a float model (no --calib needed)\n"
+    "  --strip           the reverse: a quantized (QDQ) model back to float, Q/DQ pairs removed\n"
+    "                    and integer constants dequantized (onnx-tqt's models or other tools')\n"
     "Graph:\n"
     "  --set-input NAME=VALUE  freeze input NAME to a constant (numbers separated by commas,\n"
     "                    or true/false), so that what depends on it folds away; repeatable\n"
     "  --input-shape NAME=D0,D1,...  fix the dims of input NAME; repeatable\n"
+    "  --opset N         the default-domain opset to write, 13 (default) to 17; older models\n"
+    "                    are upgraded to it\n"
     "Output:\n"
     "  --external-data   write tensors of 1 KiB and more to OUT.data beside OUT (done anyway\n"
     "                    when the model would pass protobuf's 2 GB limit)\n"
@@ -109,8 +113,9 @@ static void convert_split(char *arg, const char **list, size_t *n) {
 }
 
 static void convert_progress(void *ctx, size_t done, size_t total) {
-  (void)total;
-  cli_progress_update(ctx, done);
+  struct cli_progress *p = ctx;
+  p->total = total;
+  cli_progress_update(p, done);
 }
 
 int cli_convert_main(int argc, char **argv) {
@@ -118,7 +123,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
-    OPT_NO_ALIGN_ADD, OPT_THREADS,
+    OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -143,6 +148,8 @@ int cli_convert_main(int argc, char **argv) {
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"threads", required_argument, NULL, OPT_THREADS},
+      {"strip", no_argument, NULL, OPT_STRIP},
+      {"opset", required_argument, NULL, OPT_OPSET},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -158,7 +165,7 @@ int cli_convert_main(int argc, char **argv) {
   const char **exclude_nodes = calloc(list_max, sizeof *exclude_nodes);
   const char **calib = calloc(list_max, sizeof *calib);
   size_t n_calib = 0, calib_count = 0;
-  bool no_quantize = false;
+  bool no_quantize = false, strip = false;
   int threads = 0;
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
@@ -189,6 +196,14 @@ int cli_convert_main(int argc, char **argv) {
     case 'v': d.verbosity = TQT_VERBOSITY_VERBOSE; break;
     case OPT_EXTERNAL_DATA: save.external = TQT_EXTERNAL_ALWAYS; break;
     case OPT_NO_QUANTIZE: no_quantize = true; break;
+    case OPT_STRIP: strip = no_quantize = true; break;
+    case OPT_OPSET:
+      if ((v = convert_int(optarg, 13, 17)) < 0) {
+        status = cli_usage_error("--opset takes 13 to 17, not '%s'", optarg);
+        goto done;
+      }
+      topts.opset = v;
+      break;
     case OPT_PER_CHANNEL: topts.per_channel = true; break;
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
@@ -284,6 +299,10 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("OUT '%s' is the input model; choose another file", out);
     goto done;
   }
+  if (strip && n_calib) {
+    status = cli_usage_error("--strip makes a float model: it takes no --calib");
+    goto done;
+  }
   if (!no_quantize && !n_calib) {
     status = cli_usage_error("--calib INPUT is needed to quantize (or --calib random, or "
                              "--no-quantize for the float model)");
@@ -296,8 +315,13 @@ int cli_convert_main(int argc, char **argv) {
   if (tqt_model_load(in, &m, &d) != TQT_STATUS_OK) goto fail;
   tqt_diag_note(&d, "loaded %s: %zu nodes, %zu initializers", in, m->graph->n_nodes,
                 m->graph->n_initializers);
-  if (tqt_model_validate(m, &d) != TQT_STATUS_OK || tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK)
-    goto in_fail;
+  if (tqt_model_validate(m, &d) != TQT_STATUS_OK) goto in_fail;
+  if (strip) {
+    size_t removed;
+    if (tqt_quant_strip(m, &removed, &d) != TQT_STATUS_OK) goto in_fail;
+    tqt_diag_note(&d, "strip: %zu DequantizeLinear nodes removed", removed);
+  }
+  if (tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
   if (!no_quantize) {
     if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
     struct cli_progress progress;

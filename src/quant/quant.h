@@ -88,4 +88,8 @@ double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor 
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
                                  struct tqt_diag *d);
 
+/* --strip: Q/DQ pairs removed, DequantizeLinear of constants folded to float (before the passes,
+ * whose cleanup drops what nobody reads any more). *removed counts the DequantizeLinear nodes. */
+enum tqt_status tqt_quant_strip(struct tqt_model *m, size_t *removed, struct tqt_diag *d);
+
 #endif
