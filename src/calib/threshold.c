@@ -68,60 +68,74 @@ static double threshold_percentile(const struct tqt_histogram *h, double percent
  * is on every grid, so they never move, while spreading them over bin 0's group would make wide
  * groups look costly. Bins only one side has are smoothed. */
 #define KL_J_EPSILON 1e-10
+#define KL_J_CANDIDATES 256
 
 static double threshold_kl_j(const struct tqt_histogram *h, int levels) {
   if (!h->count || !h->has_range) return 0;
   size_t last = TQT_HIST_BINS;
   while (last > 0 && !h->bins[last - 1]) last--;
   if (last <= (size_t)levels) return threshold_max(h); /* fewer bins than levels: no clipping */
-  double *q = malloc(TQT_HIST_BINS * sizeof *q);
-  uint64_t *bins = malloc(TQT_HIST_BINS * sizeof *bins);
-  if (!q || !bins) {
-    free(q);
-    free(bins);
-    return threshold_max(h);
-  }
-  memcpy(bins, h->bins, TQT_HIST_BINS * sizeof *bins);
-  bins[0] -= h->zeros <= bins[0] ? h->zeros : bins[0];
+  /* Per bin: p (exact zeros out of bin 0) and ln p; prefix sums of mass and of non-empty bins;
+   * suffix sums of the divergence terms of bins a cut empties (q = epsilon there). */
+  double *p = malloc(TQT_HIST_BINS * sizeof *p), *logp = malloc(TQT_HIST_BINS * sizeof *logp);
+  double *mass = malloc((TQT_HIST_BINS + 1) * sizeof *mass);
+  double *emptied = malloc((TQT_HIST_BINS + 1) * sizeof *emptied);
+  size_t *nonzero = malloc((TQT_HIST_BINS + 1) * sizeof *nonzero);
+  double best_i = last;
+  if (!p || !logp || !mass || !emptied || !nonzero) goto done;
   double total = 0;
-  for (size_t k = 0; k < last; k++) total += (double)bins[k];
-  if (total <= 0) {
-    free(q);
-    free(bins);
-    return threshold_max(h);
+  for (size_t k = 0; k < last; k++) {
+    p[k] = (double)h->bins[k] - (k == 0 ? (double)(h->zeros <= h->bins[0] ? h->zeros : h->bins[0]) : 0);
+    total += p[k];
   }
+  if (total <= 0) goto done;
+  const double log_eps = log(KL_J_EPSILON);
+  mass[0] = 0;
+  nonzero[0] = 0;
+  for (size_t k = 0; k < last; k++) {
+    p[k] /= total;
+    logp[k] = p[k] > 0 ? log(fmax(p[k], KL_J_EPSILON)) : log_eps;
+    mass[k + 1] = mass[k] + p[k];
+    nonzero[k + 1] = nonzero[k] + (p[k] > 0);
+  }
+  emptied[last] = 0;
+  for (size_t k = last; k-- > 0;)
+    emptied[k] = emptied[k + 1] +
+                 (p[k] > 0 ? (fmax(p[k], KL_J_EPSILON) - KL_J_EPSILON) * (logp[k] - log_eps) : 0);
   double best = INFINITY;
-  size_t best_i = last;
-  for (size_t i = (size_t)levels; i <= last; i++) {
+  /* At most KL_J_CANDIDATES cuts, the last one at `last`: the threshold is rounded up to a power
+   * of two afterwards, so a finer search changes nothing but the time it takes. */
+  size_t step = (last - (size_t)levels) / KL_J_CANDIDATES + 1;
+  for (size_t i = last;; i -= step) {
+    double tail = mass[last] - mass[i], j = emptied[i];
     for (int l = 0; l < levels; l++) { /* group l covers bins [lo, hi) */
       size_t lo = i * (size_t)l / (size_t)levels, hi = i * (size_t)(l + 1) / (size_t)levels;
-      double mass = 0;
-      size_t nonzero = 0;
+      size_t nz = nonzero[hi] - nonzero[lo];
+      double qv = nz ? (mass[hi] - mass[lo]) / (double)nz : 0;
+      double logq = log(fmax(qv, KL_J_EPSILON));
       for (size_t k = lo; k < hi; k++) {
-        mass += (double)bins[k];
-        nonzero += bins[k] != 0;
+        double qk = p[k] > 0 ? qv : 0, lq = p[k] > 0 ? logq : log_eps;
+        if (k == i - 1 && tail > 0) { /* the clipped mass lands here */
+          qk += tail;
+          lq = log(fmax(qk, KL_J_EPSILON));
+        }
+        if (p[k] <= 0 && qk <= 0) continue;
+        j += (fmax(p[k], KL_J_EPSILON) - fmax(qk, KL_J_EPSILON)) * (logp[k] - lq);
       }
-      for (size_t k = lo; k < hi; k++) q[k] = bins[k] && nonzero ? mass / (double)nonzero : 0;
-    }
-    for (size_t k = i; k < last; k++) {
-      q[i - 1] += (double)bins[k];
-      q[k] = 0;
-    }
-    double j = 0;
-    for (size_t k = 0; k < last; k++) {
-      if (!bins[k] && q[k] <= 0) continue;
-      double pk = fmax((double)bins[k] / total, KL_J_EPSILON);
-      double qk = fmax(q[k] / total, KL_J_EPSILON);
-      j += (pk - qk) * log(pk / qk);
     }
     if (j < best) {
       best = j;
-      best_i = i;
+      best_i = (double)i;
     }
+    if (i < (size_t)levels + step) break;
   }
-  free(q);
-  free(bins);
-  return fmin((double)best_i * tqt_histogram_bin_width(h), threshold_max(h));
+done:
+  free(p);
+  free(logp);
+  free(mass);
+  free(emptied);
+  free(nonzero);
+  return fmin(best_i * tqt_histogram_bin_width(h), threshold_max(h));
 }
 
 /* Among the exponents ceil(log2 max) - 4 ... ceil(log2 max), the one with the least expected
