@@ -90,7 +90,13 @@ int pass_infer_shapes(struct tqt_model *m, const struct tqt_options *o, struct t
   ptrs = calloc(n_in + 1, sizeof *ptrs);
   if (!values || !ptrs) goto oom;
   for (size_t i = 0; i < n_in; i++) ptrs[i] = &values[i];
-  for (c.pass = 0; c.pass < 2; c.pass++) {
+  /* Without symbolic input dims the second run would repeat the first. */
+  bool symbolic = false;
+  for (size_t i = 0; i < n_in; i++) {
+    const struct tqt_type *t = tqt_interp_input_info(in, i)->type;
+    for (size_t k = 0; t && t->has_shape && k < t->rank; k++) symbolic |= !t->dims[k].has_value;
+  }
+  for (c.pass = 0; c.pass < (symbolic ? 2 : 1); c.pass++) {
     if (infer_inputs(in, c.pass + 1, values, &local) != TQT_STATUS_OK ||
         tqt_interp_run(in, ptrs, n_in, &local) != TQT_STATUS_OK)
       goto skip;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Quantization benchmarks (issue #5), on this machine, one BLAS thread:
+#   1. calibration wall time against a plain `onnx-tqt run` over the same samples;
+#   2. peak memory of calibration with 256 samples against 16;
+#   3. the int8 model against the float model in ONNX Runtime (one thread, same inputs).
+# Models: the bundled LeNet (256 calibration samples) and a generated ResNet-18 (224x224).
+# Usage: bench/quant.sh [BUILD_DIR] [RESNET_SAMPLES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build}
+n=${2:-16}
+meson compile -C "$build" onnx-tqt:executable gen_models >/dev/null
+command -v /usr/bin/time >/dev/null || apt-get install -y -qq time >/dev/null
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+tqt=$build/onnx-tqt
+"$build/tests/gen_models" resnet18 "$dir/r18.onnx"
+"$build/tests/gen_models" input "$dir/r18_in.npy" "$n,3,224,224" 11
+"$build/tests/gen_models" input "$dir/r18_in16.npy" "16,3,224,224" 11
+
+measure() { # label command... → seconds and peak MB
+  /usr/bin/time -f '%e %M' -o "$dir/t" "$@" >/dev/null 2>"$dir/err" || { cat "$dir/err"; exit 1; }
+  read -r secs kb <"$dir/t"
+  printf '%s %s\n' "$secs" "$((kb / 1024))"
+}
+
+bench_model() { # name model calib
+  local name=$1 model=$2 calib=$3
+  read -r run_s run_mb < <(measure "$tqt" run -q --threads 1 -o "$dir/out" "$model" "$calib")
+  read -r cal_s cal_mb < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name-int8.onnx" --calib "$calib")
+  awk -v n="$name" -v r="$run_s" -v c="$cal_s" 'BEGIN {
+    printf "%-9s calibration + quantization %.2f s, plain run %.2f s: ratio %.2f (goal <= 1.3)\n", n, c, r, c / r }'
+}
+
+bench_model lenet examples/mnist/lenet.onnx examples/mnist/calib.npy
+bench_model resnet18 "$dir/r18.onnx" "$dir/r18_in.npy"
+
+read -r _ mb16 < <(measure "$tqt" -q --threads 1 examples/mnist/lenet.onnx "$dir/a.onnx" --calib examples/mnist/calib.npy --calib-count 16)
+read -r _ mb256 < <(measure "$tqt" -q --threads 1 examples/mnist/lenet.onnx "$dir/b.onnx" --calib examples/mnist/calib.npy --calib-count 256)
+awk -v a="$mb16" -v b="$mb256" 'BEGIN { printf "lenet     peak memory: 16 samples %d MB, 256 samples %d MB: ratio %.2f (goal <= 1.1)\n", a, b, b / a }'
+read -r _ mb16 < <(measure "$tqt" -q --threads 1 "$dir/r18.onnx" "$dir/a.onnx" --calib "$dir/r18_in16.npy")
+read -r _ mbn < <(measure "$tqt" -q --threads 1 "$dir/r18.onnx" "$dir/b.onnx" --calib "$dir/r18_in.npy")
+awk -v a="$mb16" -v b="$mbn" -v n="$n" 'BEGIN { printf "resnet18  peak memory: 16 samples %d MB, %d samples %d MB: ratio %.2f\n", a, n, b, b / a }'
+
+ort_time() { node tests/ort/ort_batch.js "$1" "$2" --time | sed -n 's/^ort time: \([0-9.]*\) ms per sample/\1/p'; }
+f=$(ort_time "$dir/r18.onnx" "$dir/r18_in.npy")
+q=$(ort_time "$dir/resnet18-int8.onnx" "$dir/r18_in.npy")
+awk -v f="$f" -v q="$q" 'BEGIN { printf "resnet18  ONNX Runtime, one thread: float %.2f ms, int8 %.2f ms per sample: int8/float %.2f\n", f, q, q / f }'
+f=$(ort_time examples/mnist/lenet.onnx examples/mnist/calib.npy)
+q=$(ort_time "$dir/lenet-int8.onnx" examples/mnist/calib.npy)
+awk -v f="$f" -v q="$q" 'BEGIN { printf "lenet     ONNX Runtime, one thread: float %.3f ms, int8 %.3f ms per sample: int8/float %.2f\n", f, q, q / f }'
