@@ -7,6 +7,10 @@
  *   gen_models mixnet OUT.onnx             a small net with what quantization must handle besides
  *                                          plain convolutions: depthwise Conv, Sigmoid, Concat,
  *                                          Resize, MatMul, Gemm, residual Add (input [1,3,16,16])
+ *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
+ *                                          Identity, inference Dropout, a Cast to the same type,
+ *                                          constant arithmetic, Shape of a static input, a Loop
+ *                                          with trip count 1 (input x [1,4,8,8])
  *   gen_models input OUT.npy D0,D1,... [SEED]   a float32 array of N(0,1) values
  */
 #include <math.h>
@@ -225,6 +229,77 @@ static int gen_mixnet(const char *path) {
   return gen_finish(&g, path);
 }
 
+static int gen_passmix(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x706173};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  int64_t x_dims[4] = {1, 4, 8, 8}, y_dims[4] = {1, 12, 8, 8}, one_dim[1] = {1};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "x", TQT_DTYPE_FLOAT, 4, x_dims))
+    g.failed = 1;
+  struct tqt_node *n;
+  const char *c1_in[2] = {"x", "x"};
+  const char *c1 = gen_node(&g, "Concat", 2, c1_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 1)) g.failed = 1;
+  const char *c2_in[2] = {c1, "x"};
+  const char *c2 = gen_node(&g, "Concat", 2, c2_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 1)) g.failed = 1;
+  const char *id = gen_node(&g, "Identity", 1, &c2, &n);
+  const char *dr = gen_node(&g, "Dropout", 1, &id, &n);
+  const char *ca = gen_node(&g, "Cast", 1, &dr, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "to", TQT_DTYPE_FLOAT)) g.failed = 1;
+  /* constants: (a + b) and the width of x through Shape → Gather → Cast */
+  const char *k_in[2] = {gen_weight(&g, "ka", 1, one_dim, 0.1, 0.5),
+                         gen_weight(&g, "kb", 1, one_dim, 0.1, 0.25)};
+  const char *k = gen_node(&g, "Add", 2, k_in, &n);
+  const char *xs = "x";
+  const char *sh = gen_node(&g, "Shape", 1, &xs, &n);
+  int64_t three = 3;
+  const char *idx = gen_name(&g, "index");
+  if (!tqt_graph_initializer_add(g.a, g.m->graph, idx, TQT_DTYPE_INT64, 0, NULL, &three))
+    g.failed = 1;
+  const char *ga_in[2] = {sh, idx};
+  const char *width = gen_node(&g, "Gather", 2, ga_in, &n);
+  const char *wf = gen_node(&g, "Cast", 1, &width, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "to", TQT_DTYPE_FLOAT)) g.failed = 1;
+  const char *m1_in[2] = {ca, k};
+  const char *m1 = gen_node(&g, "Mul", 2, m1_in, &n);
+  const char *m2_in[2] = {m1, wf};
+  const char *m2 = gen_node(&g, "Div", 2, m2_in, &n);
+  /* Loop, trip count 1: v + 1 */
+  struct tqt_graph *body = tqt_graph_create(g.a, "body", g.m->graph);
+  int64_t scalar[1] = {0};
+  const char *one_name = gen_name(&g, "one");
+  float one = 1.0f;
+  if (!body || !tqt_graph_input_add(g.a, body, "iter", TQT_DTYPE_INT64, 0, scalar) ||
+      !tqt_graph_input_add(g.a, body, "cond_in", TQT_DTYPE_BOOL, 0, scalar) ||
+      !tqt_graph_input_add(g.a, body, "v_in", TQT_DTYPE_FLOAT, 4, y_dims) ||
+      !tqt_graph_initializer_add(g.a, body, one_name, TQT_DTYPE_FLOAT, 0, NULL, &one))
+    g.failed = 1;
+  const char *bc_in[1] = {"cond_in"}, *bc_out[1] = {"cond_out"};
+  const char *ba_in[2] = {"v_in", one_name}, *ba_out[1] = {"v_out"};
+  if (body && (!tqt_graph_node_add(g.a, body, "Identity", "cond_pass", 1, bc_in, 1, bc_out) ||
+               !tqt_graph_node_add(g.a, body, "Add", "plus_one", 2, ba_in, 1, ba_out) ||
+               !tqt_graph_output_add(g.a, body, "cond_out", TQT_DTYPE_BOOL, 0, scalar) ||
+               !tqt_graph_output_add(g.a, body, "v_out", TQT_DTYPE_FLOAT, 4, y_dims)))
+    g.failed = 1;
+  int64_t trip_one = 1;
+  const char *trip = gen_name(&g, "trip_count");
+  if (!tqt_graph_initializer_add(g.a, g.m->graph, trip, TQT_DTYPE_INT64, 0, NULL, &trip_one))
+    g.failed = 1;
+  const char *loop_in[3] = {trip, "", m2}, *loop_out[1] = {"y"};
+  struct tqt_node *loop = tqt_graph_node_add(g.a, g.m->graph, "Loop", "loop", 3, loop_in, 1, loop_out);
+  struct tqt_attr *at = loop ? tqt_node_attr_add(g.a, loop, "body", TQT_ATTR_TYPE_GRAPH) : NULL;
+  if (!at)
+    g.failed = 1;
+  else
+    at->g = body;
+  if (!tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 4, y_dims)) g.failed = 1;
+  return gen_finish(&g, path);
+}
+
 static int gen_input(const char *path, const char *shape, uint64_t seed) {
   struct gen g = {.rng = seed};
   int64_t dims[TQT_RANK_MAX];
@@ -255,9 +330,10 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "resnet18") == 0)
     return gen_resnet18(argv[2], argc > 3 && strcmp(argv[3], "--bn") == 0);
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "input") == 0)
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
-  fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx |\n"
+  fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
                   "                  input OUT.npy D0,D1,... [SEED]\n");
   return 2;
 }
