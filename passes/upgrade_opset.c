@@ -345,26 +345,6 @@ static const char *upgrade_emit(struct upgrade_scope *s, const struct tqt_node *
   return out;
 }
 
-static struct tqt_tensor *upgrade_tensor_make(struct tqt_arena *a, int32_t dtype, size_t rank,
-                                              const int64_t *dims, const void *data) {
-  struct tqt_tensor *t = tqt_arena_calloc(a, 1, sizeof *t);
-  if (!t) return NULL;
-  t->name = tqt_arena_strdup(a, "");
-  t->doc = tqt_arena_strdup(a, "");
-  t->dtype = dtype;
-  t->rank = rank;
-  t->dims = tqt_arena_calloc(a, rank ? rank : 1, sizeof *t->dims);
-  if (!t->name || !t->doc || !t->dims) return NULL;
-  if (rank) memcpy(t->dims, dims, rank * sizeof *dims);
-  int64_t numel = tqt_tensor_numel(t);
-  if (numel < 0) return NULL;
-  t->nbytes = (size_t)numel * tqt_dtype_size(dtype);
-  t->data = tqt_arena_calloc(a, 1, t->nbytes ? t->nbytes : 1);
-  if (!t->data) return NULL;
-  if (data && t->nbytes) memcpy(t->data, data, t->nbytes);
-  return t;
-}
-
 static int upgrade_fact_put(struct upgrade_scope *s, const char *name, struct tqt_tensor *t) {
   struct upgrade_value *v = tqt_arena_calloc(s->run->a, 1, sizeof *v);
   if (!v) return upgrade_nomem(s);
@@ -389,7 +369,7 @@ static const char *upgrade_constant(struct upgrade_scope *s, const struct tqt_no
     if (!t) return upgrade_nomem(s), NULL;
   } else {
     struct tqt_node *c;
-    if (!(t = upgrade_tensor_make(a, dtype, rank, dims, data)) ||
+    if (!(t = tqt_tensor_create(a, "", dtype, rank, dims, data)) ||
         !upgrade_emit(s, n, "Constant", 0, NULL, name, NULL, false, &c))
       return upgrade_nomem(s), NULL;
     struct tqt_attr *at = tqt_node_attr_add(a, c, "value", TQT_ATTR_TYPE_TENSOR);
@@ -567,13 +547,13 @@ static void upgrade_infer(struct upgrade_scope *s, struct tqt_node *node, size_t
       if (at->ref_attr_name) continue;
       if (strcmp(at->name, "value") == 0 && at->type == TQT_ATTR_TYPE_TENSOR) t = at->t;
       else if (strcmp(at->name, "value_ints") == 0)
-        t = upgrade_tensor_make(a, TQT_DTYPE_INT64, 1, dims, at->ints);
+        t = tqt_tensor_create(a, "", TQT_DTYPE_INT64, 1, dims, at->ints);
       else if (strcmp(at->name, "value_int") == 0)
-        t = upgrade_tensor_make(a, TQT_DTYPE_INT64, 0, NULL, &at->i);
+        t = tqt_tensor_create(a, "", TQT_DTYPE_INT64, 0, NULL, &at->i);
       else if (strcmp(at->name, "value_floats") == 0)
-        t = upgrade_tensor_make(a, TQT_DTYPE_FLOAT, 1, dims, at->floats);
+        t = tqt_tensor_create(a, "", TQT_DTYPE_FLOAT, 1, dims, at->floats);
       else if (strcmp(at->name, "value_float") == 0)
-        t = upgrade_tensor_make(a, TQT_DTYPE_FLOAT, 0, NULL, &f);
+        t = tqt_tensor_create(a, "", TQT_DTYPE_FLOAT, 0, NULL, &f);
       if (t && !t->external && !t->has_segment && t->rank <= UPGRADE_RANK_MAX) {
         v->dtype = t->dtype;
         v->rank = (int)t->rank;
@@ -814,7 +794,7 @@ static int upgrade_broadcast_dynamic(struct upgrade_scope *s, struct tqt_node *n
   if (!ones) return -1;
   int64_t one = 1, dims[1] = {1};
   struct tqt_attr *value = tqt_node_attr_add(s->run->a, fill, "value", TQT_ATTR_TYPE_TENSOR);
-  if (!value || !(value->t = upgrade_tensor_make(s->run->a, TQT_DTYPE_INT64, 1, dims, &one)))
+  if (!value || !(value->t = tqt_tensor_create(s->run->a, "", TQT_DTYPE_INT64, 1, dims, &one)))
     return upgrade_nomem(s);
   const char *parts[2] = {shape_b, ones};
   struct tqt_node *concat;

@@ -182,9 +182,8 @@ struct tqt_value_info *tqt_graph_output_add(struct tqt_arena *a, struct tqt_grap
                                rank, dims);
 }
 
-struct tqt_tensor *tqt_graph_initializer_add(struct tqt_arena *a, struct tqt_graph *g,
-                                             const char *name, int32_t dtype, size_t rank,
-                                             const int64_t *dims, const void *data) {
+struct tqt_tensor *tqt_tensor_create(struct tqt_arena *a, const char *name, int32_t dtype,
+                                     size_t rank, const int64_t *dims, const void *data) {
   struct tqt_tensor *t = tqt_arena_calloc(a, 1, sizeof *t);
   if (!t) return NULL;
   t->name = tqt_arena_strdup(a, name);
@@ -201,8 +200,15 @@ struct tqt_tensor *tqt_graph_initializer_add(struct tqt_arena *a, struct tqt_gra
   t->data = tqt_arena_calloc(a, 1, t->nbytes);
   if (!t->data) return NULL;
   if (data && t->nbytes) memcpy(t->data, data, t->nbytes);
-  if (tqt_arena_reserve(a, (void **)&g->initializers, &g->cap_initializers, g->n_initializers + 1,
-                        sizeof *g->initializers))
+  return t;
+}
+
+struct tqt_tensor *tqt_graph_initializer_add(struct tqt_arena *a, struct tqt_graph *g,
+                                             const char *name, int32_t dtype, size_t rank,
+                                             const int64_t *dims, const void *data) {
+  struct tqt_tensor *t = tqt_tensor_create(a, name, dtype, rank, dims, data);
+  if (!t || tqt_arena_reserve(a, (void **)&g->initializers, &g->cap_initializers,
+                              g->n_initializers + 1, sizeof *g->initializers))
     return NULL;
   g->initializers[g->n_initializers++] = t;
   return t;

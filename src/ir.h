@@ -282,6 +282,10 @@ struct tqt_value_info *tqt_graph_input_add(struct tqt_arena *a, struct tqt_graph
 struct tqt_value_info *tqt_graph_output_add(struct tqt_arena *a, struct tqt_graph *g,
                                             const char *name, int32_t elem_type, size_t rank,
                                             const int64_t *dims);
+/* A tensor in no graph, holding a copy of data (NULL: zeros). NULL when out of memory or when
+ * dims and dtype give no byte count (STRING, negative dims, overflow). */
+struct tqt_tensor *tqt_tensor_create(struct tqt_arena *a, const char *name, int32_t dtype,
+                                     size_t rank, const int64_t *dims, const void *data);
 /* Adds an initializer holding a copy of `data` (nbytes must match dims and dtype). */
 struct tqt_tensor *tqt_graph_initializer_add(struct tqt_arena *a, struct tqt_graph *g,
                                              const char *name, int32_t dtype, size_t rank,

@@ -51,6 +51,41 @@ struct val_body {
 static int val_body(struct val_ctx *c, struct val_body *b, struct tqt_name_map *defined,
                     const struct val_scope *outer, struct val_names *free_out);
 
+/* Checks graph g whose enclosing scopes are `scope` (NULL for the main graph), appending the
+ * names it reads from those scopes to reads. */
+static int val_graph(struct val_ctx *c, struct tqt_graph *g, const struct val_scope *scope,
+                     struct val_names *reads) {
+  struct tqt_name_map defined;
+  tqt_name_map_init(&defined);
+  int rc = 0;
+  for (size_t i = 0; !rc && i < g->n_inputs; i++)
+    rc = tqt_name_map_put(&defined, g->inputs[i].name, NULL);
+  for (size_t i = 0; !rc && i < g->n_initializers; i++)
+    rc = tqt_name_map_put(&defined, g->initializers[i]->name, NULL);
+  for (size_t i = 0; !rc && i < g->n_sparse_initializers; i++)
+    if (g->sparse_initializers[i]->values)
+      rc = tqt_name_map_put(&defined, g->sparse_initializers[i]->values->name, NULL);
+  if (rc) {
+    rc = tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  char *what = tqt_arena_printf(c->arena, "graph '%s'", g->name);
+  struct val_body body = {what ? what : "graph", g->nodes, g->n_nodes};
+  if ((rc = val_body(c, &body, &defined, scope, reads))) goto fail;
+  for (size_t i = 0; !rc && i < g->n_outputs; i++) {
+    const char *name = g->outputs[i].name;
+    if (tqt_name_map_get(&defined, name, NULL)) continue;
+    if (val_scope_has(scope, name))
+      rc = val_names_push(c, reads, name);
+    else
+      rc = tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: output '%s' is not produced", body.what,
+                         name);
+  }
+fail:
+  tqt_name_map_free(&defined);
+  return rc;
+}
+
 /* Validates the subgraphs of node n and appends the names they read from outside to reads. */
 static int val_node_subgraphs(struct val_ctx *c, const struct tqt_node *n,
                               const struct val_scope *scope, struct val_names *reads) {
@@ -60,34 +95,7 @@ static int val_node_subgraphs(struct val_ctx *c, const struct tqt_node *n,
                    : at->type == TQT_ATTR_TYPE_GRAPHS ? at->n : 0;
     for (size_t j = 0; j < count; j++) {
       struct tqt_graph *g = at->type == TQT_ATTR_TYPE_GRAPH ? at->g : at->graphs[j];
-      struct tqt_name_map defined;
-      tqt_name_map_init(&defined);
-      int rc = 0;
-      for (size_t i = 0; !rc && i < g->n_inputs; i++)
-        rc = tqt_name_map_put(&defined, g->inputs[i].name, NULL);
-      for (size_t i = 0; !rc && i < g->n_initializers; i++)
-        rc = tqt_name_map_put(&defined, g->initializers[i]->name, NULL);
-      for (size_t i = 0; !rc && i < g->n_sparse_initializers; i++)
-        if (g->sparse_initializers[i]->values)
-          rc = tqt_name_map_put(&defined, g->sparse_initializers[i]->values->name, NULL);
-      if (rc) {
-        tqt_name_map_free(&defined);
-        return tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");
-      }
-      char *what = tqt_arena_printf(c->arena, "graph '%s'", g->name);
-      struct val_body body = {what ? what : "graph", g->nodes, g->n_nodes};
-      rc = val_body(c, &body, &defined, scope, reads);
-      for (size_t i = 0; !rc && i < g->n_outputs; i++) {
-        const char *name = g->outputs[i].name;
-        if (tqt_name_map_get(&defined, name, NULL)) continue;
-        if (val_scope_has(scope, name)) {
-          rc = val_names_push(c, reads, name);
-          continue;
-        }
-        rc = tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: output '%s' is not produced",
-                           body.what, name);
-      }
-      tqt_name_map_free(&defined);
+      int rc = val_graph(c, g, scope, reads);
       if (rc) {
         tqt_diag_prefix(c->d, "node '%s' (%s): attribute '%s': ", n->name, n->op_type, at->name);
         return rc;
@@ -263,37 +271,6 @@ fail:
   return rc;
 }
 
-static int val_graph_top(struct val_ctx *c, struct tqt_graph *g) {
-  struct tqt_name_map defined;
-  tqt_name_map_init(&defined);
-  struct val_names free_names = {0};
-  int rc = 0;
-  for (size_t i = 0; !rc && i < g->n_inputs; i++)
-    rc = tqt_name_map_put(&defined, g->inputs[i].name, NULL);
-  for (size_t i = 0; !rc && i < g->n_initializers; i++)
-    rc = tqt_name_map_put(&defined, g->initializers[i]->name, NULL);
-  for (size_t i = 0; !rc && i < g->n_sparse_initializers; i++)
-    if (g->sparse_initializers[i]->values)
-      rc = tqt_name_map_put(&defined, g->sparse_initializers[i]->values->name, NULL);
-  if (rc) {
-    rc = tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");
-    goto fail;
-  }
-  char *what = tqt_arena_printf(c->arena, "graph '%s'", g->name);
-  struct val_body body = {what ? what : "graph", g->nodes, g->n_nodes};
-  if ((rc = val_body(c, &body, &defined, NULL, &free_names))) goto fail;
-  for (size_t i = 0; i < g->n_outputs; i++) {
-    if (tqt_name_map_get(&defined, g->outputs[i].name, NULL)) continue;
-    rc = tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: output '%s' is not produced", body.what,
-                       g->outputs[i].name);
-    break;
-  }
-fail:
-  free(free_names.items);
-  tqt_name_map_free(&defined);
-  return rc;
-}
-
 static int val_function(struct val_ctx *c, struct tqt_function *f) {
   struct tqt_name_map defined;
   tqt_name_map_init(&defined);
@@ -317,7 +294,10 @@ static int val_function(struct val_ctx *c, struct tqt_function *f) {
 
 enum tqt_status tqt_model_validate(struct tqt_model *m, struct tqt_diag *d) {
   struct val_ctx c = {m->arena, d};
-  if (val_graph_top(&c, m->graph)) return d->status;
+  struct val_names reads = {0}; /* the main graph has no scope around it to read from */
+  int rc = val_graph(&c, m->graph, NULL, &reads);
+  free(reads.items);
+  if (rc) return d->status;
   for (size_t i = 0; i < m->n_functions; i++)
     if (val_function(&c, m->functions[i])) return d->status;
   return TQT_STATUS_OK;
