@@ -23,6 +23,16 @@ enum tqt_status tqt_model_load_buffer(const void *buf, size_t len, const char *n
 enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tqt_tensor **out,
                                 struct tqt_diag *d);
 
+struct tqt_value;
+
+/* Loads a serialized SequenceProto or OptionalProto file (the ONNX test-data form of sequence
+ * and optional values; `type`, a sequence or optional type, says which) into out, which owns
+ * its data until tqt_value_release(). A sequence of tensors becomes a SEQUENCE value (an empty
+ * one takes its element type from `type`), an optional its content: a tensor, a sequence, or
+ * kind NONE when empty. Sequences of sequences, maps and sparse tensors are UNSUPPORTED. */
+enum tqt_status tqt_value_load(const char *path, const struct tqt_type *type,
+                               struct tqt_value *out, struct tqt_diag *d);
+
 /* The tensor's bytes, reading external data on first use (copied once into the arena).
  * NULL and a diagnostic naming tensor and file on failure. */
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d);

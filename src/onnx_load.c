@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "file_io.h"
+#include "interp.h"
 #include "onnx_io.h"
+#include "proto/onnx-data-tqt.pb-c.h"
 #include "proto/onnx.pb-c.h"
 
 struct load_ctx {
@@ -658,6 +660,151 @@ enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tq
   if (!(*out = load_tensor(&c, tp))) st = d->status ? d->status : TQT_STATUS_INVALID;
 fail:
   if (tp) onnx__tensor_proto__free_unpacked(tp, NULL);
+  free(dir);
+  tqt_file_map_close(&fm);
+  return st;
+}
+
+/* ---- sequence and optional values (ONNX test data) ---- */
+
+/* What a SequenceProto or OptionalProto holds, numbered as ONNX numbers it. */
+enum load_elem {
+  LOAD_ELEM_UNDEFINED = 0,
+  LOAD_ELEM_TENSOR = 1,
+  LOAD_ELEM_SPARSE_TENSOR = 2,
+  LOAD_ELEM_SEQUENCE = 3,
+  LOAD_ELEM_MAP = 4,
+  LOAD_ELEM_OPTIONAL = 5,
+};
+
+static const char *load_elem_name(int32_t elem) {
+  switch (elem) {
+  case LOAD_ELEM_UNDEFINED: return "undefined elements";
+  case LOAD_ELEM_TENSOR: return "tensors";
+  case LOAD_ELEM_SPARSE_TENSOR: return "sparse tensors";
+  case LOAD_ELEM_SEQUENCE: return "sequences";
+  case LOAD_ELEM_MAP: return "maps";
+  case LOAD_ELEM_OPTIONAL: return "optionals";
+  default: return "unknown elements";
+  }
+}
+
+/* tp as a run-time tensor owning its bytes (and strings): the arena copy is temporary. */
+static int load_rt_tensor(struct load_ctx *c, Onnx__TensorProto *tp, struct tqt_rt_tensor *out) {
+  struct tqt_tensor *t = load_tensor(c, tp);
+  if (!t || (t->external && !tqt_tensor_data(t, c->a, c->d))) return -1;
+  if (t->rank > TQT_RANK_MAX)
+    return tqt_diag_fail(c->d, TQT_STATUS_UNSUPPORTED, "%s: tensor '%s' has rank %zu (at most %d)",
+                         c->name, t->name, t->rank, TQT_RANK_MAX);
+  bool strings = t->dtype == TQT_DTYPE_STRING;
+  struct tqt_value view, copy = {0};
+  tqt_value_tensor_borrow(&view, t->dtype, t->rank, t->dims, strings ? (void *)t->strings : t->data,
+                          strings ? t->n_strings * sizeof *t->strings : t->nbytes);
+  if (tqt_value_copy(&copy, &view, c->d) != TQT_STATUS_OK) return -1;
+  *out = copy.t;
+  return 0;
+}
+
+/* A sequence of tensors into v (kind SEQUENCE; empty_dtype is the element type of an empty
+ * one). On failure v holds what was loaded so far, for the caller to release. */
+static int load_sequence_value(struct load_ctx *c, const TqtData__SequenceProto *sp,
+                               int32_t empty_dtype, struct tqt_value *v) {
+  int32_t elem = sp->has_elem_type ? sp->elem_type : LOAD_ELEM_UNDEFINED;
+  bool other = sp->n_sparse_tensor_values || sp->n_sequence_values || sp->n_optional_values;
+  if (other || (elem != LOAD_ELEM_TENSOR && (elem != LOAD_ELEM_UNDEFINED || sp->n_tensor_values)))
+    return tqt_diag_fail(c->d, TQT_STATUS_UNSUPPORTED,
+                         "%s: a sequence of %s (only sequences of tensors are supported)", c->name,
+                         load_elem_name(other && elem == LOAD_ELEM_UNDEFINED ? LOAD_ELEM_SEQUENCE
+                                                                             : elem));
+  v->kind = TQT_VALUE_KIND_SEQUENCE;
+  v->seq_dtype = empty_dtype;
+  v->items = calloc(sp->n_tensor_values + 1, sizeof *v->items);
+  if (!v->items) return LOAD_NOMEM(c);
+  for (size_t i = 0; i < sp->n_tensor_values; i++) {
+    struct tqt_rt_tensor *item = calloc(1, sizeof *item);
+    if (!item) return LOAD_NOMEM(c);
+    if (load_rt_tensor(c, sp->tensor_values[i], item)) {
+      free(item);
+      return -1;
+    }
+    v->items[v->n_items++] = item;
+    if (item->dtype != v->items[0]->dtype)
+      return tqt_diag_fail(c->d, TQT_STATUS_INVALID, "%s: sequence item %zu is %s, item 0 is %s",
+                           c->name, i, tqt_dtype_name(item->dtype),
+                           tqt_dtype_name(v->items[0]->dtype));
+    v->seq_dtype = item->dtype;
+  }
+  return 0;
+}
+
+/* An optional's content into v: a tensor, a sequence of tensors, or nothing (kind NONE). */
+static int load_optional_value(struct load_ctx *c, const TqtData__OptionalProto *op,
+                               int32_t empty_dtype, struct tqt_value *v) {
+  if (op->tensor_value) {
+    v->kind = TQT_VALUE_KIND_TENSOR;
+    return load_rt_tensor(c, op->tensor_value, &v->t);
+  }
+  if (op->sequence_value) return load_sequence_value(c, op->sequence_value, empty_dtype, v);
+  int32_t elem = op->has_elem_type ? op->elem_type : LOAD_ELEM_UNDEFINED;
+  if (op->sparse_tensor_value || op->optional_value || elem == LOAD_ELEM_MAP)
+    return tqt_diag_fail(c->d, TQT_STATUS_UNSUPPORTED,
+                         "%s: an optional holding one of %s is not supported", c->name,
+                         load_elem_name(op->optional_value ? LOAD_ELEM_OPTIONAL
+                                        : elem == LOAD_ELEM_MAP ? LOAD_ELEM_MAP
+                                                                : LOAD_ELEM_SPARSE_TENSOR));
+  v->kind = TQT_VALUE_KIND_NONE;
+  return 0;
+}
+
+/* The tensor element type a sequence type (or an optional of one) declares, else UNDEFINED. */
+static int32_t load_sequence_elem_dtype(const struct tqt_type *type) {
+  if (type->kind == TQT_TYPE_KIND_OPTIONAL) type = type->elem;
+  if (!type || type->kind != TQT_TYPE_KIND_SEQUENCE) return TQT_DTYPE_UNDEFINED;
+  const struct tqt_type *e = type->elem;
+  return e && e->kind == TQT_TYPE_KIND_TENSOR && e->has_elem_type ? e->elem_type
+                                                                  : TQT_DTYPE_UNDEFINED;
+}
+
+enum tqt_status tqt_value_load(const char *path, const struct tqt_type *type,
+                               struct tqt_value *out, struct tqt_diag *d) {
+  memset(out, 0, sizeof *out);
+  if (!type || (type->kind != TQT_TYPE_KIND_SEQUENCE && type->kind != TQT_TYPE_KIND_OPTIONAL))
+    return tqt_diag_fail(d, TQT_STATUS_USAGE, "%s: a value file needs a sequence or optional type",
+                         path);
+  bool sequence = type->kind == TQT_TYPE_KIND_SEQUENCE;
+  struct tqt_file_map fm;
+  TqtData__SequenceProto *sp = NULL;
+  TqtData__OptionalProto *op = NULL;
+  struct tqt_arena *a = NULL;
+  char *dir = NULL;
+  enum tqt_status st = tqt_file_map_open(&fm, path, 0, -1, d);
+  if (st != TQT_STATUS_OK) return st;
+  dir = tqt_path_dirname(path);
+  a = tqt_arena_create();
+  if (!dir || !a) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "%s: out of memory", path);
+    goto done;
+  }
+  if (sequence)
+    sp = tqt_data__sequence_proto__unpack(NULL, fm.len, fm.data);
+  else
+    op = tqt_data__optional_proto__unpack(NULL, fm.len, fm.data);
+  if (!sp && !op) {
+    st = tqt_diag_fail(d, TQT_STATUS_PARSE, "%s: not a %s (malformed or truncated)", path,
+                       sequence ? "SequenceProto" : "OptionalProto");
+    goto done;
+  }
+  struct load_ctx c = {a, d, path, dir};
+  int32_t empty_dtype = load_sequence_elem_dtype(type);
+  if (sequence ? load_sequence_value(&c, sp, empty_dtype, out)
+               : load_optional_value(&c, op, empty_dtype, out)) {
+    st = d->status ? d->status : TQT_STATUS_INVALID;
+    tqt_value_release(out);
+  }
+done:
+  if (sp) tqt_data__sequence_proto__free_unpacked(sp, NULL);
+  if (op) tqt_data__optional_proto__free_unpacked(op, NULL);
+  tqt_arena_destroy(a);
   free(dir);
   tqt_file_map_close(&fm);
   return st;

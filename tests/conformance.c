@@ -1,6 +1,8 @@
 /* ONNX backend conformance: every case folder (model.onnx and test_data_set_N folders of
  * input_K.pb, output_K.pb) under the given roots runs in the interpreter and is compared with its expected
- * outputs (floats: |a - b| <= atol + rtol |b|; integers, bools and strings exactly).
+ * outputs (floats: |a - b| <= atol + rtol |b|; integers, bools and strings exactly). Values of
+ * sequence or optional type come as SequenceProto / OptionalProto files; a sequence matches when
+ * it has as many items as expected and each item matches as a tensor.
  *
  *   conformance [--expect FILE] [--write FILE] [--filter TEXT] [-v] ROOT...
  *
@@ -59,48 +61,41 @@ static bool conf_close(double got, double want, double rtol, double atol) {
   return fabs(got - want) <= atol + rtol * fabs(want);
 }
 
-/* Compares one output; on mismatch writes the reason into why. */
-static bool conf_output_equal(const struct tqt_value *v, struct tqt_tensor *want,
+/* Compares one tensor with its expected value; on mismatch writes the reason into why. */
+static bool conf_tensor_equal(const struct tqt_rt_tensor *t, const struct tqt_rt_tensor *w,
                               const struct conf *c, char *why, size_t why_size) {
-  if (!v || v->kind != TQT_VALUE_KIND_TENSOR) {
-    snprintf(why, why_size, "output is not a tensor");
-    return false;
-  }
-  const struct tqt_rt_tensor *t = &v->t;
-  if (t->dtype != want->dtype) {
+  if (t->dtype != w->dtype) {
     snprintf(why, why_size, "type %s, expected %s", tqt_dtype_name(t->dtype),
-             tqt_dtype_name(want->dtype));
+             tqt_dtype_name(w->dtype));
     return false;
   }
-  bool same_shape = t->rank == want->rank;
-  for (size_t i = 0; same_shape && i < t->rank; i++) same_shape = t->dims[i] == want->dims[i];
+  bool same_shape = t->rank == w->rank;
+  for (size_t i = 0; same_shape && i < t->rank; i++) same_shape = t->dims[i] == w->dims[i];
   if (!same_shape) {
-    char s[128];
-    snprintf(why, why_size, "shape %s, expected rank %zu", tqt_rt_shape_str(t, s, sizeof s),
-             want->rank);
+    char s[128], sw[128];
+    snprintf(why, why_size, "shape %s, expected %s", tqt_rt_shape_str(t, s, sizeof s),
+             tqt_rt_shape_str(w, sw, sizeof sw));
     return false;
   }
   int64_t n = tqt_rt_numel(t);
   if (t->dtype == TQT_DTYPE_STRING) {
-    const struct tqt_bytes *s = t->data;
+    const struct tqt_bytes *s = t->data, *ws = w->data;
     for (int64_t i = 0; i < n; i++) {
-      if (s[i].len != want->strings[i].len ||
-          (s[i].len && memcmp(s[i].data, want->strings[i].data, s[i].len) != 0)) {
+      if (s[i].len != ws[i].len || (s[i].len && memcmp(s[i].data, ws[i].data, s[i].len) != 0)) {
         snprintf(why, why_size, "string %lld differs", (long long)i);
         return false;
       }
     }
     return true;
   }
-  struct tqt_rt_tensor w = {.dtype = want->dtype, .rank = want->rank, .data = want->data};
   bool is_float = t->dtype == TQT_DTYPE_FLOAT || t->dtype == TQT_DTYPE_DOUBLE ||
                   t->dtype == TQT_DTYPE_FLOAT16 || t->dtype == TQT_DTYPE_BFLOAT16;
   if (!is_float) {
-    if (t->nbytes != want->nbytes || memcmp(t->data, want->data, t->nbytes) != 0) {
+    if (t->nbytes != w->nbytes || memcmp(t->data, w->data, t->nbytes) != 0) {
       for (int64_t i = 0; i < n; i++) {
-        if (tqt_rt_get_int(t, i) != tqt_rt_get_int(&w, i)) {
+        if (tqt_rt_get_int(t, i) != tqt_rt_get_int(w, i)) {
           snprintf(why, why_size, "element %lld: %lld, expected %lld", (long long)i,
-                   (long long)tqt_rt_get_int(t, i), (long long)tqt_rt_get_int(&w, i));
+                   (long long)tqt_rt_get_int(t, i), (long long)tqt_rt_get_int(w, i));
           return false;
         }
       }
@@ -108,13 +103,62 @@ static bool conf_output_equal(const struct tqt_value *v, struct tqt_tensor *want
     return true;
   }
   for (int64_t i = 0; i < n; i++) {
-    double got = tqt_rt_get(t, i), exp = tqt_rt_get(&w, i);
+    double got = tqt_rt_get(t, i), exp = tqt_rt_get(w, i);
     if (!conf_close(got, exp, c->rtol, c->atol)) {
       snprintf(why, why_size, "element %lld: %.9g, expected %.9g", (long long)i, got, exp);
       return false;
     }
   }
   return true;
+}
+
+static const char *conf_kind_name(const struct tqt_value *v) {
+  if (!v || v->kind == TQT_VALUE_KIND_NONE) return "an empty optional";
+  return v->kind == TQT_VALUE_KIND_TENSOR ? "a tensor" : "a sequence";
+}
+
+/* Compares one output with its expected value: a tensor, a sequence (same length, items
+ * compared as tensors) or an empty optional. */
+static bool conf_output_equal(const struct tqt_value *v, const struct tqt_value *want,
+                              const struct conf *c, char *why, size_t why_size) {
+  enum tqt_value_kind kind = v ? v->kind : TQT_VALUE_KIND_NONE;
+  if (kind != want->kind) {
+    snprintf(why, why_size, "output is %s, expected %s", conf_kind_name(v),
+             conf_kind_name(want));
+    return false;
+  }
+  if (kind == TQT_VALUE_KIND_TENSOR) return conf_tensor_equal(&v->t, &want->t, c, why, why_size);
+  if (kind != TQT_VALUE_KIND_SEQUENCE) return true;
+  if (v->n_items != want->n_items) {
+    snprintf(why, why_size, "sequence of %zu items, expected %zu", v->n_items, want->n_items);
+    return false;
+  }
+  for (size_t i = 0; i < v->n_items; i++) {
+    char detail[512];
+    if (!conf_tensor_equal(v->items[i], want->items[i], c, detail, sizeof detail)) {
+      snprintf(why, why_size, "item %zu: %s", i, detail);
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Loads a test-data file as the value `type` declares: a TensorProto (borrowed from the arena)
+ * or, for sequence and optional types, a SequenceProto or OptionalProto (owned by v). */
+static enum tqt_status conf_value_load(const char *path, const struct tqt_type *type,
+                                       struct tqt_arena *a, struct tqt_value *v,
+                                       struct tqt_diag *d) {
+  if (type && (type->kind == TQT_TYPE_KIND_SEQUENCE || type->kind == TQT_TYPE_KIND_OPTIONAL))
+    return tqt_value_load(path, type, v, d);
+  struct tqt_tensor *t = NULL;
+  enum tqt_status st = tqt_tensor_load(path, a, &t, d);
+  if (st != TQT_STATUS_OK) return st;
+  if (t->rank > TQT_RANK_MAX)
+    return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: rank %zu", path, t->rank);
+  void *data = t->dtype == TQT_DTYPE_STRING ? (void *)t->strings : t->data;
+  size_t nbytes = t->dtype == TQT_DTYPE_STRING ? t->n_strings * sizeof *t->strings : t->nbytes;
+  tqt_value_tensor_borrow(v, t->dtype, t->rank, t->dims, data, nbytes);
+  return TQT_STATUS_OK;
 }
 
 static bool conf_has_prefix(const char *s, const char *prefix) {
@@ -132,37 +176,31 @@ static const char *conf_case_op(const struct tqt_model *m) {
   return g->nodes[g->n_nodes - 1]->op_type;
 }
 
-static enum case_result conf_run_set(struct tqt_interp *in, const char *set_dir,
-                                     const struct conf *c, char *why, size_t why_size) {
+static enum case_result conf_run_set(struct tqt_interp *in, const struct tqt_graph *g,
+                                     const char *set_dir, const struct conf *c, char *why,
+                                     size_t why_size) {
   enum case_result r = CASE_FAIL;
   struct tqt_arena *a = tqt_arena_create();
-  size_t n_in = tqt_interp_input_count(in);
+  size_t n_in = tqt_interp_input_count(in), n_out = tqt_interp_output_count(in);
   struct tqt_value *vals = calloc(n_in + 1, sizeof *vals);
+  struct tqt_value *wants = calloc(n_out + 1, sizeof *wants);
   const struct tqt_value **ptrs = calloc(n_in + 1, sizeof *ptrs);
   struct tqt_diag d = {0};
-  if (!a || !vals || !ptrs) {
+  if (!a || !vals || !wants || !ptrs) {
     snprintf(why, why_size, "out of memory");
     goto done;
   }
   for (size_t i = 0; i < n_in; i++) {
     char path[8192];
     snprintf(path, sizeof path, "%s/input_%zu.pb", set_dir, i);
-    struct tqt_tensor *t = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0) continue; /* an optional input the case leaves out */
-    if (tqt_tensor_load(path, a, &t, &d) != TQT_STATUS_OK) {
+    if (conf_value_load(path, tqt_interp_input_info(in, i)->type, a, &vals[i], &d) !=
+        TQT_STATUS_OK) {
       snprintf(why, why_size, "%s", d.msg);
       r = CASE_UNSUPPORTED;
       goto done;
     }
-    if (t->rank > TQT_RANK_MAX) {
-      snprintf(why, why_size, "input rank %zu", t->rank);
-      r = CASE_UNSUPPORTED;
-      goto done;
-    }
-    void *data = t->dtype == TQT_DTYPE_STRING ? (void *)t->strings : t->data;
-    size_t nbytes = t->dtype == TQT_DTYPE_STRING ? t->n_strings * sizeof *t->strings : t->nbytes;
-    tqt_value_tensor_borrow(&vals[i], t->dtype, t->rank, t->dims, data, nbytes);
     ptrs[i] = &vals[i];
   }
   if (tqt_interp_run(in, ptrs, n_in, &d) != TQT_STATUS_OK) {
@@ -170,27 +208,35 @@ static enum case_result conf_run_set(struct tqt_interp *in, const char *set_dir,
     r = d.status == TQT_STATUS_UNSUPPORTED ? CASE_UNSUPPORTED : CASE_FAIL;
     goto done;
   }
-  for (size_t i = 0; i < tqt_interp_output_count(in); i++) {
+  for (size_t i = 0; i < n_out; i++) {
     char path[8192];
     snprintf(path, sizeof path, "%s/output_%zu.pb", set_dir, i);
-    struct tqt_tensor *want = NULL;
-    if (tqt_tensor_load(path, a, &want, &d) != TQT_STATUS_OK) {
+    if (conf_value_load(path, g->outputs[i].type, a, &wants[i], &d) != TQT_STATUS_OK) {
       snprintf(why, why_size, "%s", d.msg);
       r = CASE_UNSUPPORTED;
       goto done;
     }
-    char detail[512];
-    if (!conf_output_equal(tqt_interp_output(in, i), want, c, detail, sizeof detail)) {
+    char detail[768];
+    if (!conf_output_equal(tqt_interp_output(in, i), &wants[i], c, detail, sizeof detail)) {
       snprintf(why, why_size, "output %zu: %s", i, detail);
       goto done;
     }
   }
   r = CASE_PASS;
 done:
+  for (size_t i = 0; vals && i < n_in; i++) tqt_value_release(&vals[i]);
+  for (size_t i = 0; wants && i < n_out; i++) tqt_value_release(&wants[i]);
   free(vals);
+  free(wants);
   free(ptrs);
   tqt_arena_destroy(a);
   return r;
+}
+
+/* Graph inputs and outputs the runner can feed and compare: tensors, sequences, optionals. */
+static bool conf_type_supported(const struct tqt_type *t) {
+  return !t || t->kind == TQT_TYPE_KIND_TENSOR || t->kind == TQT_TYPE_KIND_SEQUENCE ||
+         t->kind == TQT_TYPE_KIND_OPTIONAL;
 }
 
 static enum case_result conf_case(const char *dir, const struct conf *c, char *op, size_t op_size,
@@ -208,16 +254,16 @@ static enum case_result conf_case(const char *dir, const struct conf *c, char *o
   }
   snprintf(op, op_size, "%s", conf_case_op(m));
   for (size_t i = 0; i < m->graph->n_inputs; i++) {
-    const struct tqt_type *t = m->graph->inputs[i].type;
-    if (t && t->kind != TQT_TYPE_KIND_TENSOR) {
-      snprintf(why, why_size, "input '%s' is not a tensor", m->graph->inputs[i].name);
+    if (!conf_type_supported(m->graph->inputs[i].type)) {
+      snprintf(why, why_size, "input '%s' is not a tensor, sequence or optional",
+               m->graph->inputs[i].name);
       goto done;
     }
   }
   for (size_t i = 0; i < m->graph->n_outputs; i++) {
-    const struct tqt_type *t = m->graph->outputs[i].type;
-    if (t && t->kind != TQT_TYPE_KIND_TENSOR) {
-      snprintf(why, why_size, "output '%s' is not a tensor", m->graph->outputs[i].name);
+    if (!conf_type_supported(m->graph->outputs[i].type)) {
+      snprintf(why, why_size, "output '%s' is not a tensor, sequence or optional",
+               m->graph->outputs[i].name);
       goto done;
     }
   }
@@ -250,7 +296,7 @@ static enum case_result conf_case(const char *dir, const struct conf *c, char *o
   for (size_t i = 0; i < n_sets && r == CASE_PASS; i++) {
     char set_dir[4096 + 256];
     snprintf(set_dir, sizeof set_dir, "%s/%s", dir, sets[i]);
-    r = conf_run_set(in, set_dir, c, why, why_size);
+    r = conf_run_set(in, m->graph, set_dir, c, why, why_size);
   }
   for (size_t i = 0; i < n_sets; i++) free(sets[i]);
   free(sets);
