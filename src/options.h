@@ -20,6 +20,35 @@ struct tqt_input_shape {
   int64_t dims[16];
 };
 
+/* One entry of the config file's "op_types" or "nodes": quantization settings for the nodes it
+ * names. A field left 0 / NULL is not set by the entry: a less specific level decides. For a node,
+ * each setting comes from the first "nodes" entry that matches its name and sets it, else from
+ * the "op_types" entry of its op type, else from the global option (tqt_overrides_resolve).
+ * A tensor takes the settings of the node that quantizes it first (in graph order): weights and
+ * biases their Conv/Gemm/MatMul, an activation the node that makes it (the Relu/Clip after a
+ * Conv/Gemm) or, when that one is not quantized (a graph input, an excluded node), the first
+ * quantized node that reads it. Graph inputs keep input_method whatever an override sets. */
+struct tqt_override {
+  const char *op_type; /* an "op_types" entry: the op type (NULL for a "nodes" entry) */
+  const char *node;    /* a "nodes" entry: an exact node name or a /regular expression/ */
+  int wbits, abits, bbits;
+  const char *act_method, *weight_method;
+  double percentile;
+};
+
+/* How an image file becomes a model input (the config file's "preprocess"): decoded to 8-bit RGB
+ * (or gray), resized to height × width (bilinear, half-pixel centres), divided by scale, then
+ * (x - mean[c]) / std[c] per channel, in channel order RGB or BGR, layout [1,C,H,W] or [1,H,W,C]. */
+struct tqt_preprocess {
+  int64_t height, width; /* 0: the model input's static dims */
+  double mean[3], std[3];
+  size_t n_mean, n_std; /* 0 (mean 0, std 1), 1 (every channel) or one per channel */
+  double scale;         /* 0 means 255 */
+  bool bgr;             /* channel order B, G, R (default R, G, B) */
+  bool nhwc;            /* layout [1, H, W, C] (default [1, C, H, W]) */
+  bool grayscale;       /* one channel: 0.299 R + 0.587 G + 0.114 B for colour images */
+};
+
 struct tqt_options {
   const struct tqt_set_input *set_inputs;
   size_t n_set_inputs;
@@ -40,6 +69,15 @@ struct tqt_options {
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */
   size_t n_exclude_nodes;
   bool no_align_add; /* Add inputs keep their own scales */
+  /* Per-op-type and per-node settings (config file); among "nodes" entries the first wins. */
+  const struct tqt_override *overrides;
+  size_t n_overrides;
+
+  /* Calibration data from the config file (the command line's --calib replaces the list) */
+  const char *const *calib; /* INPUT specs, paths already relative to the working folder */
+  size_t n_calib;
+  size_t calib_count; /* 0 means all */
+  const struct tqt_preprocess *preprocess; /* NULL: image folders are refused */
 };
 
 #endif

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "config.h"
 #include "onnx_io.h"
 #include "options.h"
 #include "passes.h"
@@ -34,6 +35,8 @@ static const char convert_help[] =
     "                    DIR/test_data_set_N/input_K.pb, or DIR/<sample>/<input>.npy;\n"
     "                    'random' uses N(0,1) inputs: the thresholds then mean nothing\n"
     "  --calib-count N   use the first N samples (default: all; 16 for random)\n"
+    "  --config FILE.json  settings from a JSON file (keys as the flags, '_' for '-', plus\n"
+    "                    per-op-type/per-node overrides and image preprocessing); flags win\n"
     "  --act-method M    activation thresholds: kl_j (default), max, 3sd, percentile, mse\n"
     "  --weight-method M weight thresholds: max (default), 3sd, mse\n"
     "  --input-method M  thresholds of the graph inputs (the data itself): max (default), or\n"
@@ -112,6 +115,18 @@ static void convert_split(char *arg, const char **list, size_t *n) {
     if (*tok) list[(*n)++] = tok;
 }
 
+/* The FILE of --config FILE (or --config=FILE), NULL when none: the file is read before the
+ * other flags so that they override it. */
+static const char *convert_config_path(int argc, char **argv) {
+  const char *path = NULL;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--")) break;
+    if (!strcmp(argv[i], "--config") && i + 1 < argc) path = argv[++i];
+    else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;
+  }
+  return path;
+}
+
 static void convert_progress(void *ctx, size_t done, size_t total) {
   struct cli_progress *p = ctx;
   p->total = total;
@@ -123,7 +138,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
-    OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET,
+    OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -150,6 +165,7 @@ int cli_convert_main(int argc, char **argv) {
       {"threads", required_argument, NULL, OPT_THREADS},
       {"strip", no_argument, NULL, OPT_STRIP},
       {"opset", required_argument, NULL, OPT_OPSET},
+      {"config", required_argument, NULL, OPT_CONFIG},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -165,6 +181,9 @@ int cli_convert_main(int argc, char **argv) {
   const char **exclude_nodes = calloc(list_max, sizeof *exclude_nodes);
   const char **calib = calloc(list_max, sizeof *calib);
   size_t n_calib = 0, calib_count = 0;
+  size_t n_set_inputs = 0, n_input_shapes = 0, n_exclude_ops = 0, n_exclude_nodes = 0;
+  struct tqt_arena *config_arena = NULL;
+  const char *config_path = convert_config_path(argc, argv);
   bool no_quantize = false, strip = false;
   int threads = 0;
   struct tqt_model *m = NULL;
@@ -174,10 +193,13 @@ int cli_convert_main(int argc, char **argv) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
-  topts.set_inputs = set_inputs;
-  topts.input_shapes = input_shapes;
-  topts.exclude_op_types = exclude_ops;
-  topts.exclude_nodes = exclude_nodes;
+  if (config_path) {
+    if (!(config_arena = tqt_arena_create())) {
+      tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
+      goto fail;
+    }
+    if (tqt_config_load(config_path, &topts, config_arena, &d) != TQT_STATUS_OK) goto fail;
+  }
   int opt;
   long v;
   enum tqt_threshold_method method;
@@ -207,8 +229,9 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_PER_CHANNEL: topts.per_channel = true; break;
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
-    case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &topts.n_exclude_op_types); break;
-    case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &topts.n_exclude_nodes); break;
+    case OPT_CONFIG: break; /* read before the loop */
+    case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &n_exclude_ops); break;
+    case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &n_exclude_nodes); break;
     case OPT_CALIB_COUNT:
       if ((v = convert_int(optarg, 1, 1L << 40)) < 0) {
         status = cli_usage_error("--calib-count takes a positive number, not '%s'", optarg);
@@ -270,16 +293,16 @@ int cli_convert_main(int argc, char **argv) {
         goto done;
       }
       *eq = '\0';
-      set_inputs[topts.n_set_inputs++] = (struct tqt_set_input){optarg, eq + 1};
+      set_inputs[n_set_inputs++] = (struct tqt_set_input){optarg, eq + 1};
       break;
     }
     case OPT_INPUT_SHAPE:
-      if (convert_input_shape(optarg, &input_shapes[topts.n_input_shapes]) != 0) {
+      if (convert_input_shape(optarg, &input_shapes[n_input_shapes]) != 0) {
         status = cli_usage_error("--input-shape takes NAME=D0,D1,... (positive dims), not '%s'",
                                  optarg);
         goto done;
       }
-      topts.n_input_shapes++;
+      n_input_shapes++;
       break;
     case ':':
       status = cli_usage_error("option '%s' needs a value", argv[optind - 1]);
@@ -289,6 +312,18 @@ int cli_convert_main(int argc, char **argv) {
       goto done;
     }
   }
+  /* A list given on the command line replaces the config file's. */
+  if (n_set_inputs) topts.set_inputs = set_inputs, topts.n_set_inputs = n_set_inputs;
+  if (n_input_shapes) topts.input_shapes = input_shapes, topts.n_input_shapes = n_input_shapes;
+  if (n_exclude_ops) topts.exclude_op_types = exclude_ops, topts.n_exclude_op_types = n_exclude_ops;
+  if (n_exclude_nodes) topts.exclude_nodes = exclude_nodes, topts.n_exclude_nodes = n_exclude_nodes;
+  if (strip && n_calib) {
+    status = cli_usage_error("--strip makes a float model: it takes no --calib");
+    goto done;
+  }
+  const char *const *calib_specs = n_calib ? calib : topts.calib;
+  if (!n_calib && !strip) n_calib = topts.n_calib;
+  if (!calib_count) calib_count = topts.calib_count;
   if (argc - optind != 2) {
     status = cli_usage_error(argc - optind < 2 ? "expected IN.onnx and OUT.onnx"
                                                : "too many arguments");
@@ -299,16 +334,12 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("OUT '%s' is the input model; choose another file", out);
     goto done;
   }
-  if (strip && n_calib) {
-    status = cli_usage_error("--strip makes a float model: it takes no --calib");
-    goto done;
-  }
   if (!no_quantize && !n_calib) {
     status = cli_usage_error("--calib INPUT is needed to quantize (or --calib random, or "
                              "--no-quantize for the float model)");
     goto done;
   }
-  if (!no_quantize && n_calib == 1 && !strcmp(calib[0], "random"))
+  if (!no_quantize && n_calib == 1 && !strcmp(calib_specs[0], "random"))
     tqt_diag_warn(&d, "--calib random: thresholds come from N(0,1) noise and mean nothing for "
                       "real data; use it to test the pipeline only");
 
@@ -326,7 +357,7 @@ int cli_convert_main(int argc, char **argv) {
     if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
     struct cli_progress progress;
     cli_progress_start(&progress, "calibration", 0, d.verbosity == TQT_VERBOSITY_QUIET);
-    if (tqt_quant_calibrate(plan, m, calib, n_calib, calib_count, threads, convert_progress,
+    if (tqt_quant_calibrate(plan, m, calib_specs, n_calib, calib_count, threads, convert_progress,
                             &progress, &d) != TQT_STATUS_OK)
       goto in_fail;
     cli_progress_end(&progress);
@@ -355,5 +386,6 @@ done:
   free(calib);
   tqt_quant_plan_destroy(plan);
   tqt_model_destroy(m);
+  tqt_arena_destroy(config_arena);
   return status;
 }

@@ -160,7 +160,7 @@ int cli_run_main(int argc, char **argv) {
     ptrs[i] = &values[i];
   }
   enum tqt_status st = tqt_dataset_open((const char *const *)argv + optind + 1,
-                                        (size_t)(argc - optind - 1), infos, n_in, &ds, &d);
+                                        (size_t)(argc - optind - 1), infos, n_in, NULL, &ds, &d);
   free(infos);
   if (st != TQT_STATUS_OK) goto fail;
   if (mkdir(out_dir, 0777) != 0 && !tqt_path_is_dir(out_dir)) {

@@ -6,14 +6,17 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "image.h"
 #include "npy.h"
 #include "onnx_io.h"
+#include "options.h"
 
 enum ds_kind {
   DS_KIND_FILES,       /* one .npy per input (possibly a batch along axis 0) */
   DS_KIND_NPY_DIR,     /* DIR of .npy, one sample each */
   DS_KIND_PB_SETS,     /* DIR/test_data_set_N/input_K.pb */
   DS_KIND_SAMPLE_DIRS, /* DIR/<sample>/<input>.npy */
+  DS_KIND_IMAGES,      /* DIR of images, one sample each */
 };
 
 struct ds_input {
@@ -33,6 +36,10 @@ struct tqt_dataset {
   size_t n_inputs;
   size_t count;
   struct tqt_arena *scratch; /* PB_SETS: tensors of the current sample */
+  /* IMAGES: how they become tensors, the tensor's dims and its buffer (reused per sample) */
+  const struct tqt_preprocess *pp;
+  int64_t image_dims[4];
+  float *image_data;
 };
 
 static int ds_name_cmp(const void *a, const void *b) {
@@ -87,6 +94,11 @@ static enum tqt_status ds_list(const char *dir, bool (*keep)(const char *dir, co
 static bool ds_keep_npy(const char *dir, const char *name) {
   (void)dir;
   return ds_has_suffix(name, ".npy");
+}
+
+static bool ds_keep_image(const char *dir, const char *name) {
+  (void)dir;
+  return tqt_image_name_is_image(name);
 }
 
 static bool ds_keep_set(const char *dir, const char *name) {
@@ -216,9 +228,62 @@ static enum tqt_status ds_open_files(struct tqt_dataset *ds, const char *const *
   return TQT_STATUS_OK;
 }
 
+/* A folder of images: the tensor dims from the preprocessing and the model input, its buffer. */
+static enum tqt_status ds_open_images(struct tqt_dataset *ds, const char *dir,
+                                      const struct tqt_preprocess *pp, struct tqt_diag *d) {
+  if (!pp)
+    return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                         "%s: images need a preprocess block in the config file", dir);
+  if (ds->n_inputs != 1)
+    return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                         "%s: a folder of images feeds a one-input model; this one has %zu inputs",
+                         dir, ds->n_inputs);
+  const struct tqt_value_info *info = ds->inputs[0].info;
+  const struct tqt_type *t = ds_tensor_type(info);
+  int64_t c = (int64_t)tqt_preprocess_channels(pp), h = pp->height, w = pp->width;
+  const char *layout = pp->nhwc ? "[1,H,W,C] (NHWC)" : "[1,C,H,W] (NCHW)";
+  if (t && t->has_shape) {
+    if (t->rank != 4)
+      return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                           "%s: input '%s' has rank %zu; images make %s tensors", dir, info->name,
+                           t->rank, layout);
+    const struct tqt_dim *dc = &t->dims[pp->nhwc ? 3 : 1], *dh = &t->dims[pp->nhwc ? 1 : 2],
+                         *dw = &t->dims[pp->nhwc ? 2 : 3];
+    if (dc->has_value && dc->value != c)
+      return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                           "%s: input '%s' takes %lld channel%s in layout %s; the preprocess "
+                           "makes %lld%s",
+                           dir, info->name, (long long)dc->value, dc->value == 1 ? "" : "s",
+                           layout, (long long)c, pp->grayscale ? " (grayscale)" : "");
+    if (!h && dh->has_value && dw->has_value) {
+      h = dh->value;
+      w = dw->value;
+    }
+  }
+  if (t && t->has_elem_type && t->elem_type != TQT_DTYPE_FLOAT)
+    return tqt_diag_fail(d, TQT_STATUS_USAGE, "%s: input '%s' is %s; images make float tensors",
+                         dir, info->name, tqt_dtype_name(t->elem_type));
+  if (h <= 0 || w <= 0)
+    return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                         "%s: input '%s' has no static height and width: give the preprocess "
+                         "block a \"size\": [H, W]",
+                         dir, info->name);
+  if (h > (1 << 20) || w > (1 << 20) || h * w > ((int64_t)1 << 30) / c)
+    return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: images of %lld x %lld are too large",
+                         dir, (long long)h, (long long)w);
+  int64_t dims[4] = {1, c, h, w};
+  if (pp->nhwc) dims[1] = h, dims[2] = w, dims[3] = c;
+  memcpy(ds->image_dims, dims, sizeof dims);
+  ds->pp = pp;
+  if (!(ds->image_data = calloc((size_t)(c * h * w), sizeof *ds->image_data)))
+    return tqt_diag_fail(d, TQT_STATUS_NOMEM, "%s: out of memory", dir);
+  return TQT_STATUS_OK;
+}
+
 enum tqt_status tqt_dataset_open(const char *const *specs, size_t n_specs,
                                  const struct tqt_value_info *const *inputs, size_t n_inputs,
-                                 struct tqt_dataset **out, struct tqt_diag *d) {
+                                 const struct tqt_preprocess *pp, struct tqt_dataset **out,
+                                 struct tqt_diag *d) {
   *out = NULL;
   enum tqt_status st = TQT_STATUS_OK;
   struct tqt_dataset *ds = calloc(1, sizeof *ds);
@@ -264,13 +329,19 @@ enum tqt_status tqt_dataset_open(const char *const *specs, size_t n_specs,
                            specs[0], n_inputs);
         goto fail;
       }
+    } else if ((st = ds_list(specs[0], ds_keep_image, &ds->entries, &ds->n_entries, d)) != 0) {
+      goto fail;
+    } else if (ds->n_entries) {
+      ds->kind = DS_KIND_IMAGES;
+      if ((st = ds_open_images(ds, specs[0], pp, d)) != TQT_STATUS_OK) goto fail;
     } else if ((st = ds_list(specs[0], ds_keep_subdir, &ds->entries, &ds->n_entries, d)) != 0) {
       goto fail;
     } else if (ds->n_entries) {
       ds->kind = DS_KIND_SAMPLE_DIRS;
     } else {
       st = tqt_diag_fail(d, TQT_STATUS_INVALID,
-                         "%s: no samples found (.npy files, test_data_set_* or sample folders)",
+                         "%s: no samples found (.npy files, test_data_set_*, images or sample "
+                         "folders)",
                          specs[0]);
       goto fail;
     }
@@ -351,6 +422,21 @@ enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_
       if (st != TQT_STATUS_OK) return st;
     }
     return TQT_STATUS_OK;
+  case DS_KIND_IMAGES: {
+    snprintf(path, sizeof path, "%s/%s", ds->dir, ds->entries[i]);
+    struct tqt_image img;
+    enum tqt_status st = tqt_image_load(path, &img, d);
+    if (st != TQT_STATUS_OK) return st;
+    const int64_t *dims = ds->image_dims;
+    size_t h = (size_t)dims[ds->pp->nhwc ? 1 : 2], w = (size_t)dims[ds->pp->nhwc ? 2 : 3];
+    tqt_image_to_tensor(&img, ds->pp, h, w, ds->image_data);
+    tqt_image_free(&img);
+    size_t numel = (size_t)(dims[0] * dims[1] * dims[2] * dims[3]);
+    if ((st = ds_check(&ds->inputs[0], path, i, TQT_DTYPE_FLOAT, 4, dims, d))) return st;
+    tqt_value_tensor_borrow(&values[0], TQT_DTYPE_FLOAT, 4, dims, ds->image_data,
+                            numel * sizeof *ds->image_data);
+    return TQT_STATUS_OK;
+  }
   case DS_KIND_PB_SETS:
     tqt_arena_destroy(ds->scratch);
     if (!(ds->scratch = tqt_arena_create()))
@@ -381,6 +467,7 @@ void tqt_dataset_close(struct tqt_dataset *ds) {
   free(ds->entries);
   free(ds->inputs);
   free(ds->dir);
+  free(ds->image_data);
   tqt_arena_destroy(ds->scratch);
   free(ds);
 }

@@ -5,7 +5,11 @@
  *   DIR/ ONNX layout    DIR/test_data_set_N/input_K.pb, or one set DIR/input_K.pb
  *   DIR/<sample>/<input_name>.npy   several inputs
  *   NAME=FILE.npy       per input (several), FILE.npy alone fills the next unnamed input
- * Samples are read on demand (files mapped, not copied), so memory does not grow with the count. */
+ *   DIR/ of images      .png/.jpg/.jpeg/.ppm (sorted by name), one sample each, one-input model,
+ *                       made by a struct tqt_preprocess (image.h) into a [1,C,H,W] or [1,H,W,C]
+ *                       float tensor
+ * Samples are read on demand (files mapped, not copied; images decoded one at a time), so memory
+ * does not grow with the count. */
 #ifndef TQT_DATA_DATASET_H
 #define TQT_DATA_DATASET_H
 
@@ -16,11 +20,15 @@
 #include "ir.h"
 
 struct tqt_dataset;
+struct tqt_preprocess;
 
-/* inputs: the model inputs to feed, in order (their types and shapes are checked per sample). */
+/* inputs: the model inputs to feed, in order (their types and shapes are checked per sample).
+ * pp: how images become tensors; NULL refuses folders of images (they need the config file's
+ * "preprocess"). It must stay valid until the dataset is closed. */
 enum tqt_status tqt_dataset_open(const char *const *specs, size_t n_specs,
                                  const struct tqt_value_info *const *inputs, size_t n_inputs,
-                                 struct tqt_dataset **out, struct tqt_diag *d);
+                                 const struct tqt_preprocess *pp, struct tqt_dataset **out,
+                                 struct tqt_diag *d);
 size_t tqt_dataset_count(const struct tqt_dataset *ds);
 /* Fills values[0 .. n_inputs) for sample i; they stay valid until the next call or close. */
 enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_value *values,

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "dataset.h"
 #include "quant.h"
 
@@ -36,12 +37,12 @@ static const struct tqt_tensor *calib_initializer(const struct tqt_model *m, con
 /* Exponents of a weight: one for the tensor, or one per output channel. */
 static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor *t,
                                     const struct tqt_model *m, const struct tqt_options *o,
-                                    struct tqt_diag *d) {
+                                    const struct tqt_node_settings *s, struct tqt_diag *d) {
   const struct tqt_tensor *w = calib_initializer(m, t->name);
   if (!w || !w->data)
     return tqt_diag_fail(d, TQT_STATUS_INVALID, "weight '%s' has no data", t->name);
-  struct tqt_threshold_params tp = {calib_method(o->weight_method, TQT_THRESHOLD_METHOD_MAX),
-                                    t->bits, true, o->percentile};
+  struct tqt_threshold_params tp = {calib_method(s->weight_method, TQT_THRESHOLD_METHOD_MAX),
+                                    t->bits, true, s->percentile};
   struct tqt_histogram *h = tqt_arena_calloc(p->arena, 1, sizeof *h);
   if (!h) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   int64_t numel = tqt_tensor_numel(w);
@@ -89,20 +90,26 @@ static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d) {
   /* Graph inputs are the data itself: what is clipped there no layer recovers, and their
-   * histograms (an image's background value) can mislead KL-J into cutting most of the range. */
-  enum tqt_threshold_method act_method = calib_method(o->act_method, TQT_THRESHOLD_METHOD_KL_J);
+   * histograms (an image's background value) can mislead KL-J into cutting most of the range.
+   * Other tensors take the methods of the node that quantizes them (node, op type, global). */
   enum tqt_threshold_method input_method = calib_method(o->input_method, TQT_THRESHOLD_METHOD_MAX);
+  struct tqt_overrides *ov;
+  enum tqt_status st = tqt_overrides_create(o, &ov, d);
+  if (st != TQT_STATUS_OK) return st;
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i];
+    struct tqt_node_settings s;
+    tqt_overrides_resolve(ov, t->owner, &s);
     if (t->kind == TQT_QTENSOR_KIND_WEIGHT) {
-      enum tqt_status st = calib_weight(p, t, m, o, d);
-      if (st != TQT_STATUS_OK) return st;
+      if ((st = calib_weight(p, t, m, o, &s, d)) != TQT_STATUS_OK) break;
     } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
       if (!t->hist->count)
         tqt_diag_warn(d, "tensor '%s' was never computed during calibration: smallest scale",
                       t->name);
-      enum tqt_threshold_method act = calib_is_graph_input(m, t->name) ? input_method : act_method;
-      struct tqt_threshold_params tp = {act, t->bits, t->is_signed, o->percentile};
+      enum tqt_threshold_method act = calib_is_graph_input(m, t->name)
+                                          ? input_method
+                                          : calib_method(s.act_method, TQT_THRESHOLD_METHOD_KL_J);
+      struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
       t->threshold = tqt_threshold(t->hist, &tp);
       t->exponent = tqt_threshold_exponent(t->threshold);
       tqt_diag_note(d, "tensor '%s': %s threshold %g (max |x| %g), exponent %d, %s%d", t->name,
@@ -111,6 +118,8 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
                     t->is_signed ? "int" : "uint", t->bits);
     }
   }
+  tqt_overrides_destroy(ov);
+  if (st != TQT_STATUS_OK) return st;
   /* One exponent per scale group: the largest, so that no member clips more than it chose to. */
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[t->group];
@@ -130,7 +139,10 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
     int64_t n_out = w && (size_t)t->axis < w->rank ? w->dims[t->axis] : 0;
     if (n_out <= 0) continue;
     int64_t k = tqt_tensor_numel(w) / n_out;
-    int abits = o->abits ? o->abits : 8;
+    /* The bits of the activation the weight multiplies (its node's input 0). */
+    const struct tqt_qtensor *x = t->owner->n_inputs ? tqt_quant_plan_find(p, t->owner->inputs[0])
+                                                     : NULL;
+    int abits = x ? x->bits : o->abits ? o->abits : 8;
     int need = t->bits + abits + (int)ceil(log2((double)(k > 1 ? k : 1)));
     if (need > 32)
       tqt_diag_warn(d, "node '%s' (%s): %d-bit accumulator needed worst case (K = %lld), 32 available",
@@ -205,7 +217,7 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
   }
   size_t count = max_samples ? max_samples : 16;
   if (!random) {
-    if ((st = tqt_dataset_open(specs, n_specs, infos, n_in, &ds, d)) != TQT_STATUS_OK) goto fail;
+    if ((st = tqt_dataset_open(specs, n_specs, infos, n_in, p->preprocess, &ds, d)) != TQT_STATUS_OK) goto fail;
     count = tqt_dataset_count(ds);
     if (max_samples && max_samples < count) count = max_samples;
   }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "quant.h"
 
 /* Ops quantized by default, and how: which inputs are weights, which output is unsigned. */
@@ -58,6 +59,7 @@ struct plan_ctx {
   regex_t *patterns; /* compiled /regex/ exclusions */
   bool *is_regex;    /* per exclusion: /regex/ (else an exact name) */
   bool *pattern_used;
+  struct tqt_overrides *overrides; /* per-op-type and per-node bits */
 };
 
 static const struct tqt_tensor *plan_initializer(const struct tqt_graph *g, const char *name) {
@@ -125,8 +127,12 @@ static struct tqt_qtensor *plan_tensor(struct plan_ctx *c, const char *name,
   t->group = p->n_tensors;
   t->axis = -1;
   t->owner = owner;
-  int bits = kind == TQT_QTENSOR_KIND_BIAS ? c->o->bbits : kind == TQT_QTENSOR_KIND_WEIGHT
-                                                                ? c->o->wbits : c->o->abits;
+  /* Bits: the settings of the node that quantizes it first (node, op type, global). */
+  struct tqt_node_settings s;
+  tqt_overrides_resolve(c->overrides, owner, &s);
+  int bits = kind == TQT_QTENSOR_KIND_BIAS     ? s.bbits
+             : kind == TQT_QTENSOR_KIND_WEIGHT ? s.wbits
+                                               : s.abits;
   t->bits = bits ? bits : kind == TQT_QTENSOR_KIND_BIAS ? 32 : 8;
   if (kind == TQT_QTENSOR_KIND_ACTIVATION) {
     if (!(t->hist = tqt_arena_calloc(p->arena, 1, sizeof *t->hist))) return NULL;
@@ -190,6 +196,8 @@ static int plan_node(struct plan_ctx *c, const struct tqt_node *n) {
     p->n_excluded_nodes++;
     return 0;
   }
+  struct tqt_node_settings settings; /* marks the overrides that apply to a quantized node */
+  tqt_overrides_resolve(c->overrides, n, &settings);
   /* Indexes, not pointers: adding a tensor may move the array. */
   const size_t none = SIZE_MAX;
   size_t in0 = none, w = none;
@@ -277,7 +285,9 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
     return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   }
   p->arena = a;
+  p->preprocess = o->preprocess;
   tqt_name_map_init(&p->index);
+  if ((st = tqt_overrides_create(o, &c.overrides, d)) != TQT_STATUS_OK) goto fail;
   c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);
   c.pattern_used = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.pattern_used);
   c.is_regex = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.is_regex);
@@ -306,6 +316,13 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   for (size_t i = 0; i < o->n_exclude_nodes; i++)
     if (!c.pattern_used[i])
       tqt_diag_warn(d, "--exclude-nodes: '%s' matches no node", o->exclude_nodes[i]);
+  for (size_t i = 0; i < o->n_overrides; i++)
+    if (!tqt_overrides_used(c.overrides, i)) {
+      if (o->overrides[i].node)
+        tqt_diag_warn(d, "config 'nodes': '%s' matches no quantized node", o->overrides[i].node);
+      else
+        tqt_diag_note(d, "config 'op_types': no quantized %s node", o->overrides[i].op_type);
+    }
   /* Signedness is one per group: signed when any member can be negative. */
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[plan_group_root(p, i)];
@@ -315,6 +332,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
     p->tensors[i].is_signed = p->tensors[plan_group_root(p, i)].is_signed;
   *out = p;
 fail:
+  tqt_overrides_destroy(c.overrides);
   tqt_name_map_free(&c.deferred);
   for (size_t i = 0; c.is_regex && i < o->n_exclude_nodes; i++)
     if (c.is_regex[i]) regfree(&c.patterns[i]);

@@ -54,6 +54,7 @@ struct tqt_quant_plan {
   size_t n_quantized_nodes, n_excluded_nodes;
   size_t n_observed; /* activations the calibration watches */
   uint64_t samples;  /* calibration samples seen */
+  const struct tqt_preprocess *preprocess; /* the options' (image folders), NULL when none */
 };
 
 /* Decides what to quantize in the main graph of m (after the passes). */
