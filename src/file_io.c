@@ -64,11 +64,29 @@ void tqt_file_map_close(struct tqt_file_map *fm) {
   memset(fm, 0, sizeof *fm);
 }
 
+void tqt_file_map_release(struct tqt_file_map *fm, const void *p, size_t len) {
+  if (!fm->map_len || !len) return;
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)p + page - 1) & ~(page - 1), end = ((uintptr_t)p + len) & ~(page - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+}
+
 char *tqt_path_dirname(const char *path) {
   const char *slash = strrchr(path, '/');
   if (!slash) return strdup(".");
   if (slash == path) return strdup("/");
   return strndup(path, (size_t)(slash - path));
+}
+
+void tqt_path_safe_name(const char *name, char *out, size_t size) {
+  size_t i = 0;
+  for (; name[i] && i + 1 < size; i++) {
+    char c = name[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    out[i] = ok ? c : '_';
+  }
+  out[i] = '\0';
 }
 
 bool tqt_path_is_dir(const char *path) {

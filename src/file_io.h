@@ -18,6 +18,9 @@ struct tqt_file_map {
 enum tqt_status tqt_file_map_open(struct tqt_file_map *fm, const char *path, long long offset,
                                   long long len, struct tqt_diag *d);
 void tqt_file_map_close(struct tqt_file_map *fm);
+/* Lets the pages wholly inside [p, p + len) of a mapping go from memory (they are read again from
+ * the file if touched). */
+void tqt_file_map_release(struct tqt_file_map *fm, const void *p, size_t len);
 
 /* A file written under a temporary name in the destination's folder, renamed on commit. */
 struct tqt_file_atomic {
@@ -35,6 +38,9 @@ void tqt_file_atomic_abort(struct tqt_file_atomic *fa);
 
 /* The folder part of path ("." when it has none), malloc'd. */
 char *tqt_path_dirname(const char *path);
+/* name as a file name: characters outside [A-Za-z0-9._-] become '_' (output and sample .npy
+ * files are named after tensors, whose names may hold '/' or ':'). */
+void tqt_path_safe_name(const char *name, char *out, size_t size);
 /* True when path names an existing folder. */
 bool tqt_path_is_dir(const char *path);
 /* dir + "/" + name, malloc'd. */

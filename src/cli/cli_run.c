@@ -43,23 +43,13 @@ struct run_output {
   int64_t dims[TQT_RANK_MAX];
 };
 
-static void run_safe_name(const char *name, char *out, size_t size) {
-  size_t i = 0;
-  for (; name[i] && i + 1 < size; i++) {
-    char c = name[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    out[i] = ok ? c : '_';
-  }
-  out[i] = '\0';
-}
 
 /* Opens the output file at the first sample, with the shape all samples must share. */
 static enum tqt_status run_output_begin(struct run_output *o, const char *dir, const char *name,
                                         const struct tqt_rt_tensor *t, size_t count,
                                         struct tqt_diag *d) {
   char safe[1024], path[4096 + 1100];
-  run_safe_name(name, safe, sizeof safe);
+  tqt_path_safe_name(name, safe, sizeof safe);
   snprintf(path, sizeof path, "%s/%s.npy", dir, safe);
   o->dtype = t->dtype;
   o->rank = t->rank;

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "image.h"
+#include "file_io.h"
 #include "npy.h"
 #include "onnx_io.h"
 #include "options.h"
@@ -113,18 +114,6 @@ static bool ds_keep_subdir(const char *dir, const char *name) {
   return ds_is_dir(path);
 }
 
-/* The file name an input's .npy has in a sample folder: its name with characters outside
- * [A-Za-z0-9._-] replaced by '_' (the rule `run` uses for outputs). */
-static void ds_safe_name(const char *name, char *out, size_t size) {
-  size_t i = 0;
-  for (; name[i] && i + 1 < size; i++) {
-    char c = name[i];
-    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-';
-    out[i] = ok ? c : '_';
-  }
-  out[i] = '\0';
-}
 
 static const struct tqt_type *ds_tensor_type(const struct tqt_value_info *info) {
   return info->type && info->type->kind == TQT_TYPE_KIND_TENSOR ? info->type : NULL;
@@ -406,6 +395,12 @@ enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_
   case DS_KIND_FILES:
     for (size_t k = 0; k < ds->n_inputs; k++) {
       struct ds_input *in = &ds->inputs[k];
+      /* The samples before this one are done with: their pages leave memory, so that a large
+       * batch file costs one sample's worth of resident memory, not the whole file. */
+      if (in->batched && i > 0 && in->npy.dims[0] > 0) {
+        size_t per = in->npy.nbytes / (size_t)in->npy.dims[0];
+        tqt_file_map_release(&in->npy.map, in->npy.data, per * i);
+      }
       enum tqt_status st = ds_npy_value(in, in->path, i, i, in->batched, &values[k], d);
       if (st != TQT_STATUS_OK) return st;
     }
@@ -416,7 +411,7 @@ enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_
   case DS_KIND_SAMPLE_DIRS:
     for (size_t k = 0; k < ds->n_inputs; k++) {
       char safe[1024];
-      ds_safe_name(ds->inputs[k].info->name, safe, sizeof safe);
+      tqt_path_safe_name(ds->inputs[k].info->name, safe, sizeof safe);
       snprintf(path, sizeof path, "%s/%s/%s.npy", ds->dir, ds->entries[i], safe);
       enum tqt_status st = ds_npy_file_value(&ds->inputs[k], path, i, &values[k], d);
       if (st != TQT_STATUS_OK) return st;
