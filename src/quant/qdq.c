@@ -149,10 +149,12 @@ static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
   qdq_range(t, &lo, &hi);
   size_t clipped = 0;
   const float *x = w->data;
+  float *scales = tqt_arena_calloc(c->m->arena, n_ch, sizeof *scales);
+  if (!scales) return QDQ_NOMEM(c), -1;
+  for (size_t ch = 0; ch < n_ch; ch++) scales[ch] = (float)tqt_quant_scale(c->p, t, ch);
   for (int64_t i = 0; i < numel; i++) {
     size_t ch = n_ch > 1 ? (size_t)((i / inner) % (int64_t)n_ch) : 0;
-    float s = (float)tqt_quant_scale(c->p, t, ch);
-    double v = nearbyint((double)(x[i] / s)); /* float division, half to even: QuantizeLinear's */
+    double v = nearbyint((double)(x[i] / scales[ch])); /* float division, half to even: QuantizeLinear's */
     if (v < lo || v > hi) clipped++;
     tqt_rt_set(&view, i, v < lo ? lo : v > hi ? hi : v);
   }
