@@ -157,7 +157,12 @@ static enum tqt_status conf_value_load(const char *path, const struct tqt_type *
     return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: rank %zu", path, t->rank);
   void *data = t->dtype == TQT_DTYPE_STRING ? (void *)t->strings : t->data;
   size_t nbytes = t->dtype == TQT_DTYPE_STRING ? t->n_strings * sizeof *t->strings : t->nbytes;
-  tqt_value_tensor_borrow(v, t->dtype, t->rank, t->dims, data, nbytes);
+  /* ONNX 1.12 writes bfloat16 test data as uint16 bits; the model's type says what they are. */
+  int32_t dtype = t->dtype;
+  if (dtype == TQT_DTYPE_UINT16 && type && type->kind == TQT_TYPE_KIND_TENSOR &&
+      type->has_elem_type && type->elem_type == TQT_DTYPE_BFLOAT16)
+    dtype = TQT_DTYPE_BFLOAT16;
+  tqt_value_tensor_borrow(v, dtype, t->rank, t->dims, data, nbytes);
   return TQT_STATUS_OK;
 }
 
