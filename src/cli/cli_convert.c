@@ -14,6 +14,7 @@
 #include "progress.h"
 #include "quant.h"
 #include "tqt_version.h"
+#include "train.h"
 
 static const char convert_help[] =
     "usage: onnx-tqt [OPTIONS] IN.onnx OUT.onnx --calib INPUT\n"
@@ -68,6 +69,9 @@ static const char convert_help[] =
     "  -v, --verbose     say what each step, pass and layer did\n"
     "  --version         print the version and exit\n"
     "  -h, --help        print this help and exit\n"
+;
+
+static const char convert_help_tail[] =
     "\n"
     "Subcommands:\n"
     "  info MODEL.onnx   opsets, op counts, inputs/outputs, functions, subgraphs, weights\n"
@@ -75,6 +79,19 @@ static const char convert_help[] =
     "\n"
     "Exit status: 0 done, 1 the model or data could not be processed (one line names file, node\n"
     "and op), 2 usage error.\n";
+
+/* Apart from convert_help: C99 caps a string literal at 4095 characters. */
+static const char convert_help_retrain[] =
+    "\n"
+    "Retraining (TQT):\n"
+    "  --retrain         after calibration, train every threshold's log2 t (Adam) so that the\n"
+    "                    quantized model's outputs follow the float model's on the calibration\n"
+    "                    samples; weights default to --weight-method 3sd (the paper)\n"
+    "  --epochs N        passes over the samples (default 5)\n"
+    "  --lr X            Adam learning rate on log2 t (default 1e-2)\n"
+    "  --batch N         samples per step (default 16)\n"
+    "  --seed N          sample order (default 0)\n"
+    "  --retrain-loss L  mse (default) or kl (on the softmax of the outputs)\n";
 
 /* True when both paths name the same existing file. */
 static bool convert_same_file(const char *a, const char *b) {
@@ -139,6 +156,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
+    OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -166,6 +184,12 @@ int cli_convert_main(int argc, char **argv) {
       {"strip", no_argument, NULL, OPT_STRIP},
       {"opset", required_argument, NULL, OPT_OPSET},
       {"config", required_argument, NULL, OPT_CONFIG},
+      {"retrain", no_argument, NULL, OPT_RETRAIN},
+      {"epochs", required_argument, NULL, OPT_EPOCHS},
+      {"lr", required_argument, NULL, OPT_LR},
+      {"batch", required_argument, NULL, OPT_BATCH},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"retrain-loss", required_argument, NULL, OPT_RETRAIN_LOSS},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -184,7 +208,8 @@ int cli_convert_main(int argc, char **argv) {
   size_t n_set_inputs = 0, n_input_shapes = 0, n_exclude_ops = 0, n_exclude_nodes = 0;
   struct tqt_arena *config_arena = NULL;
   const char *config_path = convert_config_path(argc, argv);
-  bool no_quantize = false, strip = false;
+  bool no_quantize = false, strip = false, retrain = false;
+  struct tqt_train_options train = {.epochs = 5, .lr = 1e-2, .batch = 16};
   int threads = 0;
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
@@ -208,6 +233,8 @@ int cli_convert_main(int argc, char **argv) {
     switch (opt) {
     case 'h':
       fputs(convert_help, stdout);
+      fputs(convert_help_retrain, stdout);
+      fputs(convert_help_tail, stdout);
       status = CLI_EXIT_OK;
       goto done;
     case OPT_VERSION:
@@ -230,6 +257,36 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
     case OPT_CONFIG: break; /* read before the loop */
+    case OPT_RETRAIN: retrain = true; break;
+    case OPT_EPOCHS:
+    case OPT_BATCH:
+    case OPT_SEED:
+      if ((v = convert_int(optarg, opt == OPT_SEED ? 0 : 1, 1L << 30)) < 0) {
+        status = cli_usage_error("%s takes a %s number, not '%s'", argv[optind - 1],
+                                 opt == OPT_SEED ? "non-negative" : "positive", optarg);
+        goto done;
+      }
+      if (opt == OPT_EPOCHS) train.epochs = (int)v;
+      else if (opt == OPT_BATCH) train.batch = (size_t)v;
+      else train.seed = (uint64_t)v;
+      break;
+    case OPT_LR: {
+      char *end;
+      double lr = strtod(optarg, &end);
+      if (*end || !(lr > 0 && lr < 10)) {
+        status = cli_usage_error("--lr takes a number in (0, 10), not '%s'", optarg);
+        goto done;
+      }
+      train.lr = lr;
+      break;
+    }
+    case OPT_RETRAIN_LOSS:
+      if (strcmp(optarg, "mse") && strcmp(optarg, "kl")) {
+        status = cli_usage_error("--retrain-loss: unknown loss '%s' (mse, kl)", optarg);
+        goto done;
+      }
+      train.loss = strcmp(optarg, "kl") ? TQT_TRAIN_LOSS_MSE : TQT_TRAIN_LOSS_KL;
+      break;
     case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &n_exclude_ops); break;
     case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &n_exclude_nodes); break;
     case OPT_CALIB_COUNT:
@@ -339,6 +396,11 @@ int cli_convert_main(int argc, char **argv) {
                              "--no-quantize for the float model)");
     goto done;
   }
+  if (retrain && (no_quantize || (n_calib == 1 && !strcmp(calib_specs[0], "random")))) {
+    status = cli_usage_error("--retrain needs real --calib samples and quantization");
+    goto done;
+  }
+  if (retrain && !topts.weight_method) topts.weight_method = "3sd"; /* the paper's start */
   if (!no_quantize && n_calib == 1 && !strcmp(calib_specs[0], "random"))
     tqt_diag_warn(&d, "--calib random: thresholds come from N(0,1) noise and mean nothing for "
                       "real data; use it to test the pipeline only");
@@ -361,8 +423,12 @@ int cli_convert_main(int argc, char **argv) {
                             &progress, &d) != TQT_STATUS_OK)
       goto in_fail;
     cli_progress_end(&progress);
-    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
-        tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK)
+    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
+    train.max_samples = calib_count;
+    train.threads = threads;
+    if (retrain && tqt_train_thresholds(plan, m, calib_specs, n_calib, &train, &d) != TQT_STATUS_OK)
+      goto in_fail;
+    if (tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK)
       goto in_fail;
     if (d.verbosity != TQT_VERBOSITY_QUIET)
       fprintf(stderr,
