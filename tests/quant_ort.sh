@@ -9,9 +9,7 @@ set -u
 tqt=$1 gen=$2 repo=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+. "$(dirname "$0")/check_lib.sh"
 
 # check NAME MODEL INPUT COMPARE_MODE [onnx-tqt options...]
 check() {

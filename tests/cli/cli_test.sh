@@ -28,31 +28,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tqt-cli.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
 mkdir "$T/in" "$T/work"
 
-passed=0
-failed=0
-problems=()
-
-# want DESCRIPTION COMMAND...: records DESCRIPTION as a problem unless COMMAND succeeds.
-want() {
-  local what=$1
-  shift
-  "$@" || problems+=("$what")
-}
-
-# finish NAME: reports the check named NAME from the problems recorded since the last one.
-finish() {
-  if [ ${#problems[@]} -eq 0 ]; then
-    echo "ok - $1"
-    passed=$((passed + 1))
-  else
-    echo "not ok - $1"
-    local p
-    for p in "${problems[@]}"; do echo "#   $p"; done
-    if [ -s "$T/stderr" ]; then sed 's/^/#   stderr: /' "$T/stderr"; fi
-    failed=$((failed + 1))
-  fi
-  problems=()
-}
+. "$(dirname "$0")/../check_lib.sh"
 
 # run COMMAND...: runs it with stdout, stderr and the exit status in $T/stdout, $T/stderr, $rc.
 run() {
@@ -60,7 +36,6 @@ run() {
   rc=$?
 }
 
-lines() { awk 'END { print NR }' "$1"; }
 
 # The names in a folder (`hidden`: only those starting with a dot), sorted, joined by a space.
 names_in() {

@@ -31,31 +31,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tqt-config.XXXXXX") || exit 2
 trap 'rm -rf "$T"' EXIT
 mkdir "$T/cfg" "$T/elsewhere" "$T/out"
 
-passed=0
-failed=0
-problems=()
-
-# want DESCRIPTION COMMAND...: records DESCRIPTION as a problem unless COMMAND succeeds.
-want() {
-  local what=$1
-  shift
-  "$@" || problems+=("$what")
-}
-
-# finish NAME: reports the check named NAME from the problems recorded since the last one.
-finish() {
-  if [ ${#problems[@]} -eq 0 ]; then
-    echo "ok - $1"
-    passed=$((passed + 1))
-  else
-    echo "not ok - $1"
-    local p
-    for p in "${problems[@]}"; do echo "#   $p"; done
-    if [ -s "$T/stderr" ]; then sed 's/^/#   stderr: /' "$T/stderr" | head -n 20; fi
-    failed=$((failed + 1))
-  fi
-  problems=()
-}
+. "$(dirname "$0")/../check_lib.sh"
 
 # run COMMAND...: runs it from $T/elsewhere (so that relative paths in a config can only resolve
 # through the config's folder) with stdout, stderr and the exit status in $T/stdout, $T/stderr, $rc.
@@ -64,7 +40,6 @@ run() {
   rc=$?
 }
 
-lines() { awk 'END { print NR }' "$1"; }
 # The count of an op in `onnx-tqt info MODEL` (0 when absent).
 op_count() { "$TQT" info "$1" | awk -v op="$2" '$1 == op && NF == 2 { n = $2 } END { print n + 0 }'; }
 

@@ -9,9 +9,7 @@ set -u
 tqt=$1 gen=$2 repo=$3
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+. "$(dirname "$0")/../check_lib.sh"
 mnist=$repo/examples/mnist
 sqnr() { node "$repo/tests/train/sqnr.js" "$1" "$2" | sed 's/sqnr: //'; }
 acc() { node "$mnist/accuracy.js" "$1" "$mnist/test_labels.npy" | sed 's/accuracy: //'; }
