@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 packages=(meson ninja-build pkg-config gcc protobuf-c-compiler libprotobuf-c-dev libonnx-dev
-  libcmocka-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev libonnx-testdata)
+  libcmocka-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev libonnx-testdata
+  chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v node >/dev/null || missing+=(nodejs)

@@ -24,5 +24,6 @@ int cli_usage_error(const char *fmt, ...) {
 int main(int argc, char **argv) {
   if (argc > 1 && strcmp(argv[1], "info") == 0) return cli_info_main(argc - 1, argv + 1);
   if (argc > 1 && strcmp(argv[1], "run") == 0) return cli_run_main(argc - 1, argv + 1);
+  if (argc > 1 && strcmp(argv[1], "compare") == 0) return cli_compare_main(argc - 1, argv + 1);
   return cli_convert_main(argc, argv);
 }

@@ -9,6 +9,7 @@ enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 int cli_convert_main(int argc, char **argv);
 int cli_info_main(int argc, char **argv);
 int cli_run_main(int argc, char **argv);
+int cli_compare_main(int argc, char **argv);
 
 /* Prints the diagnostic as one line "onnx-tqt: message" and maps its status to an exit code. */
 int cli_diag_exit(const struct tqt_diag *d);

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "cli_analysis.h"
 #include "config.h"
 #include "onnx_io.h"
 #include "options.h"
@@ -76,6 +77,7 @@ static const char convert_help_tail[] =
     "Subcommands:\n"
     "  info MODEL.onnx   opsets, op counts, inputs/outputs, functions, subgraphs, weights\n"
     "  run MODEL INPUT   run the interpreter, write the outputs as .npy (run --help)\n"
+    "  compare A B --data INPUT  how far B's outputs are from A's (compare --help)\n"
     "\n"
     "Exit status: 0 done, 1 the model or data could not be processed (one line names file, node\n"
     "and op), 2 usage error.\n";
@@ -92,6 +94,22 @@ static const char convert_help_retrain[] =
     "  --batch N         samples per step (default 16)\n"
     "  --seed N          sample order (default 0)\n"
     "  --retrain-loss L  mse (default) or kl (on the softmax of the outputs)\n";
+
+/* analysis (cli_analysis.h) */
+static const char convert_help_analysis[] =
+    "\n"
+    "Analysis of the quantization:\n"
+    "  --stats FILE.json per tensor its method, threshold, exponent, scale, statistics, clipped\n"
+    "                    fraction, SQNR and histogram; per node accumulator bits and output\n"
+    "                    SQNR (float vs quantized model on the calibration samples); per model\n"
+    "                    counts by op type and sizes\n"
+    "  --stats-in FILE.json  thresholds from the merged histograms of statistics files (one per\n"
+    "                    calibration shard, same model and options), repeatable; --calib then\n"
+    "                    is optional (its samples merge in too, and measure the SQNR)\n"
+    "  --report FILE.html  a self-contained HTML report: summary, warnings, a sortable layer\n"
+    "                    table, a histogram per tensor with threshold and clip range\n"
+    "  --export-fixpoint FILE.json  for integer-only code: per tensor its fixed-point position,\n"
+    "                    per Conv/Gemm/MatMul the output and bias shifts and accumulator width\n";
 
 /* True when both paths name the same existing file. */
 static bool convert_same_file(const char *a, const char *b) {
@@ -157,6 +175,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
+    OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -190,6 +209,10 @@ int cli_convert_main(int argc, char **argv) {
       {"batch", required_argument, NULL, OPT_BATCH},
       {"seed", required_argument, NULL, OPT_SEED},
       {"retrain-loss", required_argument, NULL, OPT_RETRAIN_LOSS},
+      {"stats", required_argument, NULL, OPT_STATS},
+      {"stats-in", required_argument, NULL, OPT_STATS_IN},
+      {"report", required_argument, NULL, OPT_REPORT},
+      {"export-fixpoint", required_argument, NULL, OPT_EXPORT_FIXPOINT},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -214,7 +237,10 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
   int status = CLI_EXIT_USAGE;
-  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !calib) {
+  /* analysis (cli_analysis.h) */
+  struct cli_analysis analysis = {.stats_in = calloc(list_max, sizeof *analysis.stats_in)};
+  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !calib ||
+      !analysis.stats_in) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
@@ -234,6 +260,7 @@ int cli_convert_main(int argc, char **argv) {
     case 'h':
       fputs(convert_help, stdout);
       fputs(convert_help_retrain, stdout);
+      fputs(convert_help_analysis, stdout);
       fputs(convert_help_tail, stdout);
       status = CLI_EXIT_OK;
       goto done;
@@ -361,6 +388,11 @@ int cli_convert_main(int argc, char **argv) {
       }
       n_input_shapes++;
       break;
+    /* analysis (cli_analysis.h) */
+    case OPT_STATS: analysis.stats_path = optarg; break;
+    case OPT_STATS_IN: analysis.stats_in[analysis.n_stats_in++] = optarg; break;
+    case OPT_REPORT: analysis.report_path = optarg; break;
+    case OPT_EXPORT_FIXPOINT: analysis.fixpoint_path = optarg; break;
     case ':':
       status = cli_usage_error("option '%s' needs a value", argv[optind - 1]);
       goto done;
@@ -391,7 +423,12 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("OUT '%s' is the input model; choose another file", out);
     goto done;
   }
-  if (!no_quantize && !n_calib) {
+  if (no_quantize && (cli_analysis_wanted(&analysis) || analysis.n_stats_in)) {
+    status = cli_usage_error("--stats, --stats-in, --report and --export-fixpoint describe a "
+                             "quantization: not with %s", strip ? "--strip" : "--no-quantize");
+    goto done;
+  }
+  if (!no_quantize && !n_calib && !analysis.n_stats_in) {
     status = cli_usage_error("--calib INPUT is needed to quantize (or --calib random, or "
                              "--no-quantize for the float model)");
     goto done;
@@ -417,10 +454,12 @@ int cli_convert_main(int argc, char **argv) {
   if (tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
   if (!no_quantize) {
     if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
+    /* analysis (cli_analysis.h): --stats-in histograms merge into the plan's */
+    if (cli_analysis_merge(&analysis, plan, m, &d) != TQT_STATUS_OK) goto fail;
     struct cli_progress progress;
     cli_progress_start(&progress, "calibration", 0, d.verbosity == TQT_VERBOSITY_QUIET);
-    if (tqt_quant_calibrate(plan, m, calib_specs, n_calib, calib_count, threads, convert_progress,
-                            &progress, &d) != TQT_STATUS_OK)
+    if (n_calib && tqt_quant_calibrate(plan, m, calib_specs, n_calib, calib_count, threads,
+                                       convert_progress, &progress, &d) != TQT_STATUS_OK)
       goto in_fail;
     cli_progress_end(&progress);
     if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
@@ -428,8 +467,14 @@ int cli_convert_main(int argc, char **argv) {
     train.threads = threads;
     if (retrain && tqt_train_thresholds(plan, m, calib_specs, n_calib, &train, &d) != TQT_STATUS_OK)
       goto in_fail;
+    /* analysis (cli_analysis.h): the float model and the statistics, before Q/DQ */
+    if (cli_analysis_before_insert(&analysis, plan, m, &topts, in, &d) != TQT_STATUS_OK) goto fail;
     if (tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK)
       goto in_fail;
+    /* analysis (cli_analysis.h): SQNR, then --stats, --report, --export-fixpoint written */
+    if (cli_analysis_after_insert(&analysis, plan, m, calib_specs, n_calib, calib_count, threads, &d) !=
+        TQT_STATUS_OK)
+      goto fail;
     if (d.verbosity != TQT_VERBOSITY_QUIET)
       fprintf(stderr,
               "onnx-tqt: %zu nodes quantized (%zu excluded), %zu tensors with power-of-two scales, "
@@ -450,6 +495,9 @@ done:
   free(exclude_ops);
   free(exclude_nodes);
   free(calib);
+  /* analysis (cli_analysis.h) */
+  free(analysis.stats_in);
+  cli_analysis_free(&analysis);
   tqt_quant_plan_destroy(plan);
   tqt_model_destroy(m);
   tqt_arena_destroy(config_arena);

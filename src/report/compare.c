@@ -1,0 +1,419 @@
+/* Two models side by side on the same samples (compare.h). */
+#include "compare.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "ir_edit.h"
+
+double tqt_compare_sqnr_db(const struct tqt_compare_metrics *m) {
+  if (!m->n) return NAN;
+  if (m->noise <= 0) return INFINITY;
+  if (m->signal <= 0) return -INFINITY;
+  return 10.0 * log10(m->signal / m->noise);
+}
+
+double tqt_compare_cosine(const struct tqt_compare_metrics *m) {
+  if (!m->n) return NAN;
+  if (m->signal <= 0 && m->energy_b <= 0) return 1.0;
+  if (m->signal <= 0 || m->energy_b <= 0) return 0.0;
+  return m->dot / sqrt(m->signal * m->energy_b);
+}
+
+int64_t tqt_compare_class_count(const struct tqt_rt_tensor *t) {
+  if (t->dtype != TQT_DTYPE_FLOAT || t->rank == 0) return 0;
+  size_t axis = t->rank; /* the one dim past the first that is not 1 */
+  for (size_t i = t->rank == 1 ? 0 : 1; i < t->rank; i++) {
+    if (t->dims[i] == 1) continue;
+    if (axis != t->rank) return 0;
+    axis = i;
+  }
+  return axis < t->rank && t->dims[axis] >= 2 ? t->dims[axis] : 0;
+}
+
+static double compare_get(const struct tqt_rt_tensor *t, int64_t i) {
+  return t->dtype == TQT_DTYPE_FLOAT ? (double)((const float *)t->data)[i] : tqt_rt_get(t, i);
+}
+
+bool tqt_compare_metrics_add(struct tqt_compare_metrics *m, const struct tqt_rt_tensor *a,
+                             const struct tqt_rt_tensor *b, bool class_scores) {
+  int64_t n = tqt_rt_numel(a);
+  if (n != tqt_rt_numel(b) || tqt_dtype_size(a->dtype) == 0 || tqt_dtype_size(b->dtype) == 0) {
+    m->mismatched++;
+    return false;
+  }
+  double signal = 0, noise = 0, sum_abs = 0, max_abs = m->max_abs, dot = 0, eb = 0;
+  if (a->dtype == TQT_DTYPE_FLOAT && b->dtype == TQT_DTYPE_FLOAT) {
+    const float *x = a->data, *y = b->data;
+    for (int64_t i = 0; i < n; i++) {
+      double u = x[i], v = y[i], e = u - v;
+      signal += u * u;
+      noise += e * e;
+      sum_abs += fabs(e);
+      if (fabs(e) > max_abs || e != e) max_abs = e != e ? INFINITY : fabs(e);
+      dot += u * v;
+      eb += v * v;
+    }
+  } else {
+    for (int64_t i = 0; i < n; i++) {
+      double u = compare_get(a, i), v = compare_get(b, i), e = u - v;
+      signal += u * u;
+      noise += e * e;
+      sum_abs += fabs(e);
+      if (fabs(e) > max_abs || e != e) max_abs = e != e ? INFINITY : fabs(e);
+      dot += u * v;
+      eb += v * v;
+    }
+  }
+  m->n += (uint64_t)n;
+  m->signal += signal;
+  m->noise += noise;
+  m->sum_abs += sum_abs;
+  m->max_abs = max_abs;
+  m->dot += dot;
+  m->energy_b += eb;
+  int64_t classes = class_scores ? tqt_compare_class_count(a) : 0;
+  if (classes && b->dtype == TQT_DTYPE_FLOAT) {
+    const float *x = a->data, *y = b->data;
+    for (int64_t r = 0; r < n / classes; r++) {
+      int64_t ia = 0, ib = 0;
+      for (int64_t c = 1; c < classes; c++) {
+        if (x[r * classes + c] > x[r * classes + ia]) ia = c;
+        if (y[r * classes + c] > y[r * classes + ib]) ib = c;
+      }
+      m->rows++;
+      m->agree += ia == ib;
+    }
+  }
+  return true;
+}
+
+/* ---- models ---- */
+
+enum tqt_status tqt_model_snapshot(const struct tqt_model *m, struct tqt_model **out,
+                                   struct tqt_diag *d) {
+  *out = NULL;
+  struct tqt_model *c = tqt_model_create();
+  if (!c) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  c->has_ir_version = m->has_ir_version;
+  c->ir_version = m->ir_version;
+  c->producer_name = m->producer_name;
+  c->producer_version = m->producer_version;
+  c->domain = m->domain;
+  c->has_model_version = m->has_model_version;
+  c->model_version = m->model_version;
+  c->path = m->path; /* strings are shared like the tensors: m outlives the snapshot */
+  for (size_t i = 0; i < m->n_opsets; i++)
+    if (tqt_model_opset_set(c, m->opsets[i].domain, m->opsets[i].version)) goto oom;
+  if (!(c->graph = tqt_graph_clone(c->arena, m->graph, NULL))) goto oom;
+  *out = c;
+  return TQT_STATUS_OK;
+oom:
+  tqt_model_destroy(c);
+  return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+}
+
+/* ---- matching ---- */
+
+/* B's producers: value name → node. */
+static int compare_producers(const struct tqt_graph *g, struct tqt_name_map *map) {
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
+      if (*g->nodes[i]->outputs[k] && tqt_name_map_put(map, g->nodes[i]->outputs[k], g->nodes[i]))
+        return -1;
+  return 0;
+}
+
+static const struct tqt_node *compare_producer(const struct tqt_name_map *producers,
+                                               const char *name) {
+  void *v;
+  return tqt_name_map_get(producers, name, &v) ? v : NULL;
+}
+
+/* The float source of a DequantizeLinear output: DQ ← [Clip ←] QuantizeLinear ← source. */
+static const char *compare_dq_source(const struct tqt_name_map *producers,
+                                     const struct tqt_node *dq) {
+  if (strcmp(dq->op_type, "DequantizeLinear") || *dq->domain || dq->n_inputs < 1) return NULL;
+  const struct tqt_node *p = compare_producer(producers, dq->inputs[0]);
+  if (p && !strcmp(p->op_type, "Clip") && p->n_inputs >= 1)
+    p = compare_producer(producers, p->inputs[0]);
+  if (!p || strcmp(p->op_type, "QuantizeLinear") || p->n_inputs < 1) return NULL;
+  return p->inputs[0];
+}
+
+static bool compare_graph_has(const struct tqt_graph *g, const struct tqt_name_map *producers,
+                              const char *name) {
+  for (size_t i = 0; i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, name)) return true;
+  return compare_producer(producers, name) != NULL;
+}
+
+static enum tqt_status compare_layers_build(struct tqt_compare *c, const struct tqt_model *a,
+                                            const struct tqt_model *b, struct tqt_diag *d) {
+  const struct tqt_graph *ga = a->graph, *gb = b->graph;
+  struct tqt_name_map producers;
+  tqt_name_map_init(&producers);
+  size_t n = ga->n_inputs;
+  for (size_t i = 0; i < ga->n_nodes; i++) n += ga->nodes[i]->n_outputs;
+  c->layers = calloc(n + 1, sizeof *c->layers);
+  if (!c->layers) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  for (size_t i = 0; i < ga->n_inputs; i++) {
+    if (tqt_name_map_get(&c->by_a, ga->inputs[i].name, NULL)) continue;
+    c->layers[c->n_layers] = (struct tqt_compare_entry){.name = ga->inputs[i].name,
+                                                         .index = c->n_layers};
+    if (tqt_name_map_put(&c->by_a, ga->inputs[i].name, (void *)(uintptr_t)++c->n_layers)) goto oom;
+  }
+  for (size_t i = 0; i < ga->n_nodes; i++)
+    for (size_t k = 0; k < ga->nodes[i]->n_outputs; k++) {
+      const char *name = ga->nodes[i]->outputs[k];
+      if (!*name || tqt_name_map_get(&c->by_a, name, NULL)) continue;
+      c->layers[c->n_layers] = (struct tqt_compare_entry){.name = name, .node = ga->nodes[i],
+                                                           .index = c->n_layers};
+      if (tqt_name_map_put(&c->by_a, name, (void *)(uintptr_t)++c->n_layers)) goto oom;
+    }
+  for (size_t i = 0; i < ga->n_outputs; i++) {
+    void *v;
+    if (tqt_name_map_get(&c->by_a, ga->outputs[i].name, &v))
+      c->layers[(size_t)(uintptr_t)v - 1].is_output = true;
+  }
+  /* B's dequantized values first: they are what B's next layer reads. */
+  if (compare_producers(gb, &producers)) goto oom;
+  for (size_t i = 0; i < gb->n_nodes; i++) {
+    const char *src = compare_dq_source(&producers, gb->nodes[i]);
+    void *v;
+    if (!src || gb->nodes[i]->n_outputs < 1 || !tqt_name_map_get(&c->by_a, src, &v)) continue;
+    struct tqt_compare_entry *e = &c->layers[(size_t)(uintptr_t)v - 1];
+    if (e->b_name) continue;
+    e->b_name = gb->nodes[i]->outputs[0];
+    if (tqt_name_map_put(&c->by_b, e->b_name, v)) goto oom;
+  }
+  for (size_t i = 0; i < c->n_layers; i++) {
+    struct tqt_compare_entry *e = &c->layers[i];
+    if (e->b_name || tqt_name_map_get(&c->by_b, e->name, NULL) ||
+        !compare_graph_has(gb, &producers, e->name))
+      continue;
+    e->b_name = e->name;
+    if (tqt_name_map_put(&c->by_b, e->name, (void *)(uintptr_t)(i + 1))) goto oom;
+  }
+  tqt_name_map_free(&producers);
+  return TQT_STATUS_OK;
+oom:
+  tqt_name_map_free(&producers);
+  return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+}
+
+/* ---- running ---- */
+
+struct compare_run {
+  struct tqt_compare *c;
+  uint64_t sample; /* current sample + 1 */
+};
+
+static int compare_observe_a(void *ctx, const struct tqt_node *node, const char *name,
+                             const struct tqt_value *v, struct tqt_diag *d) {
+  (void)node;
+  struct compare_run *r = ctx;
+  void *idx;
+  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&r->c->by_a, name, &idx)) return 0;
+  struct tqt_compare_entry *e = &r->c->layers[(size_t)(uintptr_t)idx - 1];
+  if (!e->b_name || tqt_dtype_size(v->t.dtype) == 0) return 0;
+  /* Reuse the copy's buffer when the size holds (the common case: same shape every sample). */
+  struct tqt_value *ref = &e->ref;
+  if (ref->kind == TQT_VALUE_KIND_TENSOR && !ref->borrowed && ref->t.capacity >= v->t.nbytes) {
+    ref->t.dtype = v->t.dtype;
+    ref->t.rank = v->t.rank;
+    memcpy(ref->t.dims, v->t.dims, sizeof ref->t.dims);
+    if (v->t.nbytes) memcpy(ref->t.data, v->t.data, v->t.nbytes);
+    ref->t.nbytes = v->t.nbytes;
+  } else if (tqt_value_copy(ref, v, d) != TQT_STATUS_OK) {
+    return -1;
+  }
+  e->ref_sample = r->sample;
+  return 0;
+}
+
+static int compare_observe_b(void *ctx, const struct tqt_node *node, const char *name,
+                             const struct tqt_value *v, struct tqt_diag *d) {
+  (void)node;
+  (void)d;
+  struct compare_run *r = ctx;
+  void *idx;
+  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&r->c->by_b, name, &idx)) return 0;
+  struct tqt_compare_entry *e = &r->c->layers[(size_t)(uintptr_t)idx - 1];
+  if (e->ref_sample != r->sample) return 0;
+  tqt_compare_metrics_add(&e->m, &e->ref.t, &v->t, e->is_output);
+  return 0;
+}
+
+/* N(0,1) values of the inputs' static shapes (the `random` INPUT; deterministic). */
+static enum tqt_status compare_random_inputs(struct tqt_interp *in, struct tqt_value *values,
+                                             uint64_t *state, struct tqt_diag *d) {
+  for (size_t i = 0; i < tqt_interp_input_count(in); i++) {
+    const struct tqt_value_info *vi = tqt_interp_input_info(in, i);
+    const struct tqt_type *t = vi->type;
+    int64_t dims[TQT_RANK_MAX];
+    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR && t->elem_type == TQT_DTYPE_FLOAT &&
+              t->has_shape && t->rank <= TQT_RANK_MAX;
+    for (size_t k = 0; ok && k < t->rank; k++) {
+      ok = t->dims[k].has_value;
+      dims[k] = t->dims[k].value;
+    }
+    if (!ok)
+      return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                           "random inputs: input '%s' needs a float type with static dims",
+                           vi->name);
+    tqt_value_release(&values[i]);
+    enum tqt_status st = tqt_value_tensor_alloc(&values[i], TQT_DTYPE_FLOAT, t->rank, dims, d);
+    if (st != TQT_STATUS_OK) return st;
+    float *x = values[i].t.data;
+    for (int64_t j = 0; j < tqt_rt_numel(&values[i].t); j++) {
+      *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+      double u1 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+      *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+      double u2 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+      x[j] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status compare_outputs_match(struct tqt_compare *c, const struct tqt_model *a,
+                                             const struct tqt_model *b, size_t *b_index,
+                                             struct tqt_diag *d) {
+  const struct tqt_graph *ga = a->graph, *gb = b->graph;
+  c->n_outputs = ga->n_outputs;
+  c->outputs = calloc(ga->n_outputs + 1, sizeof *c->outputs);
+  if (!c->outputs) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  for (size_t i = 0; i < ga->n_outputs; i++) {
+    size_t k = gb->n_outputs;
+    for (size_t j = 0; j < gb->n_outputs; j++)
+      if (!strcmp(gb->outputs[j].name, ga->outputs[i].name)) k = j;
+    if (k == gb->n_outputs && ga->n_outputs == gb->n_outputs) k = i;
+    if (k == gb->n_outputs)
+      return tqt_diag_fail(d, TQT_STATUS_INVALID,
+                           "output '%s' of A has no output of the same name in B", ga->outputs[i].name);
+    b_index[i] = k;
+    c->outputs[i] = (struct tqt_compare_entry){.name = ga->outputs[i].name,
+                                               .b_name = gb->outputs[k].name, .index = i,
+                                               .is_output = true};
+  }
+  return TQT_STATUS_OK;
+}
+
+enum tqt_status tqt_compare_models(struct tqt_model *a, struct tqt_model *b,
+                                   const struct tqt_compare_options *o, struct tqt_compare **out,
+                                   struct tqt_diag *d) {
+  *out = NULL;
+  struct tqt_compare *c = calloc(1, sizeof *c);
+  struct compare_run run = {.c = c};
+  struct tqt_interp *ia = NULL, *ib = NULL;
+  struct tqt_dataset *ds = NULL;
+  struct tqt_value *values = NULL;
+  const struct tqt_value **ptrs = NULL;
+  const struct tqt_value_info **infos = NULL;
+  size_t *b_index = NULL;
+  size_t n_in = 0;
+  bool random = o->n_specs == 1 && !strcmp(o->specs[0], "random");
+  uint64_t state = 0x636f6d70617265ull;
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!c) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  tqt_name_map_init(&c->by_a);
+  tqt_name_map_init(&c->by_b);
+  if (!(b_index = calloc(a->graph->n_outputs + 1, sizeof *b_index))) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  if ((st = compare_outputs_match(c, a, b, b_index, d)) != TQT_STATUS_OK) goto fail;
+  if (o->per_layer && (st = compare_layers_build(c, a, b, d)) != TQT_STATUS_OK) goto fail;
+  struct tqt_interp_options oa = {.threads = o->threads}, ob = oa;
+  if (o->per_layer) {
+    oa.observer = compare_observe_a;
+    ob.observer = compare_observe_b;
+    oa.observer_ctx = ob.observer_ctx = &run;
+  }
+  if ((st = tqt_interp_create(a, &oa, &ia, d)) != TQT_STATUS_OK) {
+    tqt_diag_prefix(d, "A: ");
+    goto fail;
+  }
+  if ((st = tqt_interp_create(b, &ob, &ib, d)) != TQT_STATUS_OK) {
+    tqt_diag_prefix(d, "B: ");
+    goto fail;
+  }
+  n_in = tqt_interp_input_count(ia);
+  if (tqt_interp_input_count(ib) != n_in) {
+    st = tqt_diag_fail(d, TQT_STATUS_INVALID, "A takes %zu inputs, B %zu: they cannot share samples",
+                       n_in, tqt_interp_input_count(ib));
+    goto fail;
+  }
+  values = calloc(n_in + 1, sizeof *values);
+  ptrs = calloc(n_in + 1, sizeof *ptrs);
+  infos = calloc(n_in + 1, sizeof *infos);
+  if (!values || !ptrs || !infos) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < n_in; i++) {
+    ptrs[i] = &values[i];
+    infos[i] = tqt_interp_input_info(ia, i);
+  }
+  size_t count = o->max_samples ? o->max_samples : 16;
+  if (!random) {
+    if ((st = tqt_dataset_open(o->specs, o->n_specs, infos, n_in, o->preprocess, &ds, d)) != TQT_STATUS_OK)
+      goto fail;
+    count = tqt_dataset_count(ds);
+    if (o->max_samples && o->max_samples < count) count = o->max_samples;
+  }
+  for (size_t s = 0; s < count; s++) {
+    st = random ? compare_random_inputs(ia, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
+    if (st != TQT_STATUS_OK) goto fail;
+    run.sample = s + 1;
+    if ((st = tqt_interp_run(ia, ptrs, n_in, d)) != TQT_STATUS_OK) {
+      tqt_diag_prefix(d, "A: sample %zu: ", s);
+      goto fail;
+    }
+    if ((st = tqt_interp_run(ib, ptrs, n_in, d)) != TQT_STATUS_OK) {
+      tqt_diag_prefix(d, "B: sample %zu: ", s);
+      goto fail;
+    }
+    for (size_t i = 0; i < c->n_outputs; i++) {
+      const struct tqt_value *va = tqt_interp_output(ia, i), *vb = tqt_interp_output(ib, b_index[i]);
+      if (va && vb && va->kind == TQT_VALUE_KIND_TENSOR && vb->kind == TQT_VALUE_KIND_TENSOR)
+        tqt_compare_metrics_add(&c->outputs[i].m, &va->t, &vb->t, true);
+    }
+    c->samples++;
+    if (o->progress) o->progress(o->progress_ctx, s + 1, count);
+  }
+fail:
+  for (size_t i = 0; random && values && i < n_in; i++) tqt_value_release(&values[i]);
+  for (size_t i = 0; i < c->n_layers; i++) tqt_value_release(&c->layers[i].ref);
+  free(values);
+  free(ptrs);
+  free(infos);
+  free(b_index);
+  tqt_dataset_close(ds);
+  tqt_interp_destroy(ia);
+  tqt_interp_destroy(ib);
+  if (st != TQT_STATUS_OK) {
+    tqt_compare_destroy(c);
+    return st;
+  }
+  *out = c;
+  return TQT_STATUS_OK;
+}
+
+const struct tqt_compare_entry *tqt_compare_layer(const struct tqt_compare *c, const char *name) {
+  void *v;
+  return c && tqt_name_map_get(&c->by_a, name, &v) ? &c->layers[(size_t)(uintptr_t)v - 1] : NULL;
+}
+
+void tqt_compare_destroy(struct tqt_compare *c) {
+  if (!c) return;
+  for (size_t i = 0; i < c->n_layers; i++) tqt_value_release(&c->layers[i].ref);
+  free(c->layers);
+  free(c->outputs);
+  tqt_name_map_free(&c->by_a);
+  tqt_name_map_free(&c->by_b);
+  free(c);
+}
