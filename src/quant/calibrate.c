@@ -41,8 +41,8 @@ static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor
   const struct tqt_tensor *w = calib_initializer(m, t->name);
   if (!w || !w->data)
     return tqt_diag_fail(d, TQT_STATUS_INVALID, "weight '%s' has no data", t->name);
-  struct tqt_threshold_params tp = {calib_method(s->weight_method, TQT_THRESHOLD_METHOD_MAX),
-                                    t->bits, true, s->percentile};
+  t->method = calib_method(s->weight_method, TQT_THRESHOLD_METHOD_MAX);
+  struct tqt_threshold_params tp = {t->method, t->bits, true, s->percentile};
   struct tqt_histogram *h = tqt_arena_calloc(p->arena, 1, sizeof *h);
   if (!h) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   int64_t numel = tqt_tensor_numel(w);
@@ -109,6 +109,7 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
       enum tqt_threshold_method act = calib_is_graph_input(m, t->name)
                                           ? input_method
                                           : calib_method(s.act_method, TQT_THRESHOLD_METHOD_KL_J);
+      t->method = act;
       struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
       t->threshold = tqt_threshold(t->hist, &tp);
       t->exponent = tqt_threshold_exponent(t->threshold);

@@ -96,18 +96,20 @@ static size_t plan_readers(const struct tqt_graph *g, const char *name, const st
   return n;
 }
 
-static bool plan_excluded(struct plan_ctx *c, const struct tqt_node *n) {
+/* The option that keeps n in float ("--exclude-op-types Conv"), or NULL. */
+static const char *plan_excluded(struct plan_ctx *c, const struct tqt_node *n) {
   for (size_t i = 0; i < c->o->n_exclude_op_types; i++)
-    if (!strcmp(c->o->exclude_op_types[i], n->op_type)) return true;
+    if (!strcmp(c->o->exclude_op_types[i], n->op_type))
+      return tqt_arena_printf(c->p->arena, "--exclude-op-types %s", n->op_type);
   for (size_t i = 0; i < c->o->n_exclude_nodes; i++) {
     bool hit = c->is_regex[i] ? regexec(&c->patterns[i], n->name, 0, NULL, 0) == 0
                               : !strcmp(c->o->exclude_nodes[i], n->name);
     if (hit) {
       c->pattern_used[i] = true;
-      return true;
+      return tqt_arena_printf(c->p->arena, "--exclude-nodes %s", c->o->exclude_nodes[i]);
     }
   }
-  return false;
+  return NULL;
 }
 
 /* The tensor called name in the plan, added when new. NULL when out of memory. */
@@ -185,15 +187,19 @@ static int plan_weight_axis(const struct tqt_graph *g, const struct tqt_node *n)
 
 #define QUANT_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
 
-static int plan_node(struct plan_ctx *c, const struct tqt_node *n) {
+static int plan_node(struct plan_ctx *c, size_t index) {
   const struct tqt_graph *g = c->m->graph;
+  const struct tqt_node *n = g->nodes[index];
   const struct plan_op *op = plan_op_find(n);
   if (!op || n->n_outputs < 1 || !*n->outputs[0] || plan_dtype(g, n->outputs[0]) != TQT_DTYPE_FLOAT)
     return 0;
   struct tqt_quant_plan *p = c->p;
   if (plan_op_is_follower(n->op_type) && !tqt_quant_plan_find(p, n->inputs[0])) return 0;
-  if (plan_excluded(c, n)) {
+  const char *why = plan_excluded(c, n);
+  if (why) {
     p->n_excluded_nodes++;
+    p->node_states[index] = TQT_NODE_QUANT_EXCLUDED;
+    p->node_reasons[index] = why;
     return 0;
   }
   struct tqt_node_settings settings; /* marks the overrides that apply to a quantized node */
@@ -240,6 +246,7 @@ static int plan_node(struct plan_ctx *c, const struct tqt_node *n) {
     }
   }
   p->n_quantized_nodes++;
+  p->node_states[index] = TQT_NODE_QUANT_QUANTIZED;
   /* The output: Conv/Gemm/MatMul directly followed by a Relu or Clip that alone reads it leave the
    * quantization to that op, so that runtimes fuse the pair. */
   const struct tqt_node *reader = NULL;
@@ -291,7 +298,10 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);
   c.pattern_used = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.pattern_used);
   c.is_regex = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.is_regex);
-  if (!c.patterns || !c.pattern_used || !c.is_regex) {
+  p->n_nodes = m->graph->n_nodes;
+  p->node_states = tqt_arena_calloc(a, p->n_nodes + 1, sizeof *p->node_states);
+  p->node_reasons = tqt_arena_calloc(a, p->n_nodes + 1, sizeof *p->node_reasons);
+  if (!c.patterns || !c.pattern_used || !c.is_regex || !p->node_states || !p->node_reasons) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
@@ -309,7 +319,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
     }
   }
   for (size_t i = 0; i < m->graph->n_nodes; i++)
-    if (plan_node(&c, m->graph->nodes[i]) != 0) {
+    if (plan_node(&c, i) != 0) {
       st = d->status;
       goto fail;
     }

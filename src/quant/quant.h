@@ -31,6 +31,7 @@ enum tqt_qtensor_kind {
 struct tqt_qtensor {
   const char *name;
   enum tqt_qtensor_kind kind;
+  enum tqt_threshold_method method; /* set by finish (not for biases) */
   int bits;
   bool is_signed;
   size_t group; /* scale group: tensors that must share one scale (index of its root tensor) */
@@ -46,8 +47,19 @@ struct tqt_qtensor {
   const struct tqt_node *owner; /* the node that made it quantized, for messages */
 };
 
+/* What the plan decided for a node of the main graph. */
+enum tqt_node_quant {
+  TQT_NODE_QUANT_FLOAT = 0, /* an op onnx-tqt does not quantize, or one whose input is float */
+  TQT_NODE_QUANT_QUANTIZED,
+  TQT_NODE_QUANT_EXCLUDED, /* by --exclude-op-types / --exclude-nodes (reason says which) */
+};
+
 struct tqt_quant_plan {
   struct tqt_arena *arena;
+  /* Per node of the main graph as it was when the plan was built (same order). */
+  enum tqt_node_quant *node_states;
+  const char **node_reasons; /* EXCLUDED: "--exclude-op-types Conv", "--exclude-nodes /re/" */
+  size_t n_nodes;
   struct tqt_qtensor *tensors;
   size_t n_tensors, cap_tensors;
   struct tqt_name_map index; /* tensor name → index + 1 */

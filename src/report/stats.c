@@ -3,7 +3,6 @@
 
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,28 +174,6 @@ void tqt_model_fingerprint(const struct tqt_model *m, char out[17]) {
 
 /* ---- building ---- */
 
-/* The ops plan.c quantizes (its table), for telling excluded nodes from float ones. */
-static bool stats_op_quantizable(const struct tqt_node *n) {
-  static const char *const ops[] = {
-      "Conv", "ConvTranspose", "Gemm", "MatMul", "Add", "Mul", "Concat", "AveragePool",
-      "GlobalAveragePool", "MaxPool", "Relu", "Clip", "LeakyRelu", "Sigmoid", "HardSigmoid",
-      "HardSwish", "Resize", "Softmax", "Reshape", "Flatten", "Transpose", "Squeeze",
-      "Unsqueeze", "Slice", "Identity"};
-  if (*n->domain) return false;
-  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-    if (!strcmp(ops[i], n->op_type)) return true;
-  return false;
-}
-
-/* Reshaping ops plan.c quantizes only when their input already is. */
-static bool stats_op_follows(const struct tqt_node *n) {
-  static const char *const ops[] = {"Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-                                    "Slice", "Identity"};
-  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
-    if (!strcmp(ops[i], n->op_type)) return true;
-  return false;
-}
-
 static bool stats_op_has_weights(const struct tqt_node *n) {
   return !*n->domain && (!strcmp(n->op_type, "Conv") || !strcmp(n->op_type, "ConvTranspose") ||
                          !strcmp(n->op_type, "Gemm") || !strcmp(n->op_type, "MatMul"));
@@ -216,8 +193,6 @@ struct stats_ctx {
   struct tqt_name_map readers;      /* name → struct stats_reader */
   struct tqt_name_map owners;       /* first output of an owner node → the node */
   struct stats_reader *reader_pool;
-  regex_t *patterns;
-  bool *is_regex;
   bool bad; /* out of memory while building JSON */
 };
 
@@ -237,25 +212,6 @@ static const struct stats_reader *stats_readers(const struct stats_ctx *c, const
   return tqt_name_map_get(&c->readers, name, &v) ? v : NULL;
 }
 
-/* The user option that keeps n in float, or NULL. */
-static const char *stats_exclusion(const struct stats_ctx *c, const struct tqt_node *n,
-                                   char *buf, size_t size) {
-  for (size_t i = 0; i < c->o->n_exclude_op_types; i++)
-    if (!strcmp(c->o->exclude_op_types[i], n->op_type)) {
-      snprintf(buf, size, "--exclude-op-types %s", n->op_type);
-      return buf;
-    }
-  for (size_t i = 0; i < c->o->n_exclude_nodes; i++) {
-    bool hit = c->is_regex[i] ? regexec(&c->patterns[i], n->name, 0, NULL, 0) == 0
-                              : !strcmp(c->o->exclude_nodes[i], n->name);
-    if (hit) {
-      snprintf(buf, size, "--exclude-nodes %s", c->o->exclude_nodes[i]);
-      return buf;
-    }
-  }
-  return NULL;
-}
-
 /* A Conv/Gemm/MatMul whose output stays in the accumulator: its single reader, a Relu or Clip,
  * quantizes instead (plan.c). NULL when n is not one. */
 static const struct tqt_node *stats_deferred_to(const struct stats_ctx *c,
@@ -273,21 +229,8 @@ static const struct tqt_node *stats_deferred_to(const struct stats_ctx *c,
   return NULL;
 }
 
-static bool stats_is_quantized(const struct stats_ctx *c, const struct tqt_node *n) {
-  return stats_owns(c, n) || stats_deferred_to(c, n);
-}
-
-static bool stats_is_graph_input(const struct tqt_model *m, const char *name) {
-  for (size_t i = 0; i < m->graph->n_inputs; i++)
-    if (!strcmp(m->graph->inputs[i].name, name)) return true;
-  return false;
-}
-
-static const char *stats_method(const struct stats_ctx *c, const struct tqt_qtensor *t) {
-  if (t->kind == TQT_QTENSOR_KIND_BIAS) return "s_in*s_w";
-  if (t->kind == TQT_QTENSOR_KIND_WEIGHT) return c->o->weight_method ? c->o->weight_method : "max";
-  if (stats_is_graph_input(c->m, t->name)) return c->o->input_method ? c->o->input_method : "max";
-  return c->o->act_method ? c->o->act_method : "kl_j";
+static const char *stats_method(const struct tqt_qtensor *t) {
+  return t->kind == TQT_QTENSOR_KIND_BIAS ? "s_in*s_w" : tqt_threshold_method_name(t->method);
 }
 
 static void stats_range(const struct tqt_qtensor *t, double *lo, double *hi) {
@@ -353,7 +296,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   stats_set(j, "kind", json_string(kinds[t->kind]), &c->bad);
   stats_set(j, "owner", json_string(t->owner ? t->owner->name : ""), &c->bad);
   stats_set(j, "owner_op", json_string(t->owner ? t->owner->op_type : ""), &c->bad);
-  stats_set(j, "method", json_string(stats_method(c, t)), &c->bad);
+  stats_set(j, "method", json_string(stats_method(t)), &c->bad);
   bool per_channel = t->channel_exponents ||
                      (t->kind == TQT_QTENSOR_KIND_BIAS && p->tensors[t->bias_weight].channel_exponents);
   bool has_threshold = t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents;
@@ -509,21 +452,19 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
   if (!by_op || !excluded) c->bad = true;
   for (size_t i = 0; by_op && excluded && i < g->n_nodes; i++) {
     const struct tqt_node *n = g->nodes[i];
-    char buf[600];
-    const char *why = NULL, *key;
-    if (stats_is_quantized(c, n)) {
+    const char *key;
+    enum tqt_node_quant state = i < c->p->n_nodes ? c->p->node_states[i] : TQT_NODE_QUANT_FLOAT;
+    if (state == TQT_NODE_QUANT_QUANTIZED) {
       key = "quantized";
       nq++;
       stats_push(nodes, stats_node(c, n), &c->bad);
-    } else if (stats_op_quantizable(n) &&
-               (!stats_op_follows(n) || (n->n_inputs && tqt_quant_plan_find(c->p, n->inputs[0]))) &&
-               (why = stats_exclusion(c, n, buf, sizeof buf))) {
+    } else if (state == TQT_NODE_QUANT_EXCLUDED) {
       key = "excluded";
       ne++;
       json_t *e = json_object();
       stats_set(e, "node", json_string(n->name), &c->bad);
       stats_set(e, "op_type", json_string(n->op_type), &c->bad);
-      stats_set(e, "reason", json_string(why), &c->bad);
+      stats_set(e, "reason", json_string(c->p->node_reasons[i]), &c->bad);
       stats_push(excluded, e, &c->bad);
     } else {
       key = "float";
@@ -557,9 +498,7 @@ static enum tqt_status stats_ctx_init(struct stats_ctx *c) {
   size_t n_uses = g->n_outputs;
   for (size_t i = 0; i < g->n_nodes; i++) n_uses += g->nodes[i]->n_inputs;
   c->reader_pool = calloc(n_uses + 1, sizeof *c->reader_pool);
-  c->patterns = calloc(c->o->n_exclude_nodes + 1, sizeof *c->patterns);
-  c->is_regex = calloc(c->o->n_exclude_nodes + 1, sizeof *c->is_regex);
-  if (!c->reader_pool || !c->patterns || !c->is_regex) goto oom;
+  if (!c->reader_pool) goto oom;
   for (size_t i = 0; i < g->n_initializers; i++)
     if (tqt_name_map_put(&c->initializers, g->initializers[i]->name, g->initializers[i])) goto oom;
   size_t used = 0;
@@ -586,24 +525,12 @@ static enum tqt_status stats_ctx_init(struct stats_ctx *c) {
     if (o && o->n_outputs && *o->outputs[0] && tqt_name_map_put(&c->owners, o->outputs[0], (void *)o))
       goto oom;
   }
-  for (size_t i = 0; i < c->o->n_exclude_nodes; i++) {
-    const char *e = c->o->exclude_nodes[i];
-    size_t len = strlen(e);
-    if (len < 2 || e[0] != '/' || e[len - 1] != '/') continue;
-    char *body = strndup(e + 1, len - 2);
-    c->is_regex[i] = body && regcomp(&c->patterns[i], body, REG_EXTENDED | REG_NOSUB) == 0;
-    free(body);
-  }
   return TQT_STATUS_OK;
 oom:
   return tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");
 }
 
 static void stats_ctx_free(struct stats_ctx *c) {
-  for (size_t i = 0; c->is_regex && i < c->o->n_exclude_nodes; i++)
-    if (c->is_regex[i]) regfree(&c->patterns[i]);
-  free(c->patterns);
-  free(c->is_regex);
   free(c->reader_pool);
   tqt_name_map_free(&c->initializers);
   tqt_name_map_free(&c->readers);
