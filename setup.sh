@@ -6,7 +6,8 @@ cd "$(dirname "$0")"
 
 packages=(meson ninja-build pkg-config gcc protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libcmocka-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev libonnx-testdata
-  chromium fonts-dejavu-core)
+  chromium fonts-dejavu-core valgrind clang libclang-rt-14-dev)
+# chromium: the report's screenshot test; valgrind: tests/valgrind.sh; clang: tests/fuzz/run.sh
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v node >/dev/null || missing+=(nodejs)

@@ -117,7 +117,8 @@ static int fold_evaluate(struct fold_ctx *c, struct tqt_graph *g, struct tqt_nod
       goto oom;
     tg->outputs[tg->n_outputs++] = (struct tqt_value_info){n->outputs[k], "", NULL};
   }
-  if (tqt_interp_create(tm, NULL, &in, &local) != TQT_STATUS_OK ||
+  struct tqt_interp_options io = {.max_tensor_bytes = c->limit}; /* refused before allocated */
+  if (tqt_interp_create(tm, &io, &in, &local) != TQT_STATUS_OK ||
       tqt_interp_run(in, NULL, 0, &local) != TQT_STATUS_OK) {
     tqt_diag_note(c->d, "fold_constants: '%s' (%s) stays: %s", n->name, n->op_type, local.msg);
     goto done;

@@ -10,6 +10,9 @@
 #include "ir_names.h"
 #include "passes.h"
 
+/* The largest value the zero runs may make (a real run needs the memory anyway). */
+#define INFER_TENSOR_BYTES_MAX ((size_t)1 << 30)
+
 struct infer_seen {
   int32_t dtype;
   size_t rank;
@@ -77,7 +80,10 @@ int pass_infer_shapes(struct tqt_model *m, const struct tqt_options *o, struct t
   struct infer_ctx c = {.cap_pool = n_values};
   tqt_name_map_init(&c.seen);
   c.pool = tqt_arena_calloc(m->arena, n_values + 1, sizeof *c.pool);
-  struct tqt_interp_options io = {.observer = infer_observe, .observer_ctx = &c};
+  /* A hostile model can ask for huge values (Tile, Expand, ConstantOfShape): past the cap the
+   * shapes are not inferred rather than the memory spent. */
+  struct tqt_interp_options io = {.observer = infer_observe, .observer_ctx = &c,
+                                  .max_tensor_bytes = INFER_TENSOR_BYTES_MAX};
   struct tqt_interp *in = NULL;
   struct tqt_diag local = {.verbosity = TQT_VERBOSITY_QUIET};
   struct tqt_value *values = NULL;

@@ -10,6 +10,7 @@ const struct tqt_pass tqt_passes[] = {
     {"upgrade_opset", pass_upgrade_opset, 0},
     {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, and */
     {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants */
+    {"cleanup", pass_cleanup, 0}, /* dead nodes would cost infer_shapes time and memory */
     {"infer_shapes", pass_infer_shapes, 0},
     {"fold_constants", pass_fold_constants, 2}, /* Shape of values now known to be static */
     {"fold_if", pass_fold_if, 2},

@@ -21,9 +21,16 @@ struct arena_adopted {
   void *block;
 };
 
+struct arena_hook {
+  struct arena_hook *next;
+  void (*fn)(void *ctx);
+  void *ctx;
+};
+
 struct tqt_arena {
   struct arena_chunk *chunks; /* head is the one being filled */
   struct arena_adopted *adopted;
+  struct arena_hook *hooks; /* newest first */
   size_t bytes;
 };
 
@@ -31,6 +38,11 @@ struct tqt_arena *tqt_arena_create(void) { return calloc(1, sizeof(struct tqt_ar
 
 void tqt_arena_destroy(struct tqt_arena *a) {
   if (!a) return;
+  for (struct arena_hook *h = a->hooks, *next; h; h = next) {
+    next = h->next;
+    h->fn(h->ctx);
+    free(h);
+  }
   for (struct arena_chunk *c = a->chunks, *next; c; c = next) {
     next = c->next;
     free(c);
@@ -137,6 +149,16 @@ int tqt_arena_reserve(struct tqt_arena *a, void **array, size_t *capacity, size_
   if (*capacity) memcpy(grown, *array, *capacity * elem_size);
   *array = grown;
   *capacity = cap;
+  return 0;
+}
+
+int tqt_arena_on_destroy(struct tqt_arena *a, void (*fn)(void *ctx), void *ctx) {
+  struct arena_hook *h = malloc(sizeof *h);
+  if (!h) return -1;
+  h->fn = fn;
+  h->ctx = ctx;
+  h->next = a->hooks;
+  a->hooks = h;
   return 0;
 }
 

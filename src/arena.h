@@ -24,6 +24,10 @@ int tqt_arena_adopt(struct tqt_arena *a, void *block);
  * the old block stays in the arena until it is destroyed. Returns 0 or -1 when out of memory. */
 int tqt_arena_reserve(struct tqt_arena *a, void **array, size_t *capacity, size_t need,
                       size_t elem_size);
+/* Calls fn(ctx) when the arena is destroyed, before its memory is freed (hooks run newest
+ * first): for what the arena's memory points at but does not own, such as file mappings.
+ * Returns 0, or -1 when out of memory (fn is then not registered). */
+int tqt_arena_on_destroy(struct tqt_arena *a, void (*fn)(void *ctx), void *ctx);
 /* Bytes the arena holds (for benchmarks and reports). */
 size_t tqt_arena_bytes(const struct tqt_arena *a);
 

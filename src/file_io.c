@@ -13,7 +13,8 @@ enum tqt_status tqt_file_map_open(struct tqt_file_map *fm, const char *path, lon
                                   long long len, struct tqt_diag *d) {
   enum tqt_status st = TQT_STATUS_OK;
   memset(fm, 0, sizeof *fm);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* O_NONBLOCK: opening a FIFO would otherwise wait for a writer; it is refused below. */
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return tqt_diag_fail(d, TQT_STATUS_IO, "%s: %s", path, strerror(errno));
   struct stat sb;
   if (fstat(fd, &sb) != 0) {
@@ -40,7 +41,9 @@ enum tqt_status tqt_file_map_open(struct tqt_file_map *fm, const char *path, lon
   long page = sysconf(_SC_PAGESIZE);
   long long start = offset - offset % page;
   fm->map_len = (size_t)(len + (offset - start));
-  void *p = mmap(NULL, fm->map_len, PROT_READ, MAP_PRIVATE, fd, (off_t)start);
+  /* Private and writable: a caller may edit its copy (pages are copied on write), never the
+   * file. */
+  void *p = mmap(NULL, fm->map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, (off_t)start);
   if (p == MAP_FAILED) {
     fm->map_len = 0;
     st = tqt_diag_fail(d, TQT_STATUS_IO, "%s: cannot map: %s", path, strerror(errno));

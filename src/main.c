@@ -7,7 +7,12 @@
 
 int cli_diag_exit(const struct tqt_diag *d) {
   if (d->status == TQT_STATUS_OK) return CLI_EXIT_OK;
-  fprintf(stderr, "onnx-tqt: %s\n", d->msg[0] ? d->msg : tqt_status_name(d->status));
+  /* One line, whatever the names in a hostile model hold: control characters become '?'. */
+  char line[sizeof d->msg];
+  snprintf(line, sizeof line, "%s", d->msg[0] ? d->msg : tqt_status_name(d->status));
+  for (char *p = line; *p; p++)
+    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
+  fprintf(stderr, "onnx-tqt: %s\n", line);
   return d->status == TQT_STATUS_USAGE ? CLI_EXIT_USAGE : CLI_EXIT_FAILED;
 }
 

@@ -33,7 +33,9 @@ struct tqt_value;
 enum tqt_status tqt_value_load(const char *path, const struct tqt_type *type,
                                struct tqt_value *out, struct tqt_diag *d);
 
-/* The tensor's bytes, reading external data on first use (copied once into the arena).
+/* The tensor's bytes, reading external data on first use (from 64 KiB on mapped from the file,
+ * copy on write, until the arena is destroyed: the file must stay in place and unchanged
+ * meanwhile; smaller tensors are copied into the arena).
  * NULL and a diagnostic naming tensor and file on failure. */
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d);
 

@@ -589,11 +589,82 @@ static int load_model(struct load_ctx *c, struct tqt_model *m, Onnx__ModelProto 
   return 0;
 }
 
+/* protobuf-c's unpacker recurses once per level of message nesting (about 1 KiB of stack each),
+ * so a small file of deeply nested messages (a TypeProto sequence of sequences of ..., nodes in
+ * subgraphs in nodes ...) would overflow the stack. Before unpacking, a scan of the wire format
+ * measures the nesting, following the schema's message fields, and refuses deeper files. The
+ * limit leaves room for TQT_GRAPH_DEPTH_MAX levels of subgraphs (3 messages each) with types
+ * nested as deep inside them. */
+#define LOAD_NESTING_MAX 512
+
+static bool load_scan_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (unsigned shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+/* The nesting depth of the message at [p, end) of type desc, counted from depth; stops early
+ * (returning a value above LOAD_NESTING_MAX) when too deep. Malformed input returns the depth
+ * reached: the unpacker reports it properly. */
+static int load_scan_nesting(const ProtobufCMessageDescriptor *desc, const uint8_t *p,
+                             const uint8_t *end, int depth) {
+  int deepest = depth;
+  if (depth > LOAD_NESTING_MAX) return depth;
+  while (p < end) {
+    uint64_t key, len;
+    if (!load_scan_varint(&p, end, &key)) return deepest;
+    switch (key & 7) {
+    case 0:
+      if (!load_scan_varint(&p, end, &len)) return deepest;
+      break;
+    case 1:
+      if (end - p < 8) return deepest;
+      p += 8;
+      break;
+    case 5:
+      if (end - p < 4) return deepest;
+      p += 4;
+      break;
+    case 2: {
+      if (!load_scan_varint(&p, end, &len) || len > (uint64_t)(end - p)) return deepest;
+      uint64_t field = key >> 3;
+      const ProtobufCFieldDescriptor *f =
+          field <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(desc, (unsigned)field)
+                              : NULL;
+      if (f && f->type == PROTOBUF_C_TYPE_MESSAGE) {
+        int sub = load_scan_nesting(f->descriptor, p, p + len, depth + 1);
+        if (sub > deepest) deepest = sub;
+        if (deepest > LOAD_NESTING_MAX) return deepest;
+      }
+      p += len;
+      break;
+    }
+    default: return deepest; /* groups: protobuf-c refuses them */
+    }
+  }
+  return deepest;
+}
+
+/* 0 when the message in buf nests shallowly enough to unpack, else a diagnostic. */
+static int load_check_nesting(const ProtobufCMessageDescriptor *desc, const void *buf, size_t len,
+                              const char *name, struct tqt_diag *d) {
+  const uint8_t *p = buf;
+  if (load_scan_nesting(desc, p, p + len, 0) <= LOAD_NESTING_MAX) return 0;
+  return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
+                       "%s: messages nest deeper than %d levels (subgraphs or types too deep)",
+                       name, LOAD_NESTING_MAX);
+}
+
 enum tqt_status tqt_model_load_buffer(const void *buf, size_t len, const char *name,
                                       const char *base_dir, struct tqt_model **out,
                                       struct tqt_diag *d) {
   *out = NULL;
   struct tqt_model *m = NULL;
+  if (load_check_nesting(&onnx__model_proto__descriptor, buf, len, name, d)) return d->status;
   Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, buf);
   if (!mp)
     return tqt_diag_fail(d, TQT_STATUS_PARSE,
@@ -649,6 +720,10 @@ enum tqt_status tqt_tensor_load(const char *path, struct tqt_arena *a, struct tq
   char *dir = tqt_path_dirname(path);
   if (!dir) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "%s: out of memory", path);
+    goto fail;
+  }
+  if (load_check_nesting(&onnx__tensor_proto__descriptor, fm.data, fm.len, path, d)) {
+    st = d->status;
     goto fail;
   }
   tp = onnx__tensor_proto__unpack(NULL, fm.len, fm.data);
@@ -785,6 +860,12 @@ enum tqt_status tqt_value_load(const char *path, const struct tqt_type *type,
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "%s: out of memory", path);
     goto done;
   }
+  if (load_check_nesting(sequence ? &tqt_data__sequence_proto__descriptor
+                                  : &tqt_data__optional_proto__descriptor,
+                         fm.data, fm.len, path, d)) {
+    st = d->status;
+    goto done;
+  }
   if (sequence)
     sp = tqt_data__sequence_proto__unpack(NULL, fm.len, fm.data);
   else
@@ -810,6 +891,35 @@ done:
   return st;
 }
 
+/* True when path, symbolic links resolved, lies inside dir (resolved too): a location without
+ * ".." may still leave the folder through a link. Fills d when not. */
+static bool load_path_inside(const char *dir, const char *path, const struct tqt_tensor *t,
+                             struct tqt_diag *d) {
+  char *real_dir = realpath(dir, NULL), *real = real_dir ? realpath(path, NULL) : NULL;
+  bool inside = false;
+  if (!real_dir || !real) {
+    tqt_diag_fail(d, errno == ENOMEM ? TQT_STATUS_NOMEM : TQT_STATUS_IO,
+                  "%s: tensor '%s': external data: %s", path, t->name, strerror(errno));
+  } else {
+    size_t n = strlen(real_dir);
+    inside = strncmp(real, real_dir, n) == 0 &&
+             (real[n] == '/' || (n == 1 && real_dir[0] == '/')); /* dir "/" */
+    if (!inside)
+      tqt_diag_fail(d, TQT_STATUS_INVALID,
+                    "%s: tensor '%s': external data leads outside the model's folder (to %s)",
+                    path, t->name, real);
+  }
+  free(real_dir);
+  free(real);
+  return inside;
+}
+
+/* External tensors of at least this size are mapped; smaller ones are copied (a mapping costs
+ * whole pages, and a process gets some 65000 of them). */
+#define LOAD_MAP_MIN_BYTES ((size_t)64 << 10)
+
+static void load_unmap(void *ctx) { tqt_file_map_close(ctx); }
+
 const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tqt_diag *d) {
   if (t->data || !t->external) return t->data;
   const struct tqt_external *e = t->external;
@@ -818,31 +928,51 @@ const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tq
     tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory", t->name);
     return NULL;
   }
-  struct tqt_file_map fm;
+  if (!load_path_inside(e->base_dir, path, t, d)) {
+    free(path);
+    return NULL;
+  }
+  /* Large tensors are mapped, not copied: the pages come from the file as they are read (and
+   * may go back to it under memory pressure), so a model's weights cost no more than their
+   * size. The mapping is private and writable (copy on write): code may edit the bytes, the
+   * file never changes. It lives as long as the arena. */
+  struct tqt_file_map *fm = tqt_arena_calloc(a, 1, sizeof *fm);
   int64_t numel = tqt_tensor_numel(t);
   size_t esize = tqt_dtype_size(t->dtype);
-  if (tqt_file_map_open(&fm, path, e->offset, e->length, d) != TQT_STATUS_OK) {
+  if (!fm) {
+    tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory", t->name);
+    goto fail;
+  }
+  if (tqt_file_map_open(fm, path, e->offset, e->length, d) != TQT_STATUS_OK) {
     tqt_diag_prefix(d, "tensor '%s': external data: ", t->name);
     goto fail;
   }
   if (numel < 0 || esize == 0 || (uint64_t)numel > SIZE_MAX / esize ||
-      (uint64_t)numel * esize != fm.len) {
+      (uint64_t)numel * esize != fm->len) {
     tqt_diag_fail(d, TQT_STATUS_INVALID,
                   "%s: tensor '%s' (%s) has %zu bytes of external data but its dims need %llu",
-                  path, t->name, tqt_dtype_name(t->dtype), fm.len,
+                  path, t->name, tqt_dtype_name(t->dtype), fm->len,
                   (unsigned long long)(numel < 0 ? 0 : numel) * esize);
-    tqt_file_map_close(&fm);
+    tqt_file_map_close(fm);
     goto fail;
   }
-  /* Copied once into the arena, which owns everything of the model. */
-  t->data = tqt_arena_calloc(a, 1, fm.len);
-  if (!t->data) {
-    tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory (%zu bytes)", t->name, fm.len);
-  } else {
-    memcpy(t->data, fm.data, fm.len);
-    t->nbytes = fm.len;
+  if (fm->len < LOAD_MAP_MIN_BYTES) { /* small: copied, the mapping goes */
+    if ((t->data = tqt_arena_calloc(a, 1, fm->len))) {
+      memcpy(t->data, fm->data, fm->len);
+      t->nbytes = fm->len;
+    } else {
+      tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory", t->name);
+    }
+    tqt_file_map_close(fm);
+    goto fail;
   }
-  tqt_file_map_close(&fm);
+  if (tqt_arena_on_destroy(a, load_unmap, fm) != 0) {
+    tqt_file_map_close(fm);
+    tqt_diag_fail(d, TQT_STATUS_NOMEM, "tensor '%s': out of memory", t->name);
+    goto fail;
+  }
+  t->data = fm->data;
+  t->nbytes = fm->len;
 fail:
   free(path);
   return t->data;

@@ -266,6 +266,7 @@ static bool conv_is_depthwise(const struct conv_geom *g) {
 
 /* Rows (of the last spatial dim) per tile for a column matrix of `height` rows. */
 static int64_t conv_tile_rows(int64_t height, int64_t row_len, int64_t rows, size_t esize) {
+  if (row_len <= 0) return rows > 1 ? rows : 1; /* empty rows (a zero dim): one tile, no divide */
   int64_t per_row = height * row_len * (int64_t)esize;
   int64_t t = per_row > 0 ? CONV_TILE_BYTES / per_row : rows;
   if (t * row_len < CONV_TILE_MIN_COLS) t = (CONV_TILE_MIN_COLS + row_len - 1) / row_len;
@@ -760,6 +761,7 @@ static enum tqt_status conv_qlinear_run(struct tqt_kernel_ctx *k) {
     const double *acc = q.acc + nc * g->out_size;
     for (int64_t i = 0; i < g->out_size; i++) {
       double v = nearbyint(acc[i] * (double)mult) + yz;
+      if (isnan(v)) v = yz; /* 0 · inf (a zero scale): the zero point, as QuantizeLinear */
       v = v < lo ? lo : v > hi ? hi : v;
       if (y->dtype == TQT_DTYPE_INT8)
         ((int8_t *)y->data)[nc * g->out_size + i] = (int8_t)v;

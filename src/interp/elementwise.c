@@ -84,6 +84,7 @@ static inline float elementwise_pow2_f32(int32_t n) {
 static inline float elementwise_exp_f32(float x) {
   float c = elementwise_sel_f32(x < -110.0f, -110.0f, x); /* keeps the int conversion defined */
   c = elementwise_sel_f32(c > 110.0f, 110.0f, c);
+  c = elementwise_sel_f32(c != c, 0.0f, c); /* NaN: any finite value; the result is x below */
   float n = (c * 1.44269504088896341f + 12582912.0f) - 12582912.0f; /* round to nearest */
   float r = c - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;

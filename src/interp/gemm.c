@@ -563,6 +563,7 @@ static enum tqt_status gemm_qlinear_matmul_run(struct tqt_kernel_ctx *k) {
         float mult = sa * (float)q.b_scale[it.b * s->n + j] / (float)ys;
         int64_t o = (bi * s->m + i) * s->n + j;
         double v = nearbyint(q.acc[o] * (double)mult) + yz;
+        if (isnan(v)) v = yz; /* 0 · inf (a zero scale): the zero point, as QuantizeLinear */
         v = v < lo ? lo : v > hi ? hi : v;
         if (y->dtype == TQT_DTYPE_INT8)
           ((int8_t *)y->data)[o] = (int8_t)v;

@@ -179,6 +179,9 @@ static enum tqt_status interp_tensor_prepare(struct tqt_interp *in, struct tqt_v
   if (need == SIZE_MAX)
     return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: type %s has no fixed element size",
                          what, tqt_dtype_name(dtype));
+  if (in && in->o.max_tensor_bytes && need > in->o.max_tensor_bytes)
+    return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: %zu bytes pass the cap of %zu", what,
+                         need, in->o.max_tensor_bytes);
   bool reuse = v->kind == TQT_VALUE_KIND_TENSOR && !v->borrowed && v->t.capacity >= need;
   if (reuse) {
     rt_tensor_free_strings(&v->t);

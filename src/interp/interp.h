@@ -68,6 +68,9 @@ struct tqt_interp_options {
   int threads; /* 0: OpenBLAS default */
   tqt_observer_fn observer;
   void *observer_ctx;
+  /* 0: no cap. Otherwise a node output of more bytes fails the run (UNSUPPORTED) before it is
+   * allocated: passes that evaluate speculatively stay within bounds on hostile models. */
+  size_t max_tensor_bytes;
 };
 
 /* Plans the model's main graph. Every node without a kernel is reported at once (op, domain,

@@ -589,6 +589,10 @@ static enum tqt_status grid_run(struct tqt_kernel_ctx *k) {
 
 /* ---- RoiAlign ---- */
 
+/* Sampling points per bin and axis RoiAlign takes at most (an adaptive grid is roi size / output
+ * size: 4096 allows rois 4096 times the output). */
+#define ROI_GRID_MAX 4096
+
 struct roi_params {
   bool max_mode;
   bool half_pixel;
@@ -697,10 +701,20 @@ static enum tqt_status roi_run(struct tqt_kernel_ctx *k) {
       rh = fmaxf(rh, 1.0f);
     }
     float bin_h = rh / (float)p->out_h, bin_w = rw / (float)p->out_w;
-    int64_t grid_h = p->sampling > 0 ? p->sampling : (int64_t)ceilf(rh / (float)p->out_h);
-    int64_t grid_w = p->sampling > 0 ? p->sampling : (int64_t)ceilf(rw / (float)p->out_w);
-    if (grid_h < 0) grid_h = 0;
-    if (grid_w < 0) grid_w = 0;
+    /* The grid in float first: a NaN or huge roi (or sampling_ratio) must not reach the
+     * conversions, nor the sample count overflow. */
+    float gh = p->sampling > 0 ? (float)p->sampling : ceilf(rh / (float)p->out_h);
+    float gw = p->sampling > 0 ? (float)p->sampling : ceilf(rw / (float)p->out_w);
+    int64_t grid_h = gh > 0 && gh < ROI_GRID_MAX ? (int64_t)gh : 0;
+    int64_t grid_w = gw > 0 && gw < ROI_GRID_MAX ? (int64_t)gw : 0;
+    uint64_t per_bin = (uint64_t)(grid_h * grid_w > 1 ? grid_h * grid_w : 1);
+    if (!(gh < ROI_GRID_MAX) || !(gw < ROI_GRID_MAX) ||
+        (uint64_t)(p->out_h * p->out_w) > SIZE_MAX / 2 / sizeof *samples / per_bin) {
+      st = tqt_kernel_fail(k, TQT_STATUS_INVALID,
+                           "roi %lld: (%g, %g, %g, %g) needs a sampling grid past %d per bin",
+                           (long long)r, roi[0], roi[1], roi[2], roi[3], ROI_GRID_MAX);
+      break;
+    }
     float count = (float)(grid_h * grid_w > 1 ? grid_h * grid_w : 1);
     size_t need = (size_t)(p->out_h * p->out_w * grid_h * grid_w) + 1;
     if (need > cap) {
