@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,4 +466,36 @@ void tqt_dataset_close(struct tqt_dataset *ds) {
   free(ds->image_data);
   tqt_arena_destroy(ds->scratch);
   free(ds);
+}
+
+enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *values,
+                                   uint64_t *state, struct tqt_diag *d) {
+  for (size_t i = 0; i < tqt_interp_input_count(in); i++) {
+    const struct tqt_value_info *vi = tqt_interp_input_info(in, i);
+    const struct tqt_type *t = vi->type;
+    int64_t dims[TQT_RANK_MAX];
+    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR && t->elem_type == TQT_DTYPE_FLOAT &&
+              t->has_shape && t->rank <= TQT_RANK_MAX;
+    for (size_t k = 0; ok && k < t->rank; k++) {
+      ok = t->dims[k].has_value;
+      dims[k] = t->dims[k].value;
+    }
+    if (!ok)
+      return tqt_diag_fail(d, TQT_STATUS_USAGE,
+                           "random inputs: input '%s' needs a float type with static dims "
+                           "(--input-shape)",
+                           vi->name);
+    tqt_value_release(&values[i]);
+    enum tqt_status st = tqt_value_tensor_alloc(&values[i], TQT_DTYPE_FLOAT, t->rank, dims, d);
+    if (st != TQT_STATUS_OK) return st;
+    float *x = values[i].t.data;
+    for (int64_t j = 0; j < tqt_rt_numel(&values[i].t); j++) {
+      *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+      double u1 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+      *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+      double u2 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
+      x[j] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+    }
+  }
+  return TQT_STATUS_OK;
 }

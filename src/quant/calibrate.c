@@ -155,40 +155,6 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   return TQT_STATUS_OK;
 }
 
-/* N(0,1) values for `random` calibration (deterministic). */
-static void calib_random_fill(float *x, size_t n, uint64_t *state) {
-  for (size_t i = 0; i < n; i++) {
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    double u1 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    double u2 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
-    x[i] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
-  }
-}
-
-static enum tqt_status calib_random_inputs(struct tqt_interp *in, struct tqt_value *values,
-                                           uint64_t *state, struct tqt_diag *d) {
-  for (size_t i = 0; i < tqt_interp_input_count(in); i++) {
-    const struct tqt_value_info *vi = tqt_interp_input_info(in, i);
-    const struct tqt_type *t = vi->type;
-    int64_t dims[TQT_RANK_MAX];
-    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR && t->elem_type == TQT_DTYPE_FLOAT &&
-              t->has_shape && t->rank <= TQT_RANK_MAX;
-    for (size_t k = 0; ok && k < t->rank; k++) {
-      ok = t->dims[k].has_value;
-      dims[k] = t->dims[k].value;
-    }
-    if (!ok)
-      return tqt_diag_fail(d, TQT_STATUS_USAGE,
-                           "--calib random: input '%s' needs a float type with static dims "
-                           "(--input-shape)", vi->name);
-    enum tqt_status st = tqt_value_tensor_alloc(&values[i], TQT_DTYPE_FLOAT, t->rank, dims, d);
-    if (st != TQT_STATUS_OK) return st;
-    calib_random_fill(values[i].t.data, (size_t)tqt_rt_numel(&values[i].t), state);
-  }
-  return TQT_STATUS_OK;
-}
-
 enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
                                     const char *const *specs, size_t n_specs, size_t max_samples,
                                     int threads, tqt_progress_fn progress, void *progress_ctx,
@@ -223,7 +189,7 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
     if (max_samples && max_samples < count) count = max_samples;
   }
   for (size_t s = 0; s < count; s++) {
-    st = random ? calib_random_inputs(in, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
+    st = random ? tqt_dataset_random(in, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
     if (st != TQT_STATUS_OK) goto fail;
     if ((st = tqt_interp_run(in, ptrs, n_in, d)) != TQT_STATUS_OK) {
       tqt_diag_prefix(d, "calibration sample %zu: ", s);
