@@ -8,12 +8,9 @@ const struct tqt_pass tqt_passes[] = {
     {"set_input", pass_set_input, 0},
     {"inline_functions", pass_inline_functions, 0},
     {"upgrade_opset", pass_upgrade_opset, 0},
-    {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, and */
-    {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants */
-    {"cleanup", pass_cleanup, 0}, /* dead nodes would cost infer_shapes time and memory */
-    {"infer_shapes", pass_infer_shapes, 0},
-    {"fold_constants", pass_fold_constants, 2}, /* Shape of values now known to be static */
-    {"fold_if", pass_fold_if, 2},
+    {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, */
+    {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants, */
+    {"infer_shapes", pass_infer_shapes, 1},     /* and proven shapes too */
     {"cleanup", pass_cleanup, 0},
     {"collapse_concat", pass_collapse_concat, 0},
     {"fold_batchnorm", pass_fold_batchnorm, 0},

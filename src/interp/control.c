@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* ---- shared helpers ---- */
@@ -88,6 +89,58 @@ static enum tqt_status control_scalar_int(struct tqt_kernel_ctx *k, const struct
   return TQT_STATUS_OK;
 }
 
+/* ---- shared inference helpers ---- */
+
+static const struct tqt_sym control_nothing;
+
+/* s: a sequence of dtype tensors (nothing more is known of sequences). */
+static void control_infer_sequence(struct tqt_sym *s, int32_t dtype) {
+  *s = (struct tqt_sym){.kind = TQT_SYM_KIND_SEQUENCE, .dtype = dtype};
+}
+
+/* Whether a and b say the same (the fixpoint test of carried values). */
+static bool control_sym_same(const struct tqt_sym *a, const struct tqt_sym *b) {
+  if (a->kind != b->kind || a->dtype != b->dtype || a->has_rank != b->has_rank ||
+      a->has_value != b->has_value || a->constant != b->constant)
+    return false;
+  if (a->has_rank && (a->rank != b->rank || memcmp(a->dims, b->dims, a->rank * sizeof *a->dims)))
+    return false;
+  return !a->has_value || (a->n_value == b->n_value &&
+                           !memcmp(a->value, b->value, a->n_value * sizeof *a->value));
+}
+
+/* out: s without its n dims from axis on (n = 0: s itself, value and all). */
+static void control_infer_drop(struct tqt_sym *out, const struct tqt_sym *s, size_t axis,
+                               size_t n) {
+  if (!s || !n) {
+    *out = s ? *s : control_nothing;
+    return;
+  }
+  if (!tqt_sym_ranked(s) || s->rank < axis + n) {
+    tqt_sym_tensor_unranked(out, s->dtype);
+    return;
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t r = 0;
+  for (size_t i = 0; i < s->rank; i++)
+    if (i < axis || i >= axis + n) dims[r++] = s->dims[i];
+  tqt_sym_tensor(out, s->dtype, r, dims);
+}
+
+/* out: tensor s with the n dims ins inserted before its dim axis (axis ≤ s's rank). */
+static void control_infer_insert(struct tqt_sym *out, const struct tqt_sym *s, size_t axis,
+                                 const tqt_sdim *ins, size_t n) {
+  if (!tqt_sym_ranked(s) || s->rank + n > TQT_RANK_MAX || axis > s->rank) {
+    tqt_sym_tensor_unranked(out, tqt_sym_dtype(s));
+    return;
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  memcpy(dims, s->dims, axis * sizeof *dims);
+  memcpy(dims + axis, ins, n * sizeof *dims);
+  memcpy(dims + axis + n, s->dims + axis, (s->rank - axis) * sizeof *dims);
+  tqt_sym_tensor(out, s->dtype, s->rank + n, dims);
+}
+
 /* ---- If ---- */
 
 struct if_params {
@@ -120,6 +173,22 @@ static enum tqt_status if_run(struct tqt_kernel_ctx *k) {
   for (size_t i = 0; i < k->n_outputs; i++)
     if ((st = control_value_emit(k, i, tqt_kernel_subgraph_output(k, which, i)))) return st;
   return TQT_STATUS_OK;
+}
+
+/* A proven condition: the outputs of the branch that runs. Otherwise what both branches agree
+ * on. */
+static enum tqt_status if_infer(struct tqt_infer_ctx *c) {
+  const struct if_params *p = c->k->params;
+  int64_t cond;
+  if (tqt_sdim_value(tqt_sym_elem(c->dims, tqt_infer_input(c, 0), 0), &cond))
+    return tqt_infer_subgraph(c, cond ? p->then_idx : p->else_idx, NULL, 0, c->out, c->n_out);
+  struct tqt_sym *other = calloc(c->n_out + 1, sizeof *other);
+  if (!other) return tqt_kernel_fail(c->k, TQT_STATUS_NOMEM, "out of memory");
+  enum tqt_status st = tqt_infer_subgraph(c, p->then_idx, NULL, 0, c->out, c->n_out);
+  if (!st) st = tqt_infer_subgraph(c, p->else_idx, NULL, 0, other, c->n_out);
+  for (size_t i = 0; !st && i < c->n_out; i++) tqt_sym_merge(&c->out[i], &other[i]);
+  free(other);
+  return st;
 }
 
 /* ---- iteration state shared by Loop and Scan ---- */
@@ -176,6 +245,44 @@ static void control_declared_shape(const struct tqt_graph *g, size_t i, int32_t 
     if (!t->dims[d].has_value || t->dims[d].value < 0) return;
   for (size_t d = 0; d < t->rank; d++) dims[d] = t->dims[d].value;
   *rank = t->rank;
+}
+
+/* Rounds of body inference before carried values keep only their kinds and types. */
+#define CONTROL_INFER_ROUNDS 8
+
+/* Infers the body (subgraph 0) with bind[0..n_bind) as its inputs, bind[first..first+n) being
+ * values carried from one iteration to the next: each round they become the join of what they
+ * were and what the body made of them (its outputs out_first..), until a round changes nothing,
+ * so that they hold in every iteration. Past CONTROL_INFER_ROUNDS rounds they keep their kinds
+ * and types only (a dim growing each iteration), then nothing: joins only lose facts, so this
+ * ends. outs receives the body's n_outs outputs from the last round. */
+static enum tqt_status control_infer_iterate(struct tqt_infer_ctx *c, struct tqt_sym *bind,
+                                             size_t n_bind, size_t first, size_t n,
+                                             size_t out_first, struct tqt_sym *outs,
+                                             size_t n_outs) {
+  const struct tqt_sym **ins = calloc(n_bind + 1, sizeof *ins);
+  if (!ins) return tqt_kernel_fail(c->k, TQT_STATUS_NOMEM, "out of memory");
+  enum tqt_status st = TQT_STATUS_OK;
+  for (int round = 1;; round++) {
+    /* Nothing known: the body's declared input type, if any. */
+    for (size_t i = 0; i < n_bind; i++)
+      ins[i] = bind[i].kind == TQT_SYM_KIND_UNKNOWN ? NULL : &bind[i];
+    if ((st = tqt_infer_subgraph(c, 0, ins, n_bind, outs, n_outs))) break;
+    bool changed = false;
+    for (size_t j = 0; j < n; j++) {
+      struct tqt_sym *v = &bind[first + j], next = *v;
+      tqt_sym_merge(&next, out_first + j < n_outs ? &outs[out_first + j] : &control_nothing);
+      if (round > CONTROL_INFER_ROUNDS + 2)
+        next = control_nothing;
+      else if (round > CONTROL_INFER_ROUNDS)
+        next = (struct tqt_sym){.kind = next.kind, .dtype = next.dtype};
+      if (!control_sym_same(&next, v)) changed = true;
+      *v = next;
+    }
+    if (!changed) break;
+  }
+  free(ins);
+  return st;
 }
 
 /* ---- Loop ---- */
@@ -334,6 +441,43 @@ fail:
   free(stacks);
   free(bind);
   control_carry_free(&carry);
+  return st;
+}
+
+/* The iterations a Loop is proven to run: M when there is no condition; NULL otherwise. */
+static tqt_sdim loop_infer_trips(struct tqt_infer_ctx *c) {
+  int64_t m;
+  if (tqt_infer_input(c, 1) || !tqt_sdim_value(tqt_sym_elem(c->dims, tqt_infer_input(c, 0), 0), &m))
+    return NULL;
+  return tqt_sdim_const(c->dims, m > 0 ? m : 0);
+}
+
+/* The body sees (iteration number, condition, carried...) and makes (condition, carried...,
+ * scan outputs...). Outputs: the carried values as they hold in every iteration, then each scan
+ * output stacked along a new first axis, one slice per iteration. */
+static enum tqt_status loop_infer(struct tqt_infer_ctx *c) {
+  const struct loop_params *p = c->k->params;
+  size_t n_bind = 2 + p->n_carried, n_body = 1 + p->n_carried + p->n_scan;
+  struct tqt_sym *bind = calloc(n_bind, sizeof *bind), *outs = calloc(n_body, sizeof *outs);
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!bind || !outs) {
+    st = tqt_kernel_fail(c->k, TQT_STATUS_NOMEM, "out of memory");
+    goto done;
+  }
+  tqt_sym_tensor(&bind[0], TQT_DTYPE_INT64, 0, NULL);
+  tqt_sym_tensor(&bind[1], TQT_DTYPE_BOOL, 0, NULL);
+  for (size_t j = 0; j < p->n_carried; j++) control_infer_drop(&bind[2 + j], c->in[2 + j], 0, 0);
+  if ((st = control_infer_iterate(c, bind, n_bind, 2, p->n_carried, 1, outs, n_body))) goto done;
+  tqt_sdim trips = loop_infer_trips(c);
+  for (size_t j = 0; j < c->n_out; j++) {
+    if (j < p->n_carried)
+      c->out[j] = bind[2 + j];
+    else
+      control_infer_insert(&c->out[j], &outs[1 + j], 0, &trips, 1);
+  }
+done:
+  free(bind);
+  free(outs);
   return st;
 }
 
@@ -735,6 +879,61 @@ fail:
   return st;
 }
 
+/* *have becomes d when d tells more: every scan input has the same steps (and batch), and a
+ * constant tells more than a symbol. */
+static void scan_infer_same(tqt_sdim *have, tqt_sdim d) {
+  if (d && !tqt_sdim_value(*have, NULL)) *have = d;
+}
+
+/* The body sees (states..., one slice of each scan input) and makes (states..., scan
+ * outputs...). Scan-9 slices along each input's axis and stacks the scan outputs along theirs;
+ * Scan-8 has a batch axis in front of everything and scans axis 1. */
+static enum tqt_status scan_infer(struct tqt_infer_ctx *c) {
+  const struct scan_params *p = c->k->params;
+  size_t first = p->batched ? 1 : 0, n_bind = p->n_state + p->n_in, n_body = p->n_state + p->n_out;
+  struct tqt_sym *bind = calloc(n_bind, sizeof *bind), *outs = calloc(n_body, sizeof *outs);
+  enum tqt_status st = TQT_STATUS_OK;
+  tqt_sdim lead[2] = {NULL, NULL}; /* Scan-8's batch; the number of steps */
+  if (!bind || !outs) {
+    st = tqt_kernel_fail(c->k, TQT_STATUS_NOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t j = 0; j < p->n_state; j++)
+    control_infer_drop(&bind[j], tqt_infer_input(c, first + j), 0, first);
+  for (size_t j = 0; j < p->n_in; j++) {
+    const struct tqt_sym *t = tqt_infer_input(c, first + p->n_state + j);
+    size_t axis = p->batched ? 1 : 0;
+    if (!p->batched && tqt_sym_ranked(t) &&
+        (st = tqt_kernel_axis(c->k, p->in_axes ? p->in_axes[j] : 0, t->rank, &axis)))
+      goto done;
+    control_infer_drop(&bind[p->n_state + j], t, p->batched ? 0 : axis, p->batched ? 2 : 1);
+    if (tqt_sym_ranked(t) && axis < t->rank) {
+      scan_infer_same(&lead[1], t->dims[axis]);
+      if (p->batched) scan_infer_same(&lead[0], t->dims[0]);
+    }
+  }
+  if ((st = control_infer_iterate(c, bind, n_bind, 0, p->n_state, 0, outs, n_body))) goto done;
+  for (size_t j = 0; j < c->n_out; j++) {
+    const struct tqt_sym *v = j < p->n_state ? &bind[j] : &outs[j];
+    size_t axis = 0;
+    if (p->batched) {
+      control_infer_insert(&c->out[j], v, 0, lead, j < p->n_state ? 1 : 2);
+    } else if (j < p->n_state) {
+      c->out[j] = *v;
+    } else {
+      const int64_t *axes = p->out_axes;
+      if (tqt_sym_ranked(v) &&
+          (st = tqt_kernel_axis(c->k, axes ? axes[j - p->n_state] : 0, v->rank + 1, &axis)))
+        goto done;
+      control_infer_insert(&c->out[j], v, axis, &lead[1], 1);
+    }
+  }
+done:
+  free(bind);
+  free(outs);
+  return st;
+}
+
 /* ---- sequences ---- */
 
 static const struct tqt_value *seq_input(struct tqt_kernel_ctx *k, size_t i) {
@@ -812,6 +1011,19 @@ static enum tqt_status seq_position(struct tqt_kernel_ctx *k, size_t i, size_t n
   return TQT_STATUS_OK;
 }
 
+/* A sequence of input 0's type (SequenceConstruct, SequenceErase, SplitToSequence). */
+static enum tqt_status seq_infer(struct tqt_infer_ctx *c) {
+  control_infer_sequence(&c->out[0], tqt_sym_dtype(tqt_infer_input(c, 0)));
+  return TQT_STATUS_OK;
+}
+
+/* An item of input 0, a sequence (SequenceAt, ConcatFromSequence): its type; no item's rank is
+ * known. */
+static enum tqt_status seq_item_infer(struct tqt_infer_ctx *c) {
+  tqt_sym_tensor_unranked(&c->out[0], tqt_sym_dtype(tqt_infer_input(c, 0)));
+  return TQT_STATUS_OK;
+}
+
 static enum tqt_status seq_construct_run(struct tqt_kernel_ctx *k) {
   struct tqt_value *out = NULL;
   for (size_t i = 0; i < k->n_inputs; i++) {
@@ -829,6 +1041,11 @@ static enum tqt_status seq_empty_init(struct tqt_kernel_ctx *k) {
   if (!dtype) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
   *dtype = (int32_t)tqt_attr_int(k->node, "dtype", TQT_DTYPE_FLOAT);
   k->params = dtype;
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status seq_empty_infer(struct tqt_infer_ctx *c) {
+  control_infer_sequence(&c->out[0], *(const int32_t *)c->k->params);
   return TQT_STATUS_OK;
 }
 
@@ -864,6 +1081,14 @@ static enum tqt_status seq_insert_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* The inserted tensor's type, as run gives it (the sequence's when it is unknown). */
+static enum tqt_status seq_insert_infer(struct tqt_infer_ctx *c) {
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 1));
+  seq_infer(c);
+  if (dtype != TQT_DTYPE_UNDEFINED) c->out[0].dtype = dtype;
+  return TQT_STATUS_OK;
+}
+
 static enum tqt_status seq_erase_run(struct tqt_kernel_ctx *k) {
   const struct tqt_value *s = seq_input(k, 0);
   if (!s) return k->d->status;
@@ -883,6 +1108,11 @@ static enum tqt_status seq_length_run(struct tqt_kernel_ctx *k) {
   struct tqt_rt_tensor *y = tqt_kernel_output(k, 0, TQT_DTYPE_INT64, 0, NULL);
   if (!y) return k->d->status;
   *(int64_t *)y->data = (int64_t)s->n_items;
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status seq_length_infer(struct tqt_infer_ctx *c) {
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 0, NULL);
   return TQT_STATUS_OK;
 }
 
@@ -1116,6 +1346,35 @@ fail:
   return st;
 }
 
+/* Inferred once: the body sees an item of each sequence input (its type) and the tensor inputs
+ * themselves; each output is a sequence of the body's output's type. */
+static enum tqt_status seq_map_infer(struct tqt_infer_ctx *c) {
+  struct tqt_sym *bind = calloc(c->n_in + 1, sizeof *bind);
+  struct tqt_sym *outs = calloc(c->n_out + 1, sizeof *outs);
+  const struct tqt_sym **ins = calloc(c->n_in + 1, sizeof *ins);
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!bind || !outs || !ins) {
+    st = tqt_kernel_fail(c->k, TQT_STATUS_NOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t a = 0; a < c->n_in; a++) {
+    const struct tqt_sym *v = tqt_infer_input(c, a);
+    if (v && v->kind == TQT_SYM_KIND_SEQUENCE)
+      tqt_sym_tensor_unranked(&bind[a], v->dtype);
+    else
+      control_infer_drop(&bind[a], v, 0, 0);
+    ins[a] = &bind[a];
+  }
+  if ((st = tqt_infer_subgraph(c, 0, ins, c->n_in, outs, c->n_out))) goto done;
+  for (size_t j = 0; j < c->n_out; j++)
+    control_infer_sequence(&c->out[j], outs[j].dtype);
+done:
+  free(bind);
+  free(outs);
+  free(ins);
+  return st;
+}
+
 /* ---- optionals ---- */
 
 static enum tqt_status optional_run(struct tqt_kernel_ctx *k) {
@@ -1138,23 +1397,47 @@ static enum tqt_status optional_get_element_run(struct tqt_kernel_ctx *k) {
   return control_value_emit(k, 0, v);
 }
 
+/* Optional(x) is x (an empty optional without input); OptionalGetElement of a value that is
+ * there is that value. */
+static enum tqt_status optional_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *v = tqt_infer_input(c, 0);
+  if (v && (v->kind == TQT_SYM_KIND_TENSOR || v->kind == TQT_SYM_KIND_SEQUENCE))
+    c->out[0] = *v;
+  else if (!v && !strcmp(c->k->node->op_type, "Optional"))
+    c->out[0].kind = TQT_SYM_KIND_NONE;
+  return TQT_STATUS_OK;
+}
+
+/* A bool scalar, decided when the input is proven there (a tensor or a sequence) or empty. */
+static enum tqt_status optional_has_element_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *v = tqt_infer_input(c, 0);
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_BOOL, 0, NULL);
+  tqt_sdim has = NULL;
+  if (!v || v->kind == TQT_SYM_KIND_NONE)
+    has = tqt_sdim_const(c->dims, 0);
+  else if (v->kind == TQT_SYM_KIND_TENSOR || v->kind == TQT_SYM_KIND_SEQUENCE)
+    has = tqt_sdim_const(c->dims, 1);
+  tqt_sym_value_set(&c->out[0], &has, 1);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel control_kernels[] = {
-    {"", "If", 1, if_init, if_run},
-    {"", "Loop", 1, loop_init, loop_run},
-    {"", "Scan", 8, scan_init, scan_run},
-    {"", "Scan", 9, scan_init, scan_run},
-    {"", "SequenceConstruct", 11, NULL, seq_construct_run},
-    {"", "SequenceEmpty", 11, seq_empty_init, seq_empty_run},
-    {"", "SequenceAt", 11, NULL, seq_at_run},
-    {"", "SequenceInsert", 11, NULL, seq_insert_run},
-    {"", "SequenceErase", 11, NULL, seq_erase_run},
-    {"", "SequenceLength", 11, NULL, seq_length_run},
-    {"", "SplitToSequence", 11, split_seq_init, split_seq_run},
-    {"", "ConcatFromSequence", 11, concat_seq_init, concat_seq_run},
-    {"", "SequenceMap", 17, seq_map_init, seq_map_run},
-    {"", "Optional", 15, NULL, optional_run},
-    {"", "OptionalHasElement", 15, NULL, optional_has_element_run},
-    {"", "OptionalGetElement", 15, NULL, optional_get_element_run},
+    {"", "If", 1, if_init, if_run, if_infer},
+    {"", "Loop", 1, loop_init, loop_run, loop_infer},
+    {"", "Scan", 8, scan_init, scan_run, scan_infer},
+    {"", "Scan", 9, scan_init, scan_run, scan_infer},
+    {"", "SequenceConstruct", 11, NULL, seq_construct_run, seq_infer},
+    {"", "SequenceEmpty", 11, seq_empty_init, seq_empty_run, seq_empty_infer},
+    {"", "SequenceAt", 11, NULL, seq_at_run, seq_item_infer},
+    {"", "SequenceInsert", 11, NULL, seq_insert_run, seq_insert_infer},
+    {"", "SequenceErase", 11, NULL, seq_erase_run, seq_infer},
+    {"", "SequenceLength", 11, NULL, seq_length_run, seq_length_infer},
+    {"", "SplitToSequence", 11, split_seq_init, split_seq_run, seq_infer},
+    {"", "ConcatFromSequence", 11, concat_seq_init, concat_seq_run, seq_item_infer},
+    {"", "SequenceMap", 17, seq_map_init, seq_map_run, seq_map_infer},
+    {"", "Optional", 15, NULL, optional_run, optional_infer},
+    {"", "OptionalHasElement", 15, NULL, optional_has_element_run, optional_has_element_infer},
+    {"", "OptionalGetElement", 15, NULL, optional_get_element_run, optional_infer},
 };
 
 const struct tqt_kernel_family tqt_family_control = {

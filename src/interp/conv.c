@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* Spatial dims are padded to three (D, H, W): 1-D and 2-D convolutions run as 3-D ones with
@@ -775,11 +776,138 @@ fail:
   return st;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* The input span of a kernel of k taps at dilation d: (k - 1) * d + 1. */
+static tqt_sdim conv_infer_extent(struct tqt_dimtab *t, tqt_sdim k, int64_t d) {
+  tqt_sdim one = tqt_sdim_const(t, 1);
+  return tqt_sdim_add(t, tqt_sdim_mul(t, tqt_sdim_const(t, d), tqt_sdim_sub(t, k, one)), one);
+}
+
+/* The number of windows of a sliding-window op (Conv and the pools, pool.c) along one axis of
+ * length in, as their kernels count them: SAME pads to ceil(in / s); otherwise the padded axis
+ * holds floor(span / s) + 1 windows (ceil with ceil_mode, less a last one that would start in the
+ * end padding). *out is NULL when that is not an exact expression; false when the window
+ * provably does not fit (the run fails). */
+bool tqt_infer_window(struct tqt_dimtab *t, tqt_sdim in, tqt_sdim k, int64_t s, int64_t d,
+                      int64_t pb, int64_t pe, bool same, bool ceil_mode, tqt_sdim *out) {
+  tqt_sdim sd = tqt_sdim_const(t, s), one = tqt_sdim_const(t, 1);
+  if (same) {
+    *out = tqt_sdim_div_ceil(t, in, sd);
+    return true;
+  }
+  tqt_sdim ek = conv_infer_extent(t, k, d);
+  tqt_sdim span = tqt_sdim_sub(t, tqt_sdim_add(t, in, tqt_sdim_const(t, pb + pe)), ek);
+  int64_t v, n, iv, ekv;
+  if (tqt_sdim_value(span, &v) && v < 0) return false;
+  if (!ceil_mode) {
+    *out = tqt_sdim_add(t, tqt_sdim_div_floor(t, span, sd), one);
+    return true;
+  }
+  *out = tqt_sdim_add(t, tqt_sdim_div_ceil(t, span, sd), one);
+  if (tqt_sdim_value(*out, &n) && tqt_sdim_value(in, &iv)) {
+    if ((n - 1) * s >= iv + pb) *out = tqt_sdim_const(t, n - 1);
+  } else if (!tqt_sdim_value(ek, &ekv) || pe + s > ekv) {
+    /* (n - 1) * s < span + s = in + pb + pe - ek + s: no window starts in the end padding when
+     * pe + s <= ek; otherwise it depends on the dims. */
+    *out = NULL;
+  }
+  return true;
+}
+
+/* ConvTranspose's output length along spatial axis i of nd: output_shape, SAME's in * s, or
+ * s * (in - 1) + output_padding + extent - pads. False when provably negative. */
+static bool conv_transpose_infer_dim(struct tqt_infer_ctx *c, const struct conv_params *p,
+                                     size_t nd, size_t i, tqt_sdim in, tqt_sdim k, tqt_sdim *out) {
+  struct tqt_dimtab *t = c->dims;
+  int64_t s = p->n_strides ? p->strides[i] : 1, d = p->n_dilations ? p->dilations[i] : 1, v;
+  if (p->n_out_shape) {
+    *out = tqt_sdim_const(t, p->out_shape[p->n_out_shape - nd + i]);
+  } else if (p->auto_pad == CONV_PAD_SAME_UPPER || p->auto_pad == CONV_PAD_SAME_LOWER) {
+    *out = tqt_sdim_mul(t, in, tqt_sdim_const(t, s));
+  } else {
+    bool pads = p->auto_pad == CONV_PAD_NOTSET && p->n_pads;
+    int64_t fixed = (p->n_out_pad ? p->out_pad[i] : 0) - s -
+                    (pads ? p->pads[i] + p->pads[nd + i] : 0);
+    *out = tqt_sdim_add(t, tqt_sdim_mul(t, in, tqt_sdim_const(t, s)),
+                        tqt_sdim_add(t, conv_infer_extent(t, k, d), tqt_sdim_const(t, fixed)));
+  }
+  return !tqt_sdim_value(*out, &v) || v >= 0;
+}
+
+/* Y = [N, C_out, spatial...] from X (input xi) and W (input wi), which have one rank: either
+ * gives Y's. Kernel sizes come from kernel_shape, else from W. */
+static enum tqt_status conv_infer_common(struct tqt_infer_ctx *c, size_t xi, size_t wi,
+                                         bool transpose, int32_t dtype) {
+  const struct conv_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, xi), *w = tqt_infer_input(c, wi);
+  bool xr = tqt_sym_ranked(x), wr = tqt_sym_ranked(w);
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!xr && !wr) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  size_t rank = xr ? x->rank : w->rank, nd = rank - 2;
+  if (rank < 3 || (xr && wr && x->rank != w->rank))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "X and W ranks do not fit a convolution");
+  if ((p->n_kernel && p->n_kernel != nd) || (p->n_strides && p->n_strides != nd) ||
+      (p->n_dilations && p->n_dilations != nd) || (p->n_pads && p->n_pads != 2 * nd) ||
+      (p->n_out_pad && p->n_out_pad != nd) ||
+      (transpose && p->n_out_shape && p->n_out_shape != nd && p->n_out_shape != nd + 2))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID,
+                           "attribute lengths do not fit %zu spatial dims", nd);
+  tqt_sdim dims[TQT_RANK_MAX];
+  dims[0] = xr ? x->dims[0] : NULL;
+  dims[1] = !wr        ? NULL
+            : transpose ? tqt_sdim_mul(c->dims, w->dims[1], tqt_sdim_const(c->dims, p->group))
+                        : w->dims[0];
+  bool same = p->auto_pad == CONV_PAD_SAME_UPPER || p->auto_pad == CONV_PAD_SAME_LOWER;
+  bool pads = p->auto_pad == CONV_PAD_NOTSET && p->n_pads;
+  for (size_t i = 0; i < nd; i++) {
+    tqt_sdim in = xr ? x->dims[2 + i] : NULL;
+    tqt_sdim k = p->n_kernel ? tqt_sdim_const(c->dims, p->kernel[i]) : wr ? w->dims[2 + i] : NULL;
+    bool fits = transpose ? conv_transpose_infer_dim(c, p, nd, i, in, k, &dims[2 + i])
+                          : tqt_infer_window(c->dims, in, k, p->n_strides ? p->strides[i] : 1,
+                                             p->n_dilations ? p->dilations[i] : 1,
+                                             pads ? p->pads[i] : 0, pads ? p->pads[nd + i] : 0,
+                                             same, false, &dims[2 + i]);
+    if (!fits)
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID,
+                             "spatial axis %zu leaves no room for the kernel", i);
+  }
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
+/* The float convolutions' type is X's (W's when X's is unknown: they are one type). */
+static int32_t conv_infer_float_type(const struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *w = tqt_infer_input(c, 1);
+  return x && x->dtype ? x->dtype : w ? w->dtype : TQT_DTYPE_UNDEFINED;
+}
+
+static enum tqt_status conv_infer(struct tqt_infer_ctx *c) {
+  return conv_infer_common(c, 0, 1, false, conv_infer_float_type(c));
+}
+
+static enum tqt_status conv_transpose_infer(struct tqt_infer_ctx *c) {
+  return conv_infer_common(c, 0, 1, true, conv_infer_float_type(c));
+}
+
+static enum tqt_status conv_integer_infer(struct tqt_infer_ctx *c) {
+  return conv_infer_common(c, 0, 1, false, TQT_DTYPE_INT32);
+}
+
+/* QLinearConv: X is input 0, W input 3; Y has y_zero_point's type (input 7). */
+static enum tqt_status conv_qlinear_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *y_zp = tqt_infer_input(c, 7);
+  return conv_infer_common(c, 0, 3, false, y_zp ? y_zp->dtype : TQT_DTYPE_UNDEFINED);
+}
+
 static const struct tqt_kernel conv_kernels[] = {
-    {"", "Conv", 1, conv_init, conv_run},
-    {"", "ConvTranspose", 1, conv_init, conv_transpose_run},
-    {"", "ConvInteger", 10, conv_init, conv_integer_run},
-    {"", "QLinearConv", 10, conv_init, conv_qlinear_run},
+    {"", "Conv", 1, conv_init, conv_run, conv_infer},
+    {"", "ConvTranspose", 1, conv_init, conv_transpose_run, conv_transpose_infer},
+    {"", "ConvInteger", 10, conv_init, conv_integer_run, conv_integer_infer},
+    {"", "QLinearConv", 10, conv_init, conv_qlinear_run, conv_qlinear_infer},
 };
 
 const struct tqt_kernel_family tqt_family_conv = {"conv", conv_kernels,

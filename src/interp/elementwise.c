@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 #define EW_MAX_IN 3        /* operands of one run function (Where has three) */
@@ -1438,12 +1439,167 @@ static enum tqt_status elementwise_castlike_run(struct tqt_kernel_ctx *k) {
 
 /* ---- the table ---- */
 
+/* ---- inference (infer.h) ---- */
+
+/* Ops whose result is bool whatever their operands. */
+static bool elementwise_infer_is_predicate(const char *op) {
+  static const char *const predicates[] = {"Equal", "Less", "Greater", "LessOrEqual",
+                                           "GreaterOrEqual", "And", "Or", "Xor", "IsNaN", "IsInf"};
+  for (size_t i = 0; i < sizeof predicates / sizeof *predicates; i++)
+    if (!strcmp(op, predicates[i])) return true;
+  return false;
+}
+
+/* One element of an integer op on shape values; NULL when not decided. */
+static tqt_sdim elementwise_infer_value(struct tqt_infer_ctx *c, const char *op, tqt_sdim a,
+                                        tqt_sdim b) {
+  struct tqt_dimtab *t = c->dims;
+  int64_t x = 0, y = 0;
+  bool kx = tqt_sdim_value(a, &x), ky = tqt_sdim_value(b, &y), same = a && a == b;
+  if (!strcmp(op, "Add") || !strcmp(op, "Sum")) return tqt_sdim_add(t, a, b);
+  if (!strcmp(op, "Sub")) return tqt_sdim_sub(t, a, b);
+  if (!strcmp(op, "Mul")) return tqt_sdim_mul(t, a, b);
+  if (!strcmp(op, "Div")) return tqt_sdim_div_trunc(t, a, b);
+  if (!strcmp(op, "Mod")) return tqt_sdim_mod(t, a, b, tqt_attr_int(c->k->node, "fmod", 0) != 0);
+  if (!strcmp(op, "Max")) return tqt_sdim_max(t, a, b);
+  if (!strcmp(op, "Min")) return tqt_sdim_min(t, a, b);
+  int truth = -1;
+  if (!strcmp(op, "Equal")) truth = tqt_sdim_equal(a, b);
+  else if (!strcmp(op, "Less")) truth = same ? 0 : kx && ky ? x < y : -1;
+  else if (!strcmp(op, "Greater")) truth = same ? 0 : kx && ky ? x > y : -1;
+  else if (!strcmp(op, "LessOrEqual")) truth = same ? 1 : kx && ky ? x <= y : -1;
+  else if (!strcmp(op, "GreaterOrEqual")) truth = same ? 1 : kx && ky ? x >= y : -1;
+  else if (!strcmp(op, "And")) truth = (kx && !x) || (ky && !y) ? 0 : kx && ky ? 1 : -1;
+  else if (!strcmp(op, "Or")) truth = (kx && x) || (ky && y) ? 1 : kx && ky ? 0 : -1;
+  else if (!strcmp(op, "Xor")) truth = kx && ky ? (x != 0) != (y != 0) : -1;
+  return truth < 0 ? NULL : tqt_sdim_const(t, truth);
+}
+
+/* Element i (row-major over out_dims, all constants) of s broadcast to rank r. */
+static tqt_sdim elementwise_infer_elem_at(struct tqt_infer_ctx *c, const struct tqt_sym *s,
+                                          size_t r, const int64_t *out_dims, int64_t i) {
+  int64_t idx = 0, stride = 1;
+  for (size_t d = r; d-- > 0;) {
+    int64_t coord = i % out_dims[d], v = 1;
+    i /= out_dims[d];
+    if (d + s->rank < r) continue;
+    tqt_sdim_value(s->dims[d + s->rank - r], &v);
+    if (v != 1) idx += coord * stride;
+    stride *= v;
+  }
+  return tqt_sym_elem(c->dims, s, (size_t)idx);
+}
+
+/* The output's elements from the inputs' by op (folded left over several inputs), when the
+ * output is small and every shape is constant. */
+static void elementwise_infer_values(struct tqt_infer_ctx *c, const char *op) {
+  struct tqt_sym *y = &c->out[0];
+  int64_t numel = tqt_sym_numel(y), out_dims[TQT_RANK_MAX];
+  if (numel < 0 || numel > TQT_SYM_VALUE_MAX || c->n_in < 1) return;
+  for (size_t i = 0; i < c->n_in; i++)
+    if (!c->in[i] || (!c->in[i]->has_value && !c->in[i]->constant) || tqt_sym_numel(c->in[i]) < 0)
+      return;
+  for (size_t d = 0; d < y->rank; d++) tqt_sdim_value(y->dims[d], &out_dims[d]);
+  tqt_sdim vals[TQT_SYM_VALUE_MAX];
+  for (int64_t i = 0; i < numel; i++) {
+    tqt_sdim acc = elementwise_infer_elem_at(c, c->in[0], y->rank, out_dims, i);
+    for (size_t k = 1; k < c->n_in; k++)
+      acc = elementwise_infer_value(c, op, acc,
+                                    elementwise_infer_elem_at(c, c->in[k], y->rank, out_dims, i));
+    vals[i] = acc;
+  }
+  tqt_sym_value_set(y, vals, (size_t)numel);
+}
+
+static enum tqt_status elementwise_unary_infer(struct tqt_infer_ctx *c) {
+  const char *op = c->k->node->op_type;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  tqt_infer_unary(c);
+  if (!x || !c->n_out) return TQT_STATUS_OK;
+  if (elementwise_infer_is_predicate(op)) c->out[0].dtype = TQT_DTYPE_BOOL;
+  /* Not and Neg of shape values: negated conditions and offsets. */
+  bool is_not = !strcmp(op, "Not");
+  if (x->has_value && (is_not || !strcmp(op, "Neg"))) {
+    tqt_sdim vals[TQT_SYM_VALUE_MAX], one = tqt_sdim_const(c->dims, 1);
+    tqt_sdim zero = tqt_sdim_const(c->dims, 0);
+    for (size_t i = 0; i < x->n_value; i++)
+      vals[i] = tqt_sdim_sub(c->dims, is_not ? one : zero, x->value[i]);
+    tqt_sym_value_set(&c->out[0], vals, x->n_value);
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status elementwise_binary_infer(struct tqt_infer_ctx *c) {
+  const char *op = c->k->node->op_type;
+  int32_t dtype = elementwise_infer_is_predicate(op) ? TQT_DTYPE_BOOL : TQT_DTYPE_UNDEFINED;
+  if (c->k->kernel->since_version < 7 && strcmp(op, "Max") && strcmp(op, "Min") &&
+      strcmp(op, "Sum") && strcmp(op, "Mean")) {
+    tqt_infer_unary(c); /* the old rule: B broadcasts onto A */
+    if (dtype && c->n_out) c->out[0].dtype = dtype;
+    return TQT_STATUS_OK;
+  }
+  tqt_infer_broadcast(c, dtype);
+  if (strcmp(op, "Mean") && strcmp(op, "Pow") && strcmp(op, "PRelu")) elementwise_infer_values(c, op);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status elementwise_where_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 1);
+  tqt_infer_broadcast(c, x ? x->dtype : TQT_DTYPE_UNDEFINED);
+  struct tqt_sym *y = &c->out[0];
+  int64_t numel = tqt_sym_numel(y), out_dims[TQT_RANK_MAX];
+  if (c->n_in != 3 || numel < 0 || numel > TQT_SYM_VALUE_MAX) return TQT_STATUS_OK;
+  for (size_t i = 0; i < 3; i++)
+    if (!c->in[i] || tqt_sym_numel(c->in[i]) < 0) return TQT_STATUS_OK;
+  for (size_t d = 0; d < y->rank; d++) tqt_sdim_value(y->dims[d], &out_dims[d]);
+  tqt_sdim vals[TQT_SYM_VALUE_MAX];
+  for (int64_t i = 0; i < numel; i++) {
+    int64_t cond;
+    tqt_sdim cd = elementwise_infer_elem_at(c, c->in[0], y->rank, out_dims, i);
+    vals[i] = !tqt_sdim_value(cd, &cond) ? NULL
+                                         : elementwise_infer_elem_at(c, c->in[cond ? 1 : 2],
+                                                                     y->rank, out_dims, i);
+  }
+  tqt_sym_value_set(y, vals, (size_t)numel);
+  return TQT_STATUS_OK;
+}
+
+/* Cast keeps integer values (shape tensors cast between int32 and int64); to bool they become
+ * 0 or 1 where known. */
+static void elementwise_cast_infer_to(struct tqt_infer_ctx *c, int32_t to) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  tqt_infer_unary(c);
+  if (!x || !c->n_out) return;
+  c->out[0].dtype = to;
+  if (!x->has_value) return;
+  tqt_sdim vals[TQT_SYM_VALUE_MAX];
+  for (size_t i = 0; i < x->n_value; i++) {
+    int64_t v;
+    vals[i] = to != TQT_DTYPE_BOOL             ? x->value[i]
+              : tqt_sdim_value(x->value[i], &v) ? tqt_sdim_const(c->dims, v != 0)
+                                                : NULL;
+  }
+  tqt_sym_value_set(&c->out[0], vals, x->n_value);
+}
+
+static enum tqt_status elementwise_cast_infer(struct tqt_infer_ctx *c) {
+  const struct elementwise_cast_params *p = c->k->params;
+  elementwise_cast_infer_to(c, p->to);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status elementwise_castlike_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *like = tqt_infer_input(c, 1);
+  elementwise_cast_infer_to(c, like ? like->dtype : TQT_DTYPE_UNDEFINED);
+  return TQT_STATUS_OK;
+}
+
 #define EW_UNARY(OP, V)                                                                            \
-  { "", OP, V, elementwise_unary_init, elementwise_unary_run }
+  { "", OP, V, elementwise_unary_init, elementwise_unary_run, elementwise_unary_infer }
 #define EW_BINARY(OP, V)                                                                           \
-  { "", OP, V, elementwise_binary_init, elementwise_binary_run }
+  { "", OP, V, elementwise_binary_init, elementwise_binary_run, elementwise_binary_infer }
 #define EW_VARIADIC(OP, V)                                                                         \
-  { "", OP, V, elementwise_binary_init, elementwise_variadic_run }
+  { "", OP, V, elementwise_binary_init, elementwise_variadic_run, elementwise_binary_infer }
 
 /* One entry per version whose semantics differ: 1 where the op was born, 7 where binary ops
  * switched from the `broadcast`/`axis` rule to numpy broadcasting (and PRelu's per-channel slope
@@ -1524,11 +1680,11 @@ static const struct tqt_kernel elementwise_kernels[] = {
     EW_VARIADIC("Min", 1),
     EW_VARIADIC("Sum", 1),
     EW_VARIADIC("Mean", 1),
-    {"", "Clip", 1, elementwise_clip_init, elementwise_clip_run},
-    {"", "Clip", 11, elementwise_clip_init, elementwise_clip_run},
-    {"", "Where", 9, NULL, elementwise_where_run},
-    {"", "Cast", 1, elementwise_cast_init, elementwise_cast_run},
-    {"", "CastLike", 15, NULL, elementwise_castlike_run},
+    {"", "Clip", 1, elementwise_clip_init, elementwise_clip_run, tqt_infer_unary},
+    {"", "Clip", 11, elementwise_clip_init, elementwise_clip_run, tqt_infer_unary},
+    {"", "Where", 9, NULL, elementwise_where_run, elementwise_where_infer},
+    {"", "Cast", 1, elementwise_cast_init, elementwise_cast_run, elementwise_cast_infer},
+    {"", "CastLike", 15, NULL, elementwise_castlike_run, elementwise_castlike_infer},
 };
 
 const struct tqt_kernel_family tqt_family_elementwise = {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* ---- shared helpers ---- */
@@ -966,13 +967,120 @@ fail:
   return status;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* Gemm: Y [M, N] of A's type, M and N from A and B as transA and transB turn them. */
+static enum tqt_status gemm_infer(struct tqt_infer_ctx *c) {
+  const struct gemm_params *p = c->k->params;
+  const struct tqt_sym *a = tqt_infer_input(c, 0), *b = tqt_infer_input(c, 1);
+  bool ar = tqt_sym_ranked(a), br = tqt_sym_ranked(b);
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if ((ar && a->rank != 2) || (br && b->rank != 2))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "A and B must be matrices");
+  if (ar && br && tqt_sdim_equal(a->dims[!p->trans_a], b->dims[p->trans_b]) == 0)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "A and B do not multiply");
+  tqt_sdim dims[2] = {ar ? a->dims[p->trans_a] : NULL, br ? b->dims[!p->trans_b] : NULL};
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0)) ? tqt_sym_dtype(tqt_infer_input(c, 0)) : tqt_sym_dtype(tqt_infer_input(c, 1));
+  tqt_sym_tensor(&c->out[0], dtype, 2, dims);
+  return TQT_STATUS_OK;
+}
+
+/* numpy matmul of inputs ai and bi: a 1-D A is [1, K] and a 1-D B [K, 1], their unit dim
+ * dropped from the result; the batch dims broadcast. */
+static enum tqt_status gemm_matmul_infer_common(struct tqt_infer_ctx *c, size_t ai, size_t bi,
+                                                int32_t dtype) {
+  const struct tqt_sym *a = tqt_infer_input(c, ai), *b = tqt_infer_input(c, bi);
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!tqt_sym_ranked(a) || !tqt_sym_ranked(b)) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  size_t ra = a->rank, rb = b->rank, rank;
+  if (ra == 0 || rb == 0)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "MatMul of a scalar");
+  if (tqt_sdim_equal(a->dims[ra - 1], b->dims[rb > 1 ? rb - 2 : 0]) == 0)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "A and B do not multiply");
+  struct tqt_sym batch_a, batch_b;
+  tqt_sym_tensor(&batch_a, dtype, ra > 2 ? ra - 2 : 0, a->dims);
+  tqt_sym_tensor(&batch_b, dtype, rb > 2 ? rb - 2 : 0, b->dims);
+  tqt_sdim dims[TQT_RANK_MAX];
+  tqt_infer_broadcast_dims(c, &batch_a, &batch_b, &rank, dims);
+  if (ra > 1) dims[rank++] = a->dims[ra - 2];
+  if (rb > 1) dims[rank++] = b->dims[rb - 1];
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status gemm_matmul_infer(struct tqt_infer_ctx *c) {
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0)) ? tqt_sym_dtype(tqt_infer_input(c, 0)) : tqt_sym_dtype(tqt_infer_input(c, 1));
+  return gemm_matmul_infer_common(c, 0, 1, dtype);
+}
+
+static enum tqt_status gemm_matmul_integer_infer(struct tqt_infer_ctx *c) {
+  return gemm_matmul_infer_common(c, 0, 1, TQT_DTYPE_INT32);
+}
+
+/* QLinearMatMul: A is input 0, B input 3; Y has y_zero_point's type (input 7). */
+static enum tqt_status gemm_qlinear_matmul_infer(struct tqt_infer_ctx *c) {
+  return gemm_matmul_infer_common(c, 0, 3, tqt_sym_dtype(tqt_infer_input(c, 7)));
+}
+
+/* Einsum: each output label's dim, from any operand that has it (letters agree by the op's
+ * contract, so a constant tells more than a symbol), and the ellipsis dims broadcast over the
+ * operands. */
+static enum tqt_status gemm_einsum_infer(struct tqt_infer_ctx *c) {
+  const struct gemm_einsum_params *p = c->k->params;
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  tqt_sdim label[GEMM_EINSUM_LETTERS] = {NULL}, dims[TQT_RANK_MAX];
+  struct tqt_sym ell, part;
+  tqt_sym_tensor(&ell, dtype, 0, NULL);
+  bool ell_known = true;
+  size_t rank;
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  for (size_t i = 0; i < p->n_in; i++) {
+    const struct tqt_sym *s = tqt_infer_input(c, i);
+    const struct gemm_einsum_term *t = &p->in[i];
+    if (!tqt_sym_ranked(s)) {
+      ell_known = ell_known && t->ellipsis < 0;
+      continue;
+    }
+    if (s->rank < t->n_letters || (t->ellipsis < 0 && s->rank != t->n_letters))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "operand %zu does not match its term", i);
+    size_t er = s->rank - t->n_letters;
+    for (size_t j = 0; j < t->n_letters; j++) {
+      tqt_sdim d = s->dims[j + (t->ellipsis >= 0 && j >= (size_t)t->ellipsis ? er : 0)];
+      tqt_sdim *l = &label[t->letters[j]];
+      if (tqt_sdim_equal(*l, d) == 0)
+        return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "label sizes disagree");
+      if (!*l || tqt_sdim_value(d, NULL)) *l = d;
+    }
+    if (t->ellipsis < 0) continue;
+    tqt_sym_tensor(&part, dtype, er, s->dims + t->ellipsis);
+    tqt_infer_broadcast_dims(c, &ell, &part, &rank, dims);
+    tqt_sym_tensor(&ell, dtype, rank, dims);
+  }
+  size_t er = p->out.ellipsis >= 0 ? ell.rank : 0;
+  if ((p->out.ellipsis >= 0 && !ell_known) || p->out.n_letters + er > TQT_RANK_MAX) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  rank = 0;
+  for (size_t j = 0; j <= p->out.n_letters; j++) {
+    if ((int)j == p->out.ellipsis)
+      for (size_t e = 0; e < er; e++) dims[rank++] = ell.dims[e];
+    if (j < p->out.n_letters) dims[rank++] = label[p->out.letters[j]];
+  }
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel gemm_kernels[] = {
-    {"", "Gemm", 1, gemm_init, gemm_run},
-    {"", "Gemm", 7, gemm_init, gemm_run}, /* C always broadcasts */
-    {"", "MatMul", 1, NULL, gemm_matmul_run},
-    {"", "MatMulInteger", 10, NULL, gemm_matmul_integer_run},
-    {"", "QLinearMatMul", 10, NULL, gemm_qlinear_matmul_run},
-    {"", "Einsum", 12, gemm_einsum_init, gemm_einsum_run},
+    {"", "Gemm", 1, gemm_init, gemm_run, gemm_infer},
+    {"", "Gemm", 7, gemm_init, gemm_run, gemm_infer}, /* C always broadcasts */
+    {"", "MatMul", 1, NULL, gemm_matmul_run, gemm_matmul_infer},
+    {"", "MatMulInteger", 10, NULL, gemm_matmul_integer_run, gemm_matmul_integer_infer},
+    {"", "QLinearMatMul", 10, NULL, gemm_qlinear_matmul_run, gemm_qlinear_matmul_infer},
+    {"", "Einsum", 12, gemm_einsum_init, gemm_einsum_run, gemm_einsum_infer},
 };
 
 const struct tqt_kernel_family tqt_family_gemm = {"gemm", gemm_kernels,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* ---- helpers ---- */
@@ -119,6 +120,57 @@ static enum tqt_status gather_run(struct tqt_kernel_ctx *k) {
 done:
   free(at);
   return st;
+}
+
+/* Gathering from a small integer tensor of constant dims (a shape vector) at constant indices
+ * gives the output's elements: shape values flow through Gather. */
+static void gather_infer_value(struct tqt_infer_ctx *c, const struct tqt_sym *x,
+                               const struct tqt_sym *ix, size_t axis) {
+  int64_t at[TQT_SYM_VALUE_MAX], outer = 1, dim = 0, inner = 1;
+  size_t n;
+  if (tqt_sym_numel(x) < 1 || (!x->has_value && !x->constant) ||
+      !tqt_sym_ints(ix, at, TQT_SYM_VALUE_MAX, &n))
+    return;
+  for (size_t i = 0; i < x->rank; i++) {
+    int64_t v = 0;
+    tqt_sdim_value(x->dims[i], &v);
+    if (i < axis) outer *= v;
+    else if (i == axis) dim = v;
+    else inner *= v;
+  }
+  if (outer * inner > TQT_SYM_VALUE_MAX || outer * (int64_t)n * inner > TQT_SYM_VALUE_MAX) return;
+  tqt_sdim vals[TQT_SYM_VALUE_MAX];
+  size_t k = 0;
+  for (int64_t o = 0; o < outer; o++)
+    for (size_t j = 0; j < n; j++) {
+      int64_t idx = at[j] < 0 ? at[j] + dim : at[j];
+      if (idx < 0 || idx >= dim) return; /* the run fails: no value to give */
+      for (int64_t i = 0; i < inner; i++)
+        vals[k++] = tqt_sym_elem(c->dims, x, (size_t)((o * dim + idx) * inner + i));
+    }
+  tqt_sym_value_set(&c->out[0], vals, k);
+}
+
+/* data[:axis] + indices + data[axis+1:]; scalar indices drop the axis. */
+static enum tqt_status gather_infer(struct tqt_infer_ctx *c) {
+  const struct axis_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  size_t axis;
+  if (x && tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  if (!x || !ix || x->rank - 1 + ix->rank > TQT_RANK_MAX) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t r = 0;
+  for (size_t i = 0; i < axis; i++) dims[r++] = x->dims[i];
+  for (size_t i = 0; i < ix->rank; i++) dims[r++] = ix->dims[i];
+  for (size_t i = axis + 1; i < x->rank; i++) dims[r++] = x->dims[i];
+  tqt_sym_tensor(&c->out[0], dtype, r, dims);
+  gather_infer_value(c, x, ix, axis);
+  return TQT_STATUS_OK;
 }
 
 /* ---- GatherElements, Scatter, ScatterElements ---- */
@@ -317,6 +369,24 @@ static enum tqt_status scatter_elements_run(struct tqt_kernel_ctx *k) {
   return st;
 }
 
+/* The indices' shape, of data's type. */
+static enum tqt_status gather_elements_infer(struct tqt_infer_ctx *c) {
+  const struct axis_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  size_t axis;
+  if (x && tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  if (x && ix && x->rank != ix->rank)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "indices of rank %zu for data of rank %zu",
+                           ix->rank, x->rank);
+  if (ix)
+    tqt_sym_tensor(&c->out[0], dtype, ix->rank, ix->dims);
+  else
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+  return TQT_STATUS_OK;
+}
+
 /* ---- GatherND, ScatterND ---- */
 
 struct nd_params {
@@ -412,6 +482,35 @@ done:
   return st;
 }
 
+/* indices[:-1] + data[batch_dims + m:], m the indices' last dim (a constant, or no rank). */
+static enum tqt_status gather_nd_infer(struct tqt_infer_ctx *c) {
+  const struct nd_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  tqt_sym_tensor_unranked(&c->out[0], dtype);
+  int64_t m;
+  if (!x || !ix) return TQT_STATUS_OK;
+  size_t q = ix->rank, r = x->rank, b = (size_t)p->batch_dims;
+  if (p->batch_dims < 0 || q < 1 || b >= q || b >= r)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "indices of rank %zu, data of rank %zu, %lld "
+                           "batch dims", q, r, (long long)p->batch_dims);
+  if (!tqt_sdim_value(ix->dims[q - 1], &m)) return TQT_STATUS_OK;
+  if (m < 1 || m > (int64_t)(r - b))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "index tuples of %lld for data of rank %zu",
+                           (long long)m, r);
+  size_t rank = q - 1 + r - b - (size_t)m;
+  if (rank > TQT_RANK_MAX) return TQT_STATUS_OK;
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t n = 0;
+  /* The batch dims are data's and the indices' alike: a constant tells more than a symbol. */
+  for (size_t i = 0; i + 1 < q; i++)
+    dims[n++] = i < b && tqt_sdim_value(x->dims[i], NULL) ? x->dims[i] : ix->dims[i];
+  for (size_t i = b + (size_t)m; i < r; i++) dims[n++] = x->dims[i];
+  tqt_sym_tensor(&c->out[0], dtype, n, dims);
+  return TQT_STATUS_OK;
+}
+
 static enum tqt_status scatter_nd_run(struct tqt_kernel_ctx *k) {
   const struct nd_params *p = k->params;
   const struct tqt_rt_tensor *x = tqt_kernel_input_required(k, 0);
@@ -484,6 +583,37 @@ static enum tqt_status one_hot_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* depth as a dim: an integer's value, or a float constant truncated as run does. */
+static tqt_sdim one_hot_infer_depth(struct tqt_infer_ctx *c, const struct tqt_sym *s) {
+  tqt_sdim d = tqt_sym_elem(c->dims, s, 0);
+  if (d || !s || !s->constant || s->constant->dtype == TQT_DTYPE_STRING ||
+      tqt_rt_numel(s->constant) != 1)
+    return d;
+  double v = tqt_rt_get(s->constant, 0);
+  return v >= 1 && v < 0x1p62 ? tqt_sdim_const(c->dims, (int64_t)v) : NULL;
+}
+
+/* The indices' dims with depth inserted at axis, of the values' type. */
+static enum tqt_status one_hot_infer(struct tqt_infer_ctx *c) {
+  const struct axis_params *p = c->k->params;
+  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 0));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 2));
+  size_t axis;
+  if (!ix || ix->rank + 1 > TQT_RANK_MAX) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  if (tqt_kernel_axis(c->k, p->axis, ix->rank + 1, &axis)) return c->k->d->status;
+  tqt_sdim dims[TQT_RANK_MAX];
+  tqt_sdim depth = one_hot_infer_depth(c, tqt_infer_input(c, 1));
+  int64_t v;
+  if (tqt_sdim_value(depth, &v) && v < 1)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "depth %lld", (long long)v);
+  for (size_t i = 0, j = 0; i <= ix->rank; i++) dims[i] = i == axis ? depth : ix->dims[j++];
+  tqt_sym_tensor(&c->out[0], dtype, ix->rank + 1, dims);
+  return TQT_STATUS_OK;
+}
+
 /* ---- NonZero, Compress ---- */
 
 /* Whether element i of x is not zero (by value: -0.0 is zero, NaN is not). */
@@ -517,6 +647,16 @@ static enum tqt_status non_zero_run(struct tqt_kernel_ctx *k) {
       idx[d] = 0;
     }
   }
+  return TQT_STATUS_OK;
+}
+
+/* [rank, count]: the count depends on the data. A scalar's rows are left unknown: the reference
+ * (numpy) gives it one, run none. */
+static enum tqt_status non_zero_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  tqt_sdim dims[2] = {x && x->rank ? tqt_sdim_const(c->dims, (int64_t)x->rank) : NULL,
+                      tqt_sdim_fresh(c->dims)};
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 2, dims);
   return TQT_STATUS_OK;
 }
 
@@ -575,6 +715,26 @@ static enum tqt_status compress_run(struct tqt_kernel_ctx *k) {
         dst += inner;
       }
   return tqt_kernel_strings_own(k, y);
+}
+
+/* x with the compressed axis (or x flattened) of a count that depends on the data. */
+static enum tqt_status compress_infer(struct tqt_infer_ctx *c) {
+  const struct compress_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  tqt_sdim kept = tqt_sdim_fresh(c->dims), dims[TQT_RANK_MAX];
+  size_t axis;
+  if (!p->has_axis) {
+    tqt_sym_tensor(&c->out[0], dtype, 1, &kept);
+  } else if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+  } else {
+    if (tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+    memcpy(dims, x->dims, x->rank * sizeof *dims);
+    dims[axis] = kept;
+    tqt_sym_tensor(&c->out[0], dtype, x->rank, dims);
+  }
+  return TQT_STATUS_OK;
 }
 
 /* ---- ReverseSequence ---- */
@@ -790,18 +950,46 @@ done:
   return st;
 }
 
+/* Y: x with the items (elements, or slices along axis) cut to the number of distinct ones, which
+ * depends on the data; indices and counts have that many entries, inverse_indices one per
+ * item. */
+static enum tqt_status unique_infer(struct tqt_infer_ctx *c) {
+  const struct unique_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  tqt_sdim groups = tqt_sdim_fresh(c->dims), items = NULL, dims[TQT_RANK_MAX];
+  size_t axis;
+  if (!p->has_axis) {
+    tqt_sym_tensor(&c->out[0], dtype, 1, &groups);
+    items = x ? tqt_sdim_const(c->dims, 1) : NULL;
+    for (size_t i = 0; x && i < x->rank; i++) items = tqt_sdim_mul(c->dims, items, x->dims[i]);
+  } else if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+  } else {
+    if (tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+    memcpy(dims, x->dims, x->rank * sizeof *dims);
+    items = dims[axis];
+    dims[axis] = groups;
+    tqt_sym_tensor(&c->out[0], dtype, x->rank, dims);
+  }
+  for (size_t i = 1; i < c->n_out && i < 4; i++)
+    tqt_sym_tensor(&c->out[i], TQT_DTYPE_INT64, 1, i == 2 ? &items : &groups);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel index_kernels[] = {
-    {"", "Gather", 1, axis_init, gather_run},
-    {"", "GatherElements", 11, axis_init, gather_elements_run},
-    {"", "GatherND", 11, nd_init, gather_nd_run},
-    {"", "Scatter", 9, scatter_init, scatter_elements_run},
-    {"", "ScatterElements", 11, scatter_init, scatter_elements_run},
-    {"", "ScatterND", 11, nd_init, scatter_nd_run},
-    {"", "OneHot", 9, axis_init, one_hot_run},
-    {"", "NonZero", 9, NULL, non_zero_run},
-    {"", "Compress", 9, compress_init, compress_run},
-    {"", "ReverseSequence", 10, reverse_init, reverse_run},
-    {"", "Unique", 11, unique_init, unique_run},
+    {"", "Gather", 1, axis_init, gather_run, gather_infer},
+    {"", "GatherElements", 11, axis_init, gather_elements_run, gather_elements_infer},
+    {"", "GatherND", 11, nd_init, gather_nd_run, gather_nd_infer},
+    /* Scatters and ReverseSequence: data's type and shape. */
+    {"", "Scatter", 9, scatter_init, scatter_elements_run, tqt_infer_unary},
+    {"", "ScatterElements", 11, scatter_init, scatter_elements_run, tqt_infer_unary},
+    {"", "ScatterND", 11, nd_init, scatter_nd_run, tqt_infer_unary},
+    {"", "OneHot", 9, axis_init, one_hot_run, one_hot_infer},
+    {"", "NonZero", 9, NULL, non_zero_run, non_zero_infer},
+    {"", "Compress", 9, compress_init, compress_run, compress_infer},
+    {"", "ReverseSequence", 10, reverse_init, reverse_run, tqt_infer_unary},
+    {"", "Unique", 11, unique_init, unique_run, unique_infer},
 };
 
 const struct tqt_kernel_family tqt_family_index = {"index", index_kernels,

@@ -374,23 +374,6 @@ struct plan_missing {
   size_t len, count;
 };
 
-static const struct tqt_kernel *plan_kernel_find(const char *domain, const char *op_type,
-                                                 int64_t opset) {
-  const struct tqt_kernel *best = NULL;
-  bool default_domain = !*domain || strcmp(domain, "ai.onnx") == 0;
-  for (size_t f = 0; f < tqt_kernel_family_count; f++) {
-    const struct tqt_kernel_family *fam = tqt_kernel_families[f];
-    for (size_t i = 0; i < fam->count; i++) {
-      const struct tqt_kernel *kn = &fam->kernels[i];
-      bool same_domain = default_domain ? !*kn->domain : strcmp(kn->domain, domain) == 0;
-      if (!same_domain || strcmp(kn->op_type, op_type) != 0 || kn->since_version > opset)
-        continue;
-      if (!best || kn->since_version > best->since_version) best = kn;
-    }
-  }
-  return best;
-}
-
 static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph *g,
                                   struct interp_graph *parent, struct plan_missing *missing,
                                   struct interp_graph **out, struct tqt_diag *d);
@@ -463,7 +446,7 @@ static enum tqt_status plan_node(struct tqt_interp *in, struct interp_graph *pg,
       }
     }
   }
-  k->kernel = plan_kernel_find(n->domain, n->op_type, k->opset);
+  k->kernel = interp_kernel_find(n->domain, n->op_type, k->opset);
   if (!k->kernel) {
     if (missing->count++ < 8 && missing->len < sizeof missing->text - 1)
       missing->len += (size_t)snprintf(

@@ -11,6 +11,7 @@
 #include "interp.h"
 
 struct tqt_kernel_ctx;
+struct tqt_infer_ctx;
 
 struct tqt_kernel {
   const char *domain; /* "" for ai.onnx */
@@ -18,6 +19,8 @@ struct tqt_kernel {
   int since_version;
   enum tqt_status (*init)(struct tqt_kernel_ctx *k);
   enum tqt_status (*run)(struct tqt_kernel_ctx *k);
+  /* Types and symbolic shapes of the outputs from the inputs' (infer.h); runs after init. */
+  enum tqt_status (*infer)(struct tqt_infer_ctx *c);
 };
 
 struct tqt_kernel_family {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* Splits dims around axis: outer = prod(dims[:axis]), n = dims[axis], inner = the rest. With
@@ -270,6 +271,15 @@ static enum tqt_status math_softmax_run(struct tqt_kernel_ctx *k) {
   return math_softmax_apply(k, p->kind, x, y, outer, n, inner);
 }
 
+/* x's type and shape; the axis must lie within x's rank. */
+static enum tqt_status math_softmax_infer(struct tqt_infer_ctx *c) {
+  const struct math_softmax_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  size_t axis;
+  if (x && tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  return tqt_infer_unary(c);
+}
+
 /* ---- CumSum ---- */
 
 struct math_cumsum_params {
@@ -494,6 +504,30 @@ static enum tqt_status math_topk_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* Values (x's type) and indices (int64): x's dims with k along the axis. */
+static enum tqt_status math_topk_infer(struct tqt_infer_ctx *c) {
+  const struct math_topk_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0)), *x_any = tqt_infer_input(c, 0);
+  int32_t dtype = x_any ? x_any->dtype : TQT_DTYPE_UNDEFINED;
+  size_t axis;
+  if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    if (c->n_out > 1) tqt_sym_tensor_unranked(&c->out[1], TQT_DTYPE_INT64);
+    return TQT_STATUS_OK;
+  }
+  if (tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  tqt_sdim dims[TQT_RANK_MAX];
+  memcpy(dims, x->dims, x->rank * sizeof *dims);
+  dims[axis] = c->k->kernel->since_version >= 10 ? tqt_sym_elem(c->dims, tqt_infer_input(c, 1), 0)
+                                                  : tqt_sdim_const(c->dims, p->k);
+  int64_t k;
+  if (tqt_sdim_value(dims[axis], &k) && k < 0)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "k = %lld", (long long)k);
+  tqt_sym_tensor(&c->out[0], dtype, x->rank, dims);
+  if (c->n_out > 1) tqt_sym_tensor(&c->out[1], TQT_DTYPE_INT64, x->rank, dims);
+  return TQT_STATUS_OK;
+}
+
 /* ---- NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss ---- */
 
 enum math_reduction { MATH_REDUCTION_NONE, MATH_REDUCTION_SUM, MATH_REDUCTION_MEAN };
@@ -614,6 +648,23 @@ static enum tqt_status math_sce_run(struct tqt_kernel_ctx *k) {
   return st;
 }
 
+/* The loss: of the scores' type, shaped as the target without reduction, else a scalar.
+ * SoftmaxCrossEntropyLoss's log_prob: the scores' type and shape. */
+static enum tqt_status math_loss_infer(struct tqt_infer_ctx *c) {
+  const struct math_loss_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *target = tqt_infer_input(c, 1);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  tqt_infer_unary(c);
+  if (c->n_out > 1) c->out[1] = c->out[0];
+  if (p->reduction != MATH_REDUCTION_NONE)
+    tqt_sym_tensor(&c->out[0], dtype, 0, NULL);
+  else if (target && target->kind == TQT_SYM_KIND_TENSOR && target->has_rank)
+    tqt_sym_tensor(&c->out[0], dtype, target->rank, target->dims);
+  else
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+  return TQT_STATUS_OK;
+}
+
 /* ---- Det ---- */
 
 /* Determinant of the n×n row-major matrix a (destroyed) by LU with partial pivoting. */
@@ -665,19 +716,33 @@ static enum tqt_status math_det_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* One determinant per matrix: x's dims without the last two. */
+static enum tqt_status math_det_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0)), *x_any = tqt_infer_input(c, 0);
+  int32_t dtype = x_any ? x_any->dtype : TQT_DTYPE_UNDEFINED;
+  if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  if (x->rank < 2)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu", x->rank);
+  tqt_sym_tensor(&c->out[0], dtype, x->rank - 2, x->dims);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel math_kernels[] = {
-    {"", "Softmax", 1, math_softmax_init, math_softmax_run},
-    {"", "Softmax", 13, math_softmax_init, math_softmax_run},
-    {"", "LogSoftmax", 1, math_softmax_init, math_softmax_run},
-    {"", "LogSoftmax", 13, math_softmax_init, math_softmax_run},
-    {"", "Hardmax", 1, math_softmax_init, math_softmax_run},
-    {"", "Hardmax", 13, math_softmax_init, math_softmax_run},
-    {"", "CumSum", 11, math_cumsum_init, math_cumsum_run},
-    {"", "TopK", 1, math_topk_init, math_topk_run},
-    {"", "TopK", 10, math_topk_init, math_topk_run},
-    {"", "NegativeLogLikelihoodLoss", 12, math_loss_init, math_nll_run},
-    {"", "SoftmaxCrossEntropyLoss", 12, math_loss_init, math_sce_run},
-    {"", "Det", 11, NULL, math_det_run},
+    {"", "Softmax", 1, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "Softmax", 13, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "LogSoftmax", 1, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "LogSoftmax", 13, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "Hardmax", 1, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "Hardmax", 13, math_softmax_init, math_softmax_run, math_softmax_infer},
+    {"", "CumSum", 11, math_cumsum_init, math_cumsum_run, tqt_infer_unary},
+    {"", "TopK", 1, math_topk_init, math_topk_run, math_topk_infer},
+    {"", "TopK", 10, math_topk_init, math_topk_run, math_topk_infer},
+    {"", "NegativeLogLikelihoodLoss", 12, math_loss_init, math_nll_run, math_loss_infer},
+    {"", "SoftmaxCrossEntropyLoss", 12, math_loss_init, math_sce_run, math_loss_infer},
+    {"", "Det", 11, NULL, math_det_run, math_det_infer},
 };
 
 const struct tqt_kernel_family tqt_family_math = {"math", math_kernels,

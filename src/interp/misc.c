@@ -13,6 +13,7 @@
 #include <wchar.h>
 #include <wctype.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* ---- shared helpers ---- */
@@ -75,6 +76,25 @@ static enum tqt_status misc_output_datatype(struct tqt_kernel_ctx *k, int32_t *o
   return TQT_STATUS_OK;
 }
 
+/* Output 0 as a tensor of these dims; a negative constant among them proves the run fails. */
+static enum tqt_status misc_infer_tensor(struct tqt_infer_ctx *c, int32_t dtype, size_t rank,
+                                         const tqt_sdim *dims) {
+  for (size_t i = 0; i < rank; i++) {
+    int64_t v;
+    if (tqt_sdim_value(dims[i], &v) && v < 0)
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "output dim %zu would be %lld", i,
+                             (long long)v);
+  }
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
+/* n / 2 + 1: the bins of a one-sided spectrum of n points. */
+static tqt_sdim misc_infer_half(struct tqt_infer_ctx *c, tqt_sdim n) {
+  return tqt_sdim_add(c->dims, tqt_sdim_div_floor(c->dims, n, tqt_sdim_const(c->dims, 2)),
+                      tqt_sdim_const(c->dims, 1));
+}
+
 /* ---- window functions ---- */
 
 /* w[n] = a0 - a1 cos(2πn/N) + a2 cos(4πn/N), N the size (periodic) or the size - 1. */
@@ -119,6 +139,13 @@ static enum tqt_status window_run(struct tqt_kernel_ctx *k) {
     tqt_rt_set(y, n, p->a0 - p->a1 * cos(x) + p->a2 * cos(2.0 * x));
   }
   return TQT_STATUS_OK;
+}
+
+/* [size] of output_datatype. */
+static enum tqt_status window_infer(struct tqt_infer_ctx *c) {
+  const struct window_params *p = c->k->params;
+  tqt_sdim size = tqt_sym_elem(c->dims, tqt_infer_input(c, 0), 0);
+  return misc_infer_tensor(c, p->dtype, 1, &size);
 }
 
 /* ---- MelWeightMatrix ---- */
@@ -184,6 +211,14 @@ static enum tqt_status mel_run(struct tqt_kernel_ctx *k) {
   }
   free(corner);
   return TQT_STATUS_OK;
+}
+
+/* [dft_length / 2 + 1, num_mel_bins] of output_datatype. */
+static enum tqt_status mel_infer(struct tqt_infer_ctx *c) {
+  const struct mel_params *p = c->k->params;
+  tqt_sdim dims[2] = {misc_infer_half(c, tqt_sym_elem(c->dims, tqt_infer_input(c, 1), 0)),
+                      tqt_sym_elem(c->dims, tqt_infer_input(c, 0), 0)};
+  return misc_infer_tensor(c, p->dtype, 2, dims);
 }
 
 /* ---- DFT and STFT ---- */
@@ -351,6 +386,28 @@ static enum tqt_status dft_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* The signal's dims with dft_length (or its one-sided half) along the axis and 2 (real,
+ * imaginary) last. */
+static enum tqt_status dft_infer(struct tqt_infer_ctx *c) {
+  const struct dft_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  size_t axis;
+  if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  if (x->rank < 3)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "signal of rank %zu", x->rank);
+  if (tqt_kernel_axis(c->k, p->axis, x->rank - 1, &axis)) return c->k->d->status;
+  const struct tqt_sym *len = tqt_infer_input(c, 1);
+  tqt_sdim n = len ? tqt_sym_elem(c->dims, len, 0) : x->dims[axis], dims[TQT_RANK_MAX];
+  memcpy(dims, x->dims, x->rank * sizeof *dims);
+  dims[axis] = p->onesided ? misc_infer_half(c, n) : n;
+  dims[x->rank - 1] = tqt_sdim_const(c->dims, 2);
+  return misc_infer_tensor(c, dtype, x->rank, dims);
+}
+
 struct stft_params {
   bool onesided;
 };
@@ -424,6 +481,29 @@ static enum tqt_status stft_run(struct tqt_kernel_ctx *k) {
   }
   free(w.in_re);
   return TQT_STATUS_OK;
+}
+
+/* [batch, frames, bins, 2]: frames = (length - frame_length) / frame_step + 1, frame_length
+ * from its input, else the window's length, else the signal's. */
+static enum tqt_status stft_infer(struct tqt_infer_ctx *c) {
+  const struct stft_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0)), *win = tqt_sym_ranked(tqt_infer_input(c, 2));
+  const struct tqt_sym *fl = tqt_infer_input(c, 3);
+  tqt_sdim dims[4] = {NULL, NULL, NULL, tqt_sdim_const(c->dims, 2)};
+  if (x && x->rank != 3)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "signal of rank %zu", x->rank);
+  tqt_sdim length = x ? x->dims[1] : NULL, frame = length;
+  if (fl)
+    frame = tqt_sym_elem(c->dims, fl, 0);
+  else if (tqt_infer_input(c, 2))
+    frame = win && win->rank == 1 ? win->dims[0] : NULL;
+  tqt_sdim step = tqt_sym_elem(c->dims, tqt_infer_input(c, 1), 0);
+  dims[0] = x ? x->dims[0] : NULL;
+  dims[1] = tqt_sdim_add(c->dims,
+                         tqt_sdim_div_floor(c->dims, tqt_sdim_sub(c->dims, length, frame), step),
+                         tqt_sdim_const(c->dims, 1));
+  dims[2] = p->onesided ? misc_infer_half(c, frame) : frame;
+  return misc_infer_tensor(c, tqt_sym_dtype(tqt_infer_input(c, 0)), 4, dims);
 }
 
 /* ---- NonMaxSuppression ---- */
@@ -567,6 +647,13 @@ done:
   free(cand);
   free(kept);
   return st;
+}
+
+/* [selected, 3] int64: how many are selected depends on the data. */
+static enum tqt_status nms_infer(struct tqt_infer_ctx *c) {
+  tqt_sdim dims[2] = {tqt_sdim_fresh(c->dims), tqt_sdim_const(c->dims, 3)};
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 2, dims);
+  return TQT_STATUS_OK;
 }
 
 /* ---- StringNormalizer ---- */
@@ -747,6 +834,25 @@ done:
   uselocale(old);
   freelocale(loc);
   return st;
+}
+
+/* Strings of the input's rank ([C] or [1, C]); the count kept depends on the stop words and the
+ * data, except that with none every string stays. */
+static enum tqt_status strnorm_infer(struct tqt_infer_ctx *c) {
+  const struct strnorm_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  if (!x) {
+    tqt_sym_tensor_unranked(&c->out[0], TQT_DTYPE_STRING);
+    return TQT_STATUS_OK;
+  }
+  if (x->rank != 1 && x->rank != 2)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu", x->rank);
+  tqt_sdim dims[2] = {tqt_sdim_const(c->dims, 1), x->dims[x->rank - 1]};
+  int64_t n;
+  /* No string at all leaves one empty string. */
+  if (p->n_stopwords || !tqt_sdim_value(dims[1], &n) || n < 1) dims[1] = tqt_sdim_fresh(c->dims);
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_STRING, x->rank, dims + 2 - x->rank);
+  return TQT_STATUS_OK;
 }
 
 /* ---- TfIdfVectorizer ---- */
@@ -969,16 +1075,31 @@ static enum tqt_status tfidf_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* float [out_size] for [C], [B, out_size] for [B, C]. */
+static enum tqt_status tfidf_infer(struct tqt_infer_ctx *c) {
+  const struct tfidf_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  if (x && x->rank > 2)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu", x->rank);
+  tqt_sdim dims[2] = {x && x->rank == 2 ? x->dims[0] : NULL, tqt_sdim_const(c->dims, p->out_size)};
+  size_t rank = x && x->rank == 2 ? 2 : 1;
+  if (!x)
+    tqt_sym_tensor_unranked(&c->out[0], TQT_DTYPE_FLOAT);
+  else
+    tqt_sym_tensor(&c->out[0], TQT_DTYPE_FLOAT, rank, dims + 2 - rank);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel misc_kernels[] = {
-    {"", "HannWindow", 17, window_init, window_run},
-    {"", "HammingWindow", 17, window_init, window_run},
-    {"", "BlackmanWindow", 17, window_init, window_run},
-    {"", "MelWeightMatrix", 17, mel_init, mel_run},
-    {"", "DFT", 17, dft_init, dft_run},
-    {"", "STFT", 17, stft_init, stft_run},
-    {"", "NonMaxSuppression", 10, nms_init, nms_run},
-    {"", "StringNormalizer", 10, strnorm_init, strnorm_run},
-    {"", "TfIdfVectorizer", 9, tfidf_init, tfidf_run},
+    {"", "HannWindow", 17, window_init, window_run, window_infer},
+    {"", "HammingWindow", 17, window_init, window_run, window_infer},
+    {"", "BlackmanWindow", 17, window_init, window_run, window_infer},
+    {"", "MelWeightMatrix", 17, mel_init, mel_run, mel_infer},
+    {"", "DFT", 17, dft_init, dft_run, dft_infer},
+    {"", "STFT", 17, stft_init, stft_run, stft_infer},
+    {"", "NonMaxSuppression", 10, nms_init, nms_run, nms_infer},
+    {"", "StringNormalizer", 10, strnorm_init, strnorm_run, strnorm_infer},
+    {"", "TfIdfVectorizer", 9, tfidf_init, tfidf_run, tfidf_infer},
 };
 
 const struct tqt_kernel_family tqt_family_misc = {"misc", misc_kernels,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 static bool norm_is_half(int32_t dtype) {
@@ -667,23 +668,64 @@ static enum tqt_status norm_lrn_run(struct tqt_kernel_ctx *k) {
   return st;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* Y is X's type and shape; in training mode the statistics outputs (running mean and variance,
+ * before 14 also the saved ones) are [C] of the mean input's type (X's before version 15,
+ * where they share one). */
+static enum tqt_status norm_bn_infer(struct tqt_infer_ctx *c) {
+  const struct norm_bn_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *mean = tqt_infer_input(c, 3);
+  tqt_infer_unary(c);
+  if (!p->training) return TQT_STATUS_OK;
+  int32_t dtype = mean ? mean->dtype : TQT_DTYPE_UNDEFINED;
+  if (!dtype && c->k->kernel->since_version < 15 && x) dtype = x->dtype;
+  tqt_sdim channels = NULL;
+  if (tqt_sym_ranked(x) && x->rank >= 2)
+    channels = x->dims[1];
+  else if (tqt_sym_ranked(mean) && mean->rank == 1)
+    channels = mean->dims[0]; /* training runs only with per-channel statistics */
+  for (size_t i = 1; i < c->n_out; i++) tqt_sym_tensor(&c->out[i], dtype, 1, &channels);
+  return TQT_STATUS_OK;
+}
+
+/* Y is X's type and shape; Mean and InvStdDev are of stash_type and X's rank, 1 along the
+ * normalized axes. */
+static enum tqt_status norm_layer_infer(struct tqt_infer_ctx *c) {
+  const struct norm_layer_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  tqt_infer_unary(c);
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t axis;
+  if (!tqt_sym_ranked(x)) {
+    for (size_t i = 1; i < c->n_out; i++) tqt_sym_tensor_unranked(&c->out[i], p->stash_type);
+    return TQT_STATUS_OK;
+  }
+  if (tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  for (size_t i = 0; i < x->rank; i++) dims[i] = i < axis ? x->dims[i] : tqt_sdim_const(c->dims, 1);
+  for (size_t i = 1; i < c->n_out; i++) tqt_sym_tensor(&c->out[i], p->stash_type, x->rank, dims);
+  return TQT_STATUS_OK;
+}
+
 /* One entry per version of the op in ONNX 1.12 (versions share code where the attributes they
- * lack keep their defaults). */
+ * lack keep their defaults). Every other normalization keeps X's type and shape. */
 static const struct tqt_kernel norm_kernels[] = {
-    {"", "BatchNormalization", 1, norm_bn_init, norm_bn_run}, /* consumed_inputs, is_test */
-    {"", "BatchNormalization", 6, norm_bn_init, norm_bn_run},
-    {"", "BatchNormalization", 7, norm_bn_init, norm_bn_run},  /* no is_test */
-    {"", "BatchNormalization", 9, norm_bn_init, norm_bn_run},  /* no spatial */
-    {"", "BatchNormalization", 14, norm_bn_init, norm_bn_run}, /* training_mode */
-    {"", "BatchNormalization", 15, norm_bn_init, norm_bn_run}, /* own types for parameters */
-    {"", "InstanceNormalization", 1, norm_instance_init, norm_instance_run},
-    {"", "InstanceNormalization", 6, norm_instance_init, norm_instance_run},
-    {"", "LayerNormalization", 17, norm_layer_init, norm_layer_run},
-    {"", "LpNormalization", 1, norm_lp_init, norm_lp_run},
-    {"", "MeanVarianceNormalization", 9, norm_mvn_init, norm_mvn_run},
-    {"", "MeanVarianceNormalization", 13, norm_mvn_init, norm_mvn_run},
-    {"", "LRN", 1, norm_lrn_init, norm_lrn_run},
-    {"", "LRN", 13, norm_lrn_init, norm_lrn_run},
+    /* 1: consumed_inputs, is_test; 7: no is_test; 9: no spatial; 14: training_mode; 15: own
+     * types for parameters */
+    {"", "BatchNormalization", 1, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "BatchNormalization", 6, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "BatchNormalization", 7, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "BatchNormalization", 9, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "BatchNormalization", 14, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "BatchNormalization", 15, norm_bn_init, norm_bn_run, norm_bn_infer},
+    {"", "InstanceNormalization", 1, norm_instance_init, norm_instance_run, tqt_infer_unary},
+    {"", "InstanceNormalization", 6, norm_instance_init, norm_instance_run, tqt_infer_unary},
+    {"", "LayerNormalization", 17, norm_layer_init, norm_layer_run, norm_layer_infer},
+    {"", "LpNormalization", 1, norm_lp_init, norm_lp_run, tqt_infer_unary},
+    {"", "MeanVarianceNormalization", 9, norm_mvn_init, norm_mvn_run, tqt_infer_unary},
+    {"", "MeanVarianceNormalization", 13, norm_mvn_init, norm_mvn_run, tqt_infer_unary},
+    {"", "LRN", 1, norm_lrn_init, norm_lrn_run, tqt_infer_unary},
+    {"", "LRN", 13, norm_lrn_init, norm_lrn_run, tqt_infer_unary},
 };
 
 const struct tqt_kernel_family tqt_family_norm = {"norm", norm_kernels,

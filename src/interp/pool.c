@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 #define POOL_AXES 3 /* 1-D, 2-D and 3-D pooling */
@@ -646,27 +647,113 @@ static enum tqt_status pool_unpool_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* X's dims as the windowed pools and MaxUnpool see them: kernel_shape fixes the rank (the run
+ * rejects any other), so it is known even when X's is not; dims stays all unknown then. */
+static enum tqt_status pool_infer_input(struct tqt_infer_ctx *c, const struct pool_params *p,
+                                        tqt_sdim *dims) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  for (size_t i = 0; i < p->n_axes + 2; i++) dims[i] = NULL;
+  if (!tqt_sym_ranked(x)) return TQT_STATUS_OK;
+  if (x->rank != p->n_axes + 2)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu for %zu spatial axes",
+                           x->rank, p->n_axes);
+  memcpy(dims, x->dims, x->rank * sizeof *dims);
+  return TQT_STATUS_OK;
+}
+
+/* MaxPool, AveragePool, LpPool: Y [N, C, windows...]; MaxPool's Indices: int64, Y's shape. */
+static enum tqt_status pool_window_infer(struct tqt_infer_ctx *c) {
+  const struct pool_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  tqt_sdim dims[TQT_RANK_MAX];
+  enum tqt_status st = pool_infer_input(c, p, dims);
+  if (st || c->n_out < 1) return st;
+  bool same = p->auto_pad == POOL_PAD_SAME_UPPER || p->auto_pad == POOL_PAD_SAME_LOWER;
+  bool pads = p->auto_pad == POOL_PAD_NOTSET; /* VALID: none, and no ceil_mode */
+  for (size_t i = 0; i < p->n_axes; i++)
+    if (!tqt_infer_window(c->dims, dims[2 + i], tqt_sdim_const(c->dims, p->kernel[i]),
+                          p->strides[i], p->dilations[i], pads ? p->pads[i] : 0,
+                          pads ? p->pads[p->n_axes + i] : 0, same, p->ceil_mode && pads,
+                          &dims[2 + i]))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "the window exceeds spatial axis %zu", i);
+  tqt_sym_tensor(&c->out[0], x ? x->dtype : TQT_DTYPE_UNDEFINED, p->n_axes + 2, dims);
+  if (p->kind == POOL_KIND_MAX && c->n_out > 1)
+    tqt_sym_tensor(&c->out[1], TQT_DTYPE_INT64, p->n_axes + 2, dims);
+  return TQT_STATUS_OK;
+}
+
+/* Global pools: [N, C, 1, ...] of X's rank. */
+static enum tqt_status pool_global_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!tqt_sym_ranked(x)) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  if (x->rank < 2)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu has no channel axis",
+                           x->rank);
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : tqt_sdim_const(c->dims, 1);
+  tqt_sym_tensor(&c->out[0], dtype, x->rank, dims);
+  return TQT_STATUS_OK;
+}
+
+/* MaxUnpool: output_shape's values when given, else (in - 1) * stride - pads + kernel. */
+static enum tqt_status pool_unpool_infer(struct tqt_infer_ctx *c) {
+  const struct pool_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *shape = tqt_infer_input(c, 2);
+  size_t rank = p->n_axes + 2;
+  tqt_sdim dims[TQT_RANK_MAX];
+  enum tqt_status st = pool_infer_input(c, p, dims);
+  if (st || c->n_out < 1) return st;
+  int64_t n = shape ? tqt_sym_numel(shape) : -1, v;
+  if (n >= 0 && (size_t)n != rank)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "output_shape has %lld values for rank %zu",
+                           (long long)n, rank);
+  for (size_t i = 0; i < rank; i++) {
+    if (shape) {
+      dims[i] = tqt_sym_elem(c->dims, shape, i);
+    } else if (i >= 2) {
+      size_t a = i - 2;
+      int64_t fixed = p->kernel[a] - p->strides[a] - p->pads[a] - p->pads[p->n_axes + a];
+      dims[i] = tqt_sdim_add(c->dims, tqt_sdim_mul(c->dims, dims[i],
+                                                   tqt_sdim_const(c->dims, p->strides[a])),
+                             tqt_sdim_const(c->dims, fixed));
+      if (tqt_sdim_value(dims[i], &v) && v < 0)
+        return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "pads leave axis %zu no room", i);
+    }
+  }
+  tqt_sym_tensor(&c->out[0], x ? x->dtype : TQT_DTYPE_UNDEFINED, rank, dims);
+  return TQT_STATUS_OK;
+}
+
 /* One entry per version of the op in ONNX 1.12; the code reads the attributes every version may
  * have (those a version lacks keep their defaults), so versions share the functions. */
 static const struct tqt_kernel pool_kernels[] = {
-    {"", "MaxPool", 1, pool_max_init, pool_window_run},
-    {"", "MaxPool", 8, pool_max_init, pool_window_run},  /* storage_order, Indices */
-    {"", "MaxPool", 10, pool_max_init, pool_window_run}, /* ceil_mode, dilations */
-    {"", "MaxPool", 11, pool_max_init, pool_window_run},
-    {"", "MaxPool", 12, pool_max_init, pool_window_run}, /* int8, uint8 */
-    {"", "AveragePool", 1, pool_avg_init, pool_window_run},
-    {"", "AveragePool", 7, pool_avg_init, pool_window_run},  /* count_include_pad */
-    {"", "AveragePool", 10, pool_avg_init, pool_window_run}, /* ceil_mode */
-    {"", "AveragePool", 11, pool_avg_init, pool_window_run},
-    {"", "LpPool", 1, pool_lp_init, pool_window_run},
-    {"", "LpPool", 2, pool_lp_init, pool_window_run}, /* p becomes an int */
-    {"", "LpPool", 11, pool_lp_init, pool_window_run},
-    {"", "GlobalMaxPool", 1, pool_global_max_init, pool_global_run},
-    {"", "GlobalAveragePool", 1, pool_global_avg_init, pool_global_run},
-    {"", "GlobalLpPool", 1, pool_global_lp_init, pool_global_run},
-    {"", "GlobalLpPool", 2, pool_global_lp_init, pool_global_run},
-    {"", "MaxUnpool", 9, pool_unpool_init, pool_unpool_run},
-    {"", "MaxUnpool", 11, pool_unpool_init, pool_unpool_run},
+    {"", "MaxPool", 1, pool_max_init, pool_window_run, pool_window_infer},
+    /* 8: storage_order, Indices; 10: ceil_mode, dilations; 12: int8, uint8 */
+    {"", "MaxPool", 8, pool_max_init, pool_window_run, pool_window_infer},
+    {"", "MaxPool", 10, pool_max_init, pool_window_run, pool_window_infer},
+    {"", "MaxPool", 11, pool_max_init, pool_window_run, pool_window_infer},
+    {"", "MaxPool", 12, pool_max_init, pool_window_run, pool_window_infer},
+    /* 7: count_include_pad; 10: ceil_mode */
+    {"", "AveragePool", 1, pool_avg_init, pool_window_run, pool_window_infer},
+    {"", "AveragePool", 7, pool_avg_init, pool_window_run, pool_window_infer},
+    {"", "AveragePool", 10, pool_avg_init, pool_window_run, pool_window_infer},
+    {"", "AveragePool", 11, pool_avg_init, pool_window_run, pool_window_infer},
+    {"", "LpPool", 1, pool_lp_init, pool_window_run, pool_window_infer},
+    {"", "LpPool", 2, pool_lp_init, pool_window_run, pool_window_infer}, /* p becomes an int */
+    {"", "LpPool", 11, pool_lp_init, pool_window_run, pool_window_infer},
+    {"", "GlobalMaxPool", 1, pool_global_max_init, pool_global_run, pool_global_infer},
+    {"", "GlobalAveragePool", 1, pool_global_avg_init, pool_global_run, pool_global_infer},
+    {"", "GlobalLpPool", 1, pool_global_lp_init, pool_global_run, pool_global_infer},
+    {"", "GlobalLpPool", 2, pool_global_lp_init, pool_global_run, pool_global_infer},
+    {"", "MaxUnpool", 9, pool_unpool_init, pool_unpool_run, pool_unpool_infer},
+    {"", "MaxUnpool", 11, pool_unpool_init, pool_unpool_run, pool_unpool_infer},
 };
 
 const struct tqt_kernel_family tqt_family_pool = {"pool", pool_kernels,

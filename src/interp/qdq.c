@@ -4,6 +4,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 struct qdq_params {
@@ -91,6 +92,22 @@ static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* Output 0: a tensor of x's shape (whatever is known of it) and of type dtype. */
+static void qdq_infer_as(struct tqt_infer_ctx *c, int32_t dtype) {
+  tqt_infer_unary(c);
+  if (c->out[0].kind == TQT_SYM_KIND_TENSOR)
+    c->out[0].dtype = dtype;
+  else
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+}
+
+/* y's type is the zero point's, uint8 without one. */
+static enum tqt_status quantize_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *zp = tqt_infer_input(c, 2);
+  qdq_infer_as(c, zp ? zp->dtype : TQT_DTYPE_UINT8);
+  return TQT_STATUS_OK;
+}
+
 static enum tqt_status dequantize_run(struct tqt_kernel_ctx *k) {
   const struct tqt_rt_tensor *x = tqt_kernel_input_required(k, 0);
   const struct tqt_rt_tensor *scale = x ? tqt_kernel_input_required(k, 1) : NULL;
@@ -117,6 +134,16 @@ static enum tqt_status dequantize_run(struct tqt_kernel_ctx *k) {
         tqt_rt_set(y, i, (double)((float)(tqt_rt_get_int(x, i) - z) * s));
     }
   }
+  return TQT_STATUS_OK;
+}
+
+/* float (float16 with a float16 scale, as run does); unknown while the scale's type is. */
+static enum tqt_status dequantize_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *scale = tqt_infer_input(c, 1);
+  int32_t st = scale ? scale->dtype : TQT_DTYPE_UNDEFINED;
+  qdq_infer_as(c, st == TQT_DTYPE_FLOAT16      ? TQT_DTYPE_FLOAT16
+                  : st != TQT_DTYPE_UNDEFINED ? TQT_DTYPE_FLOAT
+                                              : TQT_DTYPE_UNDEFINED);
   return TQT_STATUS_OK;
 }
 
@@ -152,12 +179,20 @@ static enum tqt_status dynamic_quantize_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* y: uint8 of x's shape; y_scale (float) and y_zero_point (uint8) scalars. */
+static enum tqt_status dynamic_quantize_infer(struct tqt_infer_ctx *c) {
+  qdq_infer_as(c, TQT_DTYPE_UINT8);
+  if (c->n_out > 1) tqt_sym_tensor(&c->out[1], TQT_DTYPE_FLOAT, 0, NULL);
+  if (c->n_out > 2) tqt_sym_tensor(&c->out[2], TQT_DTYPE_UINT8, 0, NULL);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel qdq_kernels[] = {
-    {"", "QuantizeLinear", 10, qdq_init, quantize_run},
-    {"", "QuantizeLinear", 13, qdq_init, quantize_run},
-    {"", "DequantizeLinear", 10, qdq_init, dequantize_run},
-    {"", "DequantizeLinear", 13, qdq_init, dequantize_run},
-    {"", "DynamicQuantizeLinear", 11, NULL, dynamic_quantize_run},
+    {"", "QuantizeLinear", 10, qdq_init, quantize_run, quantize_infer},
+    {"", "QuantizeLinear", 13, qdq_init, quantize_run, quantize_infer},
+    {"", "DequantizeLinear", 10, qdq_init, dequantize_run, dequantize_infer},
+    {"", "DequantizeLinear", 13, qdq_init, dequantize_run, dequantize_infer},
+    {"", "DynamicQuantizeLinear", 11, NULL, dynamic_quantize_run, dynamic_quantize_infer},
 };
 
 const struct tqt_kernel_family tqt_family_qdq = {"qdq", qdq_kernels,

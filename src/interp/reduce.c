@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 enum reduce_op {
@@ -456,29 +457,131 @@ static enum tqt_status reduce_arg_run(struct tqt_kernel_ctx *k) {
   return TQT_STATUS_OK;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* ReduceSum/Prod/Max/Min of a small integer tensor whose elements are known (shape arithmetic):
+ * y's elements, folded with the dim arithmetic. */
+static void reduce_infer_value(struct tqt_infer_ctx *c, enum reduce_op op,
+                               const struct tqt_sym *x, const bool *reduced, struct tqt_sym *y) {
+  tqt_sdim (*fold)(struct tqt_dimtab *, tqt_sdim, tqt_sdim) =
+      op == REDUCE_SUM ? tqt_sdim_add : op == REDUCE_PROD ? tqt_sdim_mul
+      : op == REDUCE_MAX ? tqt_sdim_max : op == REDUCE_MIN ? tqt_sdim_min : NULL;
+  int64_t n = tqt_sym_numel(x), dims[TQT_RANK_MAX];
+  if (!fold || n <= 0 || n > TQT_SYM_VALUE_MAX || (!x->has_value && !x->constant)) return;
+  for (size_t a = 0; a < x->rank; a++) tqt_sdim_value(x->dims[a], &dims[a]);
+  tqt_sdim acc[TQT_SYM_VALUE_MAX];
+  bool seen[TQT_SYM_VALUE_MAX] = {false};
+  for (int64_t i = 0; i < n; i++) {
+    /* y's flat index: x's index with the reduced axes left out (or 1 with keepdims). */
+    int64_t rest = i, o = 0, scale = 1;
+    for (size_t a = x->rank; a-- > 0;) {
+      if (!reduced[a]) {
+        o += rest % dims[a] * scale;
+        scale *= dims[a];
+      }
+      rest /= dims[a];
+    }
+    tqt_sdim e = tqt_sym_elem(c->dims, x, (size_t)i);
+    acc[o] = seen[o] ? fold(c->dims, acc[o], e) : e;
+    seen[o] = true;
+  }
+  tqt_sym_value_set(y, acc, (size_t)tqt_sym_numel(y));
+}
+
+/* Axes from the attribute or from input 1 when its values are known; every axis when none is
+ * given, or none with noop_with_empty_axes. */
+static enum tqt_status reduce_infer(struct tqt_infer_ctx *c) {
+  const struct reduce_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *t = tqt_infer_input(c, 1);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  int64_t from_input[TQT_RANK_MAX];
+  const int64_t *axes = p->axes;
+  size_t n_axes = p->n_axes, rank = 0;
+  bool known = true;
+  if (p->axes_from_input) {
+    axes = from_input;
+    n_axes = 0;
+    if (t && tqt_sym_numel(t) != 0) known = tqt_sym_ints(t, from_input, TQT_RANK_MAX, &n_axes);
+  }
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!tqt_sym_ranked(x)) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  tqt_sdim dims[TQT_RANK_MAX], one = tqt_sdim_const(c->dims, 1);
+  if (!known) {
+    /* Dims of 1 stay 1 whichever axes go; without keepdims only how many go (the axes' count,
+     * no axis twice) tells the rank. */
+    int64_t gone = tqt_sym_numel(t);
+    for (size_t i = 0; i < x->rank; i++) dims[i] = x->dims[i] == one ? one : NULL;
+    if (p->keepdims)
+      tqt_sym_tensor(&c->out[0], dtype, x->rank, dims);
+    else if (gone > 0 && (size_t)gone <= x->rank)
+      tqt_sym_tensor(&c->out[0], dtype, x->rank - (size_t)gone, NULL);
+    else
+      tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  bool reduced[TQT_RANK_MAX] = {false};
+  for (size_t i = 0; n_axes == 0 && i < x->rank; i++)
+    reduced[i] = !(p->axes_from_input && p->noop_with_empty_axes);
+  for (size_t i = 0; i < n_axes; i++) {
+    size_t a;
+    if (tqt_kernel_axis(c->k, axes[i], x->rank, &a)) return c->k->d->status;
+    if (reduced[a])
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld is given twice",
+                             (long long)axes[i]);
+    reduced[a] = true;
+  }
+  for (size_t i = 0; i < x->rank; i++)
+    if (!reduced[i] || p->keepdims) dims[rank++] = reduced[i] ? one : x->dims[i];
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  reduce_infer_value(c, p->op, x, reduced, &c->out[0]);
+  return TQT_STATUS_OK;
+}
+
+/* ArgMax, ArgMin: int64, X's dims with axis 1 (keepdims) or gone. */
+static enum tqt_status reduce_arg_infer(struct tqt_infer_ctx *c) {
+  const struct reduce_arg_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!tqt_sym_ranked(x)) {
+    tqt_sym_tensor_unranked(&c->out[0], TQT_DTYPE_INT64);
+    return TQT_STATUS_OK;
+  }
+  size_t axis, rank = 0;
+  if (tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t i = 0; i < x->rank; i++)
+    if (i != axis || p->keepdims)
+      dims[rank++] = i == axis ? tqt_sdim_const(c->dims, 1) : x->dims[i];
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, rank, dims);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel reduce_kernels[] = {
-    {"", "ReduceSum", 1, reduce_init, reduce_run},
-    {"", "ReduceSum", 13, reduce_init, reduce_run},
-    {"", "ReduceMean", 1, reduce_init, reduce_run},
-    {"", "ReduceMean", 18, reduce_init, reduce_run},
-    {"", "ReduceProd", 1, reduce_init, reduce_run},
-    {"", "ReduceProd", 18, reduce_init, reduce_run},
-    {"", "ReduceMax", 1, reduce_init, reduce_run},
-    {"", "ReduceMax", 18, reduce_init, reduce_run},
-    {"", "ReduceMin", 1, reduce_init, reduce_run},
-    {"", "ReduceMin", 18, reduce_init, reduce_run},
-    {"", "ReduceL1", 1, reduce_init, reduce_run},
-    {"", "ReduceL1", 18, reduce_init, reduce_run},
-    {"", "ReduceL2", 1, reduce_init, reduce_run},
-    {"", "ReduceL2", 18, reduce_init, reduce_run},
-    {"", "ReduceSumSquare", 1, reduce_init, reduce_run},
-    {"", "ReduceSumSquare", 18, reduce_init, reduce_run},
-    {"", "ReduceLogSum", 1, reduce_init, reduce_run},
-    {"", "ReduceLogSum", 18, reduce_init, reduce_run},
-    {"", "ReduceLogSumExp", 1, reduce_init, reduce_run},
-    {"", "ReduceLogSumExp", 18, reduce_init, reduce_run},
-    {"", "ArgMax", 1, reduce_arg_init, reduce_arg_run},
-    {"", "ArgMin", 1, reduce_arg_init, reduce_arg_run},
+    {"", "ReduceSum", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceSum", 13, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMean", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMean", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceProd", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceProd", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMax", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMax", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMin", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceMin", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceL1", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceL1", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceL2", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceL2", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceSumSquare", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceSumSquare", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceLogSum", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceLogSum", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceLogSumExp", 1, reduce_init, reduce_run, reduce_infer},
+    {"", "ReduceLogSumExp", 18, reduce_init, reduce_run, reduce_infer},
+    {"", "ArgMax", 1, reduce_arg_init, reduce_arg_run, reduce_arg_infer},
+    {"", "ArgMin", 1, reduce_arg_init, reduce_arg_run, reduce_arg_infer},
 };
 
 const struct tqt_kernel_family tqt_family_reduce = {

@@ -1,5 +1,6 @@
 /* Every kernel family, one per file of src/interp/. */
 #include <cblas.h>
+#include <string.h>
 
 #include "interp_internal.h"
 
@@ -29,4 +30,21 @@ const size_t tqt_kernel_family_count =
 
 void interp_threads_set(int threads) {
   if (threads > 0) openblas_set_num_threads(threads);
+}
+
+const struct tqt_kernel *interp_kernel_find(const char *domain, const char *op_type,
+                                           int64_t opset) {
+  const struct tqt_kernel *best = NULL;
+  bool default_domain = !*domain || strcmp(domain, "ai.onnx") == 0;
+  for (size_t f = 0; f < tqt_kernel_family_count; f++) {
+    const struct tqt_kernel_family *fam = tqt_kernel_families[f];
+    for (size_t i = 0; i < fam->count; i++) {
+      const struct tqt_kernel *kn = &fam->kernels[i];
+      bool same_domain = default_domain ? !*kn->domain : strcmp(kn->domain, domain) == 0;
+      if (!same_domain || strcmp(kn->op_type, op_type) != 0 || kn->since_version > opset)
+        continue;
+      if (!best || kn->since_version > best->since_version) best = kn;
+    }
+  }
+  return best;
 }

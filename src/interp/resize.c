@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 /* ---- Resize and Upsample ---- */
@@ -759,15 +760,113 @@ static enum tqt_status roi_run(struct tqt_kernel_ctx *k) {
   return st;
 }
 
+/* ---- inference (infer.h) ---- */
+
+/* floor(dim * scale), as resize_shape computes it, when that is an exact expression: a constant
+ * dim; a symbolic one times a whole scale; or divided by a power of two (dim * 2^-k is exact in
+ * double, so its floor is floor(dim / 2^k)). NULL otherwise. */
+static tqt_sdim resize_infer_scaled(struct tqt_dimtab *t, tqt_sdim dim, double scale) {
+  int64_t v;
+  int e;
+  if (tqt_sdim_value(dim, &v)) return tqt_sdim_const(t, (int64_t)floor(scale * (double)v));
+  if (scale == floor(scale) && scale < 1e9)
+    return tqt_sdim_mul(t, dim, tqt_sdim_const(t, (int64_t)scale));
+  if (frexp(scale, &e) == 0.5 && e > -30) /* scale = 2^(e - 1) < 1 */
+    return tqt_sdim_div_floor(t, dim, tqt_sdim_const(t, (int64_t)1 << (1 - e)));
+  return NULL;
+}
+
+/* Resize, Upsample: X's type; sizes when given, else each dim scaled (scales from the attribute
+ * or an initializer: float values are known only as constants). */
+static enum tqt_status resize_infer(struct tqt_infer_ctx *c) {
+  const struct resize_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *scales = NULL, *sizes = NULL;
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  if (p->form == RESIZE_FORM_INPUT1) scales = tqt_infer_input(c, 1);
+  if (p->form == RESIZE_FORM_FULL) {
+    scales = tqt_infer_input(c, 2);
+    sizes = tqt_infer_input(c, 3);
+  }
+  int64_t n_sizes = sizes ? tqt_sym_numel(sizes) : 0;
+  int64_t n_scales = p->form == RESIZE_FORM_ATTR ? (int64_t)p->n_attr_scales
+                     : scales                  ? tqt_sym_numel(scales)
+                                               : 0;
+  int64_t n = n_sizes ? n_sizes : n_scales; /* the one given: its length is X's rank */
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!tqt_sym_ranked(x) && (n < 0 || n > TQT_RANK_MAX)) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  size_t rank = tqt_sym_ranked(x) ? x->rank : (size_t)n;
+  if (n >= 0 && (size_t)n != rank)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "%lld %s for rank %zu", (long long)n,
+                           n_sizes ? "sizes" : "scales", rank);
+  const struct tqt_rt_tensor *sc = scales ? scales->constant : NULL;
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t d = 0; d < rank; d++) {
+    tqt_sdim in = tqt_sym_ranked(x) ? x->dims[d] : NULL;
+    double scale = p->form == RESIZE_FORM_ATTR ? p->attr_scales[d]
+                   : sc && n_scales >= 0        ? tqt_rt_get(sc, (int64_t)d)
+                                                : NAN;
+    if (n_sizes)
+      dims[d] = n_sizes > 0 ? tqt_sym_elem(c->dims, sizes, d) : NULL;
+    else if (!isnan(scale) && !(scale > 0))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "scale %g", scale);
+    else
+      dims[d] = isnan(scale) ? NULL : resize_infer_scaled(c->dims, in, scale);
+  }
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
+/* GridSample: [N, C, the grid's output dims...]; X and the grid have one rank. */
+static enum tqt_status grid_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *g = tqt_infer_input(c, 1);
+  bool xr = tqt_sym_ranked(x), gr = tqt_sym_ranked(g);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (!xr && !gr) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  size_t rank = xr ? x->rank : g->rank;
+  if (rank < 3 || (xr && gr && x->rank != g->rank))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "X and grid ranks do not fit");
+  tqt_sdim dims[TQT_RANK_MAX];
+  dims[0] = xr ? x->dims[0] : g->dims[0];
+  dims[1] = xr ? x->dims[1] : NULL;
+  for (size_t i = 2; i < rank; i++) dims[i] = gr ? g->dims[i - 1] : NULL;
+  tqt_sym_tensor(&c->out[0], dtype, rank, dims);
+  return TQT_STATUS_OK;
+}
+
+/* RoiAlign: [num_rois, C, output_height, output_width]. */
+static enum tqt_status roi_infer(struct tqt_infer_ctx *c) {
+  const struct roi_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *rois = tqt_infer_input(c, 1),
+                       *bi = tqt_infer_input(c, 2);
+  if (c->n_out < 1) return TQT_STATUS_OK;
+  if (tqt_sym_ranked(x) && x->rank != 4)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "X of rank %zu", x->rank);
+  tqt_sdim dims[4] = {NULL, tqt_sym_ranked(x) ? x->dims[1] : NULL,
+                      tqt_sdim_const(c->dims, p->out_h), tqt_sdim_const(c->dims, p->out_w)};
+  if (tqt_sym_ranked(rois) && rois->rank == 2)
+    dims[0] = rois->dims[0];
+  else if (tqt_sym_ranked(bi) && bi->rank == 1)
+    dims[0] = bi->dims[0]; /* one batch index per roi */
+  tqt_sym_tensor(&c->out[0], x ? x->dtype : TQT_DTYPE_UNDEFINED, 4, dims);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel resize_kernels[] = {
-    {"", "Upsample", 7, resize_init, resize_run},
-    {"", "Upsample", 9, resize_init, resize_run},
-    {"", "Resize", 10, resize_init, resize_run},
-    {"", "Resize", 11, resize_init, resize_run},
-    {"", "Resize", 13, resize_init, resize_run},
-    {"", "GridSample", 16, grid_init, grid_run},
-    {"", "RoiAlign", 10, roi_init, roi_run},
-    {"", "RoiAlign", 16, roi_init, roi_run},
+    {"", "Upsample", 7, resize_init, resize_run, resize_infer},
+    {"", "Upsample", 9, resize_init, resize_run, resize_infer},
+    {"", "Resize", 10, resize_init, resize_run, resize_infer},
+    {"", "Resize", 11, resize_init, resize_run, resize_infer},
+    {"", "Resize", 13, resize_init, resize_run, resize_infer},
+    {"", "GridSample", 16, grid_init, grid_run, grid_infer},
+    {"", "RoiAlign", 10, roi_init, roi_run, roi_infer},
+    {"", "RoiAlign", 16, roi_init, roi_run, roi_infer},
 };
 
 const struct tqt_kernel_family tqt_family_resize = {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 enum rnn_kind { RNN_SIMPLE, RNN_GRU, RNN_LSTM };
@@ -445,13 +446,37 @@ static enum tqt_status rnn_run(struct tqt_kernel_ctx *k) {
   return st;
 }
 
+/* Of X's type: Y [seq, dirs, batch, hidden], Y_h and (LSTM) Y_c [dirs, batch, hidden]; batch
+ * first with layout 1: [batch, seq, dirs, hidden] and [batch, dirs, hidden]. */
+static enum tqt_status rnn_infer(struct tqt_infer_ctx *c) {
+  const struct rnn_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  bool ranked = x && x->kind == TQT_SYM_KIND_TENSOR && x->has_rank;
+  if (ranked && x->rank != 3)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "X of rank %zu", x->rank);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  tqt_sdim seq = ranked ? x->dims[p->batch_first ? 1 : 0] : NULL;
+  tqt_sdim batch = ranked ? x->dims[p->batch_first ? 0 : 1] : NULL;
+  tqt_sdim dirs = tqt_sdim_const(c->dims, (int64_t)p->n_dirs);
+  tqt_sdim hidden = tqt_sdim_const(c->dims, p->hidden);
+  tqt_sdim y[4] = {seq, dirs, batch, hidden}, state[3] = {dirs, batch, hidden};
+  if (p->batch_first) {
+    y[0] = batch, y[1] = seq, y[2] = dirs;
+    state[0] = batch, state[1] = dirs;
+  }
+  tqt_sym_tensor(&c->out[0], dtype, 4, y);
+  for (size_t i = 1; i < c->n_out && i < (p->kind == RNN_LSTM ? 3u : 2u); i++)
+    tqt_sym_tensor(&c->out[i], dtype, 3, state);
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel rnn_kernels[] = {
-    {"", "RNN", 7, rnn_init, rnn_run},
-    {"", "RNN", 14, rnn_init, rnn_run},
-    {"", "GRU", 7, rnn_init, rnn_run},
-    {"", "GRU", 14, rnn_init, rnn_run},
-    {"", "LSTM", 7, rnn_init, rnn_run},
-    {"", "LSTM", 14, rnn_init, rnn_run},
+    {"", "RNN", 7, rnn_init, rnn_run, rnn_infer},
+    {"", "RNN", 14, rnn_init, rnn_run, rnn_infer},
+    {"", "GRU", 7, rnn_init, rnn_run, rnn_infer},
+    {"", "GRU", 14, rnn_init, rnn_run, rnn_infer},
+    {"", "LSTM", 7, rnn_init, rnn_run, rnn_infer},
+    {"", "LSTM", 14, rnn_init, rnn_run, rnn_infer},
 };
 
 const struct tqt_kernel_family tqt_family_rnn = {"rnn", rnn_kernels,

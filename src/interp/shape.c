@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "infer.h"
 #include "kernel.h"
 
 #if defined(__SSE__)
@@ -1453,44 +1454,600 @@ static enum tqt_status trilu_run(struct tqt_kernel_ctx *k) {
   return tqt_kernel_strings_own(k, y);
 }
 
+/* ---- inference (infer.h) ---- */
+
+static bool shape_infer_axis(int64_t axis, size_t rank, size_t *out) {
+  if (axis < -(int64_t)rank || axis >= (int64_t)rank) return false;
+  *out = (size_t)(axis < 0 ? axis + (int64_t)rank : axis);
+  return true;
+}
+
+/* x's input 0 as a ranked tensor, or NULL after making output 0 an unranked tensor of x's
+ * type (the answer when the rank is unknown). */
+static const struct tqt_sym *shape_infer_ranked(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  if (x && x->kind == TQT_SYM_KIND_TENSOR && x->has_rank) return x;
+  if (c->n_out) tqt_sym_tensor_unranked(&c->out[0], x ? x->dtype : TQT_DTYPE_UNDEFINED);
+  return NULL;
+}
+
+/* Output 0 holds x's elements in the same order with new dims: the value goes along. */
+static void shape_infer_reorder(struct tqt_infer_ctx *c, const struct tqt_sym *x, size_t rank,
+                                const tqt_sdim *dims) {
+  tqt_sym_tensor(&c->out[0], x->dtype, rank, dims);
+  if (x->has_value) tqt_sym_value_set(&c->out[0], x->value, x->n_value);
+}
+
+/* The product of dims [from, to); NULL when a factor is unknown. */
+static tqt_sdim shape_infer_product(struct tqt_infer_ctx *c, const tqt_sdim *dims, size_t from,
+                                    size_t to) {
+  tqt_sdim p = tqt_sdim_const(c->dims, 1);
+  for (size_t i = from; i < to; i++) p = tqt_sdim_mul(c->dims, p, dims[i]);
+  return p;
+}
+
+static enum tqt_status reshape_infer(struct tqt_infer_ctx *c) {
+  const struct reshape_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0), *s = tqt_infer_input(c, 1);
+  int32_t dtype = x ? x->dtype : TQT_DTYPE_UNDEFINED;
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t n = p->n_shape;
+  if (p->shape) {
+    for (size_t i = 0; i < n; i++) dims[i] = tqt_sdim_const(c->dims, p->shape[i]);
+  } else {
+    int64_t numel = tqt_sym_numel(s);
+    if (!s || !s->has_rank || s->rank != 1 || numel < 0 || numel > TQT_RANK_MAX) {
+      /* The length of a 1-D shape input is the rank even when its values are unknown. */
+      int64_t r;
+      if (s && s->has_rank && s->rank == 1 && tqt_sdim_value(s->dims[0], &r) && r >= 0 &&
+          r <= TQT_RANK_MAX)
+        tqt_sym_tensor(&c->out[0], dtype, (size_t)r, NULL);
+      else
+        tqt_sym_tensor_unranked(&c->out[0], dtype);
+      return TQT_STATUS_OK;
+    }
+    n = (size_t)numel;
+    for (size_t i = 0; i < n; i++) dims[i] = tqt_sym_elem(c->dims, s, i);
+  }
+  bool x_ranked = x && x->kind == TQT_SYM_KIND_TENSOR && x->has_rank;
+  size_t minus_one = SIZE_MAX;
+  for (size_t i = 0; i < n; i++) {
+    int64_t v;
+    if (!tqt_sdim_value(dims[i], &v)) continue;
+    if (v == 0 && !p->allowzero) dims[i] = x_ranked && i < x->rank ? x->dims[i] : NULL;
+    if (v == -1) minus_one = i;
+    if (v < -1) return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "shape[%zu] is %lld", i, (long long)v);
+  }
+  if (minus_one != SIZE_MAX) {
+    /* -1: the element count over the product of the other dims, when that divides exactly. */
+    tqt_sdim total = x_ranked ? shape_infer_product(c, x->dims, 0, x->rank) : NULL, rest = NULL;
+    dims[minus_one] = tqt_sdim_const(c->dims, 1);
+    rest = shape_infer_product(c, dims, 0, n);
+    dims[minus_one] = tqt_sdim_div_exact(c->dims, total, rest);
+  }
+  if (x) shape_infer_reorder(c, x, n, dims);
+  else tqt_sym_tensor(&c->out[0], dtype, n, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status flatten_infer(struct tqt_infer_ctx *c) {
+  const struct axis_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  size_t axis;
+  if (p->axis == (int64_t)x->rank)
+    axis = x->rank;
+  else if (!shape_infer_axis(p->axis, x->rank, &axis))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu", (long long)p->axis,
+                           x->rank);
+  tqt_sdim dims[2] = {shape_infer_product(c, x->dims, 0, axis),
+                      shape_infer_product(c, x->dims, axis, x->rank)};
+  shape_infer_reorder(c, x, 2, dims);
+  return TQT_STATUS_OK;
+}
+
+/* The axes of Squeeze/Unsqueeze when known: attribute or constant input 1. */
+static bool axes_infer_read(struct tqt_infer_ctx *c, int64_t *axes, size_t *n, bool *given) {
+  const struct axes_params *p = c->k->params;
+  *given = true;
+  if (p->axes) {
+    if (p->n_axes > TQT_RANK_MAX) return false;
+    memcpy(axes, p->axes, p->n_axes * sizeof *axes);
+    *n = p->n_axes;
+    return true;
+  }
+  const struct tqt_sym *a =
+      c->k->kernel->since_version >= 13 ? tqt_infer_input(c, 1) : NULL;
+  if (!a) {
+    *given = false;
+    *n = 0;
+    return true;
+  }
+  return tqt_sym_ints(a, axes, TQT_RANK_MAX, n);
+}
+
+static enum tqt_status squeeze_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  int64_t axes[TQT_RANK_MAX];
+  size_t n;
+  bool given, drop[TQT_RANK_MAX] = {false};
+  if (!axes_infer_read(c, axes, &n, &given)) {
+    tqt_sym_tensor_unranked(&c->out[0], x->dtype);
+    return TQT_STATUS_OK;
+  }
+  for (size_t i = 0; i < n; i++) {
+    size_t a;
+    if (!shape_infer_axis(axes[i], x->rank, &a))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu",
+                             (long long)axes[i], x->rank);
+    drop[a] = true;
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  size_t r = 0;
+  for (size_t i = 0; i < x->rank; i++) {
+    int64_t v;
+    bool one = tqt_sdim_value(x->dims[i], &v) && v == 1;
+    if (!given && !one && !tqt_sdim_value(x->dims[i], NULL)) {
+      /* Without axes every dim of 1 goes: an unknown dim leaves the rank unknown. */
+      tqt_sym_tensor_unranked(&c->out[0], x->dtype);
+      return TQT_STATUS_OK;
+    }
+    if (given ? !drop[i] : !one) dims[r++] = x->dims[i];
+  }
+  shape_infer_reorder(c, x, r, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status unsqueeze_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  int64_t axes[TQT_RANK_MAX];
+  size_t n;
+  bool given, ones[TQT_RANK_MAX] = {false};
+  if (!axes_infer_read(c, axes, &n, &given) || !given || x->rank + n > TQT_RANK_MAX) {
+    tqt_sym_tensor_unranked(&c->out[0], x->dtype);
+    return TQT_STATUS_OK;
+  }
+  size_t r = x->rank + n;
+  for (size_t i = 0; i < n; i++) {
+    size_t a;
+    if (!shape_infer_axis(axes[i], r, &a) || ones[a])
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu",
+                             (long long)axes[i], r);
+    ones[a] = true;
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t i = 0, j = 0; i < r; i++)
+    dims[i] = ones[i] ? tqt_sdim_const(c->dims, 1) : x->dims[j++];
+  shape_infer_reorder(c, x, r, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status dropout_infer(struct tqt_infer_ctx *c) {
+  /* Inference mode passes X through; the mask is bool of X's shape. */
+  tqt_infer_identity(c);
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  if (c->n_out > 1 && x) {
+    c->out[1] = c->out[0];
+    c->out[1].dtype = c->k->kernel->since_version >= 12 ? TQT_DTYPE_BOOL : x->dtype;
+    c->out[1].has_value = false;
+    c->out[1].constant = NULL;
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status transpose_infer(struct tqt_infer_ctx *c) {
+  const struct transpose_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  if (p->perm && p->n_perm != x->rank)
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "perm of %zu for rank %zu", p->n_perm, x->rank);
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t i = 0; i < x->rank; i++) {
+    int64_t from = p->perm ? p->perm[i] : (int64_t)(x->rank - 1 - i);
+    if (from < 0 || from >= (int64_t)x->rank)
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "perm[%zu] is %lld", i, (long long)from);
+    dims[i] = x->dims[from];
+  }
+  tqt_sym_tensor(&c->out[0], x->dtype, x->rank, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status depth_infer(struct tqt_infer_ctx *c) {
+  const struct depth_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  if (x->rank != 4) return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "input of rank %zu", x->rank);
+  tqt_sdim b = tqt_sdim_const(c->dims, p->blocksize), bb = tqt_sdim_mul(c->dims, b, b);
+  bool to_space = !strcmp(c->k->node->op_type, "DepthToSpace");
+  tqt_sdim dims[4] = {x->dims[0],
+                      to_space ? tqt_sdim_div_exact(c->dims, x->dims[1], bb)
+                               : tqt_sdim_mul(c->dims, x->dims[1], bb),
+                      to_space ? tqt_sdim_mul(c->dims, x->dims[2], b)
+                               : tqt_sdim_div_exact(c->dims, x->dims[2], b),
+                      to_space ? tqt_sdim_mul(c->dims, x->dims[3], b)
+                               : tqt_sdim_div_exact(c->dims, x->dims[3], b)};
+  tqt_sym_tensor(&c->out[0], x->dtype, 4, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status concat_infer(struct tqt_infer_ctx *c) {
+  const struct axis_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  size_t axis;
+  if (!shape_infer_axis(p->axis, x->rank, &axis))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu", (long long)p->axis,
+                           x->rank);
+  tqt_sdim dims[TQT_RANK_MAX], vals[TQT_SYM_VALUE_MAX];
+  memcpy(dims, x->dims, x->rank * sizeof *dims);
+  dims[axis] = tqt_sdim_const(c->dims, 0);
+  /* Values concatenate when the inputs are 1-D (shape vectors). */
+  size_t n_vals = 0;
+  bool values = x->rank == 1;
+  for (size_t i = 0; i < c->n_in; i++) {
+    const struct tqt_sym *s = c->in[i];
+    if (!s) continue;
+    if (s->kind != TQT_SYM_KIND_TENSOR || !s->has_rank || s->rank != x->rank) {
+      tqt_sym_tensor(&c->out[0], x->dtype, x->rank, NULL);
+      return TQT_STATUS_OK;
+    }
+    for (size_t d = 0; d < x->rank; d++) {
+      if (d == axis) {
+        dims[d] = tqt_sdim_add(c->dims, dims[d], s->dims[d]);
+      } else if (dims[d] != s->dims[d]) {
+        /* Equal by the op's contract: a constant tells more than a symbol. */
+        if (!tqt_sdim_value(dims[d], NULL)) dims[d] = s->dims[d];
+      }
+    }
+    int64_t len = tqt_sym_numel(s);
+    if (!values || len < 0 || n_vals + (size_t)len > TQT_SYM_VALUE_MAX) {
+      values = false;
+      continue;
+    }
+    for (int64_t j = 0; j < len; j++) vals[n_vals++] = tqt_sym_elem(c->dims, s, (size_t)j);
+  }
+  tqt_sym_tensor(&c->out[0], x->dtype, x->rank, dims);
+  if (values) tqt_sym_value_set(&c->out[0], vals, n_vals);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status split_infer(struct tqt_infer_ctx *c) {
+  const struct split_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  size_t n = c->n_out, axis;
+  for (size_t i = 0; i < n; i++) tqt_sym_tensor_unranked(&c->out[i], x ? x->dtype : 0);
+  if (!x || x->kind != TQT_SYM_KIND_TENSOR || !x->has_rank) return TQT_STATUS_OK;
+  if (!shape_infer_axis(p->axis, x->rank, &axis))
+    return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu", (long long)p->axis,
+                           x->rank);
+  tqt_sdim sizes[TQT_SYM_VALUE_MAX] = {NULL};
+  const struct tqt_sym *s = c->k->kernel->since_version == 1 || c->k->kernel->since_version >= 13
+                                ? tqt_infer_input(c, 1)
+                                : NULL;
+  tqt_sdim dim = x->dims[axis], parts = tqt_sdim_const(c->dims, (int64_t)n);
+  if (n > TQT_SYM_VALUE_MAX) return TQT_STATUS_OK;
+  if (s) {
+    for (size_t i = 0; i < n; i++) sizes[i] = tqt_sym_elem(c->dims, s, i);
+  } else if (p->split) {
+    for (size_t i = 0; i < n && i < p->n_split; i++) sizes[i] = tqt_sdim_const(c->dims, p->split[i]);
+  } else if (p->num_outputs) {
+    tqt_sdim chunk = tqt_sdim_div_ceil(c->dims, dim, parts);
+    for (size_t i = 0; i + 1 < n; i++) sizes[i] = chunk;
+    sizes[n - 1] = tqt_sdim_sub(c->dims, dim,
+                                tqt_sdim_mul(c->dims, chunk, tqt_sdim_const(c->dims, (int64_t)n - 1)));
+  } else {
+    for (size_t i = 0; i < n; i++) sizes[i] = tqt_sdim_div_exact(c->dims, dim, parts);
+  }
+  for (size_t i = 0; i < n; i++) {
+    tqt_sdim dims[TQT_RANK_MAX];
+    memcpy(dims, x->dims, x->rank * sizeof *dims);
+    dims[axis] = sizes[i];
+    tqt_sym_tensor(&c->out[i], x->dtype, x->rank, dims);
+  }
+  return TQT_STATUS_OK;
+}
+
+/* The length of x[start:end:step] along a dim, the ONNX way (negative indices count from the
+ * end, then clamp). A symbolic dim is taken to be at least as long as the constant indices
+ * reach, as every exporter's shape code assumes; other cases stay unknown. */
+static tqt_sdim slice_infer_len(struct tqt_infer_ctx *c, tqt_sdim dim, tqt_sdim start, tqt_sdim end,
+                                int64_t step) {
+  int64_t d, s, e;
+  bool kd = tqt_sdim_value(dim, &d), ks = tqt_sdim_value(start, &s), ke = tqt_sdim_value(end, &e);
+  if (kd && ks && ke) {
+    if (step > 0) {
+      s = s < 0 ? s + d : s, e = e < 0 ? e + d : e;
+      s = s < 0 ? 0 : s > d ? d : s, e = e < 0 ? 0 : e > d ? d : e;
+    } else {
+      s = s < 0 ? s + d : s, e = e < 0 ? e + d : e;
+      s = s < 0 ? -1 : s > d - 1 ? d - 1 : s, e = e < -1 ? -1 : e > d - 1 ? d - 1 : e;
+    }
+    int64_t len = step > 0 ? (e - s + step - 1) / step : (s - e - step - 1) / -step;
+    return tqt_sdim_const(c->dims, len > 0 ? len : 0);
+  }
+  if (step <= 0 || !dim) return NULL;
+  /* "To the end" is any end at or past the dim: INT64_MAX and friends, or the dim itself. */
+  tqt_sdim from = !ks ? start : s < 0 ? tqt_sdim_add(c->dims, dim, start) : start;
+  tqt_sdim to = end == dim || (ke && e >= INT32_MAX) ? dim
+                : ke && e < 0                       ? tqt_sdim_add(c->dims, dim, end)
+                : !ke                               ? end
+                                                    : NULL;
+  if (!from || !to || (ks && s >= INT32_MAX)) return NULL;
+  return tqt_sdim_div_ceil(c->dims, tqt_sdim_sub(c->dims, to, from), tqt_sdim_const(c->dims, step));
+}
+
+static enum tqt_status slice_infer(struct tqt_infer_ctx *c) {
+  const struct slice_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  tqt_sdim starts[TQT_RANK_MAX], ends[TQT_RANK_MAX];
+  int64_t axes[TQT_RANK_MAX], steps[TQT_RANK_MAX];
+  size_t n = 0, n_axes = 0, n_steps = 0;
+  bool known = true;
+  if (p->starts) {
+    n = p->n_starts;
+    if (n > TQT_RANK_MAX || p->n_ends != n || (p->axes && p->n_axes != n))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "starts, ends and axes differ in length");
+    for (size_t i = 0; i < n; i++) {
+      starts[i] = tqt_sdim_const(c->dims, p->starts[i]);
+      ends[i] = tqt_sdim_const(c->dims, p->ends[i]);
+      axes[i] = p->axes ? p->axes[i] : (int64_t)i;
+      steps[i] = 1;
+    }
+  } else {
+    const struct tqt_sym *ts = tqt_infer_input(c, 1), *te = tqt_infer_input(c, 2);
+    const struct tqt_sym *ta = tqt_infer_input(c, 3), *tp = tqt_infer_input(c, 4);
+    int64_t len = tqt_sym_numel(ts);
+    known = len >= 0 && len <= TQT_RANK_MAX && tqt_sym_numel(te) == len &&
+            (!ta || tqt_sym_ints(ta, axes, TQT_RANK_MAX, &n_axes)) &&
+            (!tp || tqt_sym_ints(tp, steps, TQT_RANK_MAX, &n_steps)) &&
+            (!ta || n_axes == (size_t)len) && (!tp || n_steps == (size_t)len);
+    n = known ? (size_t)len : 0;
+    for (size_t i = 0; i < n; i++) {
+      starts[i] = tqt_sym_elem(c->dims, ts, i);
+      ends[i] = tqt_sym_elem(c->dims, te, i);
+      if (!ta) axes[i] = (int64_t)i;
+      if (!tp) steps[i] = 1;
+    }
+  }
+  tqt_sdim dims[TQT_RANK_MAX];
+  if (!known) {
+    /* The rank stays; the sliced axes are unknown. */
+    tqt_sym_tensor(&c->out[0], x->dtype, x->rank, NULL);
+    return TQT_STATUS_OK;
+  }
+  memcpy(dims, x->dims, x->rank * sizeof *dims);
+  for (size_t i = 0; i < n; i++) {
+    size_t a;
+    if (!shape_infer_axis(axes[i], x->rank, &a) || steps[i] == 0)
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld, step %lld", (long long)axes[i],
+                             (long long)steps[i]);
+    dims[a] = slice_infer_len(c, x->dims[a], starts[i], ends[i], steps[i]);
+  }
+  tqt_sym_tensor(&c->out[0], x->dtype, x->rank, dims);
+  /* Slicing a shape vector: its elements, when the bounds are constants. */
+  int64_t len = tqt_sym_numel(x), s, e;
+  if (x->rank == 1 && n == 1 && len >= 0 && len <= TQT_SYM_VALUE_MAX &&
+      tqt_sdim_value(starts[0], &s) && tqt_sdim_value(ends[0], &e)) {
+    tqt_sdim vals[TQT_SYM_VALUE_MAX];
+    size_t m = 0;
+    int64_t st = steps[0];
+    s = s < 0 ? s + len : s, e = e < 0 ? e + len : e;
+    if (st > 0) {
+      s = s < 0 ? 0 : s > len ? len : s, e = e < 0 ? 0 : e > len ? len : e;
+      for (int64_t i = s; i < e; i += st) vals[m++] = tqt_sym_elem(c->dims, x, (size_t)i);
+    } else {
+      s = s < 0 ? -1 : s > len - 1 ? len - 1 : s, e = e < -1 ? -1 : e > len - 1 ? len - 1 : e;
+      for (int64_t i = s; i > e; i += st) vals[m++] = tqt_sym_elem(c->dims, x, (size_t)i);
+    }
+    tqt_sym_value_set(&c->out[0], vals, m);
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status pad_infer(struct tqt_infer_ctx *c) {
+  const struct pad_params *p = c->k->params;
+  const struct tqt_sym *x = shape_infer_ranked(c);
+  if (!x) return TQT_STATUS_OK;
+  size_t r = x->rank;
+  tqt_sdim pads[2 * TQT_RANK_MAX], dims[TQT_RANK_MAX];
+  int64_t axes[TQT_RANK_MAX];
+  size_t n_axes = r;
+  for (size_t i = 0; i < r; i++) axes[i] = (int64_t)i;
+  const struct tqt_sym *tp = p->pads ? NULL : tqt_infer_input(c, 1);
+  const struct tqt_sym *ta = c->k->kernel->since_version >= 18 ? tqt_infer_input(c, 3) : NULL;
+  if (ta && !tqt_sym_ints(ta, axes, TQT_RANK_MAX, &n_axes)) n_axes = SIZE_MAX;
+  int64_t n_pads = p->pads ? (int64_t)p->n_pads : tqt_sym_numel(tp);
+  if (n_axes == SIZE_MAX || n_pads != 2 * (int64_t)n_axes) {
+    tqt_sym_tensor(&c->out[0], x->dtype, r, NULL);
+    return TQT_STATUS_OK;
+  }
+  for (size_t i = 0; i < 2 * n_axes; i++)
+    pads[i] = p->pads ? tqt_sdim_const(c->dims, p->pads[i]) : tqt_sym_elem(c->dims, tp, i);
+  memcpy(dims, x->dims, r * sizeof *dims);
+  for (size_t i = 0; i < n_axes; i++) {
+    size_t a;
+    if (!shape_infer_axis(axes[i], r, &a))
+      return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "axis %lld for rank %zu",
+                             (long long)axes[i], r);
+    dims[a] = tqt_sdim_add(c->dims, tqt_sdim_add(c->dims, dims[a], pads[i]), pads[i + n_axes]);
+  }
+  tqt_sym_tensor(&c->out[0], x->dtype, r, dims);
+  return TQT_STATUS_OK;
+}
+
+/* Dims given by a 1-D shape input's elements; false when its length is unknown. */
+static bool shape_infer_dims_of(struct tqt_infer_ctx *c, const struct tqt_sym *s, size_t *rank,
+                                tqt_sdim *dims) {
+  int64_t len = tqt_sym_numel(s);
+  if (!s || !s->has_rank || s->rank != 1 || len < 0 || len > TQT_RANK_MAX) return false;
+  *rank = (size_t)len;
+  for (size_t i = 0; i < *rank; i++) dims[i] = tqt_sym_elem(c->dims, s, i);
+  return true;
+}
+
+static enum tqt_status expand_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  struct tqt_sym shape;
+  size_t r;
+  tqt_sdim dims[TQT_RANK_MAX];
+  if (!x) return TQT_STATUS_OK;
+  if (!shape_infer_dims_of(c, tqt_infer_input(c, 1), &r, dims)) {
+    tqt_sym_tensor_unranked(&c->out[0], x->dtype);
+    return TQT_STATUS_OK;
+  }
+  tqt_sym_tensor(&shape, x->dtype, r, dims);
+  size_t rank;
+  if (tqt_infer_broadcast_dims(c, x, &shape, &rank, dims))
+    tqt_sym_tensor(&c->out[0], x->dtype, rank, dims);
+  else
+    tqt_sym_tensor_unranked(&c->out[0], x->dtype);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status tile_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = shape_infer_ranked(c), *rep = tqt_infer_input(c, 1);
+  if (!x) return TQT_STATUS_OK;
+  tqt_sdim dims[TQT_RANK_MAX];
+  for (size_t i = 0; i < x->rank; i++)
+    dims[i] = tqt_sdim_mul(c->dims, x->dims[i], tqt_sym_elem(c->dims, rep, i));
+  tqt_sym_tensor(&c->out[0], x->dtype, x->rank, dims);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status shape_infer(struct tqt_infer_ctx *c) {
+  const struct shape_params *p = c->k->params;
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  if (!x || x->kind != TQT_SYM_KIND_TENSOR || !x->has_rank) {
+    tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 1, NULL);
+    return TQT_STATUS_OK;
+  }
+  int64_t r = (int64_t)x->rank, start = p->start, end = p->has_end ? p->end : r;
+  start = start < 0 ? start + r : start, end = end < 0 ? end + r : end;
+  start = start < 0 ? 0 : start > r ? r : start, end = end < 0 ? 0 : end > r ? r : end;
+  size_t n = end > start ? (size_t)(end - start) : 0;
+  tqt_sdim len = tqt_sdim_const(c->dims, (int64_t)n);
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 1, &len);
+  tqt_sym_value_set(&c->out[0], x->dims + start, n);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status size_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *x = tqt_infer_input(c, 0);
+  tqt_sym_tensor(&c->out[0], TQT_DTYPE_INT64, 0, NULL);
+  if (x && x->kind == TQT_SYM_KIND_TENSOR && x->has_rank) {
+    tqt_sdim n = shape_infer_product(c, x->dims, 0, x->rank);
+    tqt_sym_value_set(&c->out[0], &n, 1);
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status constant_infer(struct tqt_infer_ctx *c) {
+  const struct constant_params *p = c->k->params;
+  tqt_sdim dims[TQT_RANK_MAX], vals[TQT_SYM_VALUE_MAX];
+  for (size_t i = 0; i < p->rank; i++) dims[i] = tqt_sdim_const(c->dims, p->dims[i]);
+  tqt_sym_tensor(&c->out[0], p->dtype, p->rank, dims);
+  struct tqt_rt_tensor t = {.dtype = p->dtype, .rank = p->rank, .data = (void *)p->data,
+                            .nbytes = p->nbytes};
+  memcpy(t.dims, p->dims, sizeof t.dims);
+  int64_t numel = tqt_rt_numel(&t);
+  if (numel < 0 || numel > TQT_SYM_VALUE_MAX || p->dtype == TQT_DTYPE_STRING ||
+      !shape_esize(p->dtype) || (size_t)numel * shape_esize(p->dtype) > p->nbytes)
+    return TQT_STATUS_OK;
+  for (int64_t i = 0; i < numel; i++) vals[i] = tqt_sdim_const(c->dims, tqt_rt_get_int(&t, i));
+  tqt_sym_value_set(&c->out[0], vals, (size_t)numel);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status constant_of_shape_infer(struct tqt_infer_ctx *c) {
+  const struct fill_params *p = c->k->params;
+  size_t r;
+  tqt_sdim dims[TQT_RANK_MAX], vals[TQT_SYM_VALUE_MAX];
+  if (!shape_infer_dims_of(c, tqt_infer_input(c, 0), &r, dims)) {
+    tqt_sym_tensor_unranked(&c->out[0], p->dtype);
+    return TQT_STATUS_OK;
+  }
+  tqt_sym_tensor(&c->out[0], p->dtype, r, dims);
+  int64_t numel = tqt_sym_numel(&c->out[0]);
+  if (numel < 0 || numel > TQT_SYM_VALUE_MAX || p->dtype == TQT_DTYPE_STRING) return TQT_STATUS_OK;
+  struct tqt_rt_tensor one = {.dtype = p->dtype, .data = (void *)p->value,
+                              .nbytes = shape_esize(p->dtype)};
+  for (int64_t i = 0; i < numel; i++) vals[i] = tqt_sdim_const(c->dims, tqt_rt_get_int(&one, 0));
+  tqt_sym_value_set(&c->out[0], vals, (size_t)numel);
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status range_infer(struct tqt_infer_ctx *c) {
+  const struct tqt_sym *start = tqt_infer_input(c, 0), *limit = tqt_infer_input(c, 1),
+                       *delta = tqt_infer_input(c, 2);
+  int32_t dtype = start ? start->dtype : TQT_DTYPE_UNDEFINED;
+  tqt_sdim s = tqt_sym_elem(c->dims, start, 0), l = tqt_sym_elem(c->dims, limit, 0);
+  int64_t dv;
+  tqt_sdim len = NULL;
+  /* ceil((limit - start) / delta), for a positive constant delta and a limit not below start
+   * (shape arithmetic); constants decide every case exactly. */
+  if (tqt_sdim_value(tqt_sym_elem(c->dims, delta, 0), &dv) && dv > 0) {
+    len = tqt_sdim_div_ceil(c->dims, tqt_sdim_sub(c->dims, l, s), tqt_sdim_const(c->dims, dv));
+    int64_t v;
+    if (tqt_sdim_value(len, &v) && v < 0) len = tqt_sdim_const(c->dims, 0);
+  }
+  tqt_sym_tensor(&c->out[0], dtype, 1, &len);
+  int64_t n, s0;
+  if (tqt_sdim_value(len, &n) && n <= TQT_SYM_VALUE_MAX && tqt_sdim_value(s, &s0)) {
+    tqt_sdim vals[TQT_SYM_VALUE_MAX];
+    for (int64_t i = 0; i < n; i++) vals[i] = tqt_sdim_const(c->dims, s0 + i * dv);
+    tqt_sym_value_set(&c->out[0], vals, (size_t)n);
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status eye_like_infer(struct tqt_infer_ctx *c) {
+  const struct eye_params *p = c->k->params;
+  tqt_infer_unary(c);
+  if (p->dtype) c->out[0].dtype = p->dtype;
+  return TQT_STATUS_OK;
+}
+
 static const struct tqt_kernel shape_kernels[] = {
-    {"", "Reshape", 1, reshape_init, reshape_run},
-    {"", "Reshape", 5, reshape_init, reshape_run},
-    {"", "Flatten", 1, flatten_init, flatten_run},
-    {"", "Squeeze", 1, axes_init, squeeze_run},
-    {"", "Squeeze", 13, axes_init, squeeze_run},
-    {"", "Unsqueeze", 1, axes_init, unsqueeze_run},
-    {"", "Unsqueeze", 13, axes_init, unsqueeze_run},
-    {"", "Identity", 1, NULL, identity_run},
-    {"", "Dropout", 1, dropout_init, dropout_run},
-    {"", "Dropout", 10, dropout_init, dropout_run},
-    {"", "Dropout", 12, dropout_init, dropout_run},
-    {"", "Transpose", 1, transpose_init, transpose_run},
-    {"", "DepthToSpace", 1, depth_init, depth_to_space_run},
-    {"", "SpaceToDepth", 1, depth_init, space_to_depth_run},
-    {"", "Concat", 1, concat_init, concat_run},
-    {"", "Concat", 4, concat_init, concat_run},
-    {"", "Split", 1, split_init, split_run},
-    {"", "Split", 2, split_init, split_run},
-    {"", "Split", 13, split_init, split_run},
-    {"", "Split", 18, split_init, split_run},
-    {"", "Slice", 1, slice_init, slice_run},
-    {"", "Slice", 10, slice_init, slice_run},
-    {"", "Pad", 1, pad_init, pad_run},
-    {"", "Pad", 2, pad_init, pad_run},
-    {"", "Pad", 11, pad_init, pad_run},
-    {"", "Pad", 18, pad_init, pad_run}, /* axes */
-    {"", "Pad", 19, pad_init, pad_run}, /* wrap */
-    {"", "Expand", 8, NULL, expand_run},
-    {"", "Tile", 1, NULL, tile_run},
-    {"", "Tile", 6, NULL, tile_run},
-    {"", "Shape", 1, shape_init, shape_run},
-    {"", "Size", 1, NULL, size_run},
-    {"", "Constant", 1, constant_init, constant_run},
-    {"", "ConstantOfShape", 9, constant_of_shape_init, constant_of_shape_run},
-    {"", "Range", 11, NULL, range_run},
-    {"", "EyeLike", 9, eye_like_init, eye_like_run},
-    {"", "Trilu", 14, trilu_init, trilu_run},
+    {"", "Reshape", 1, reshape_init, reshape_run, reshape_infer},
+    {"", "Reshape", 5, reshape_init, reshape_run, reshape_infer},
+    {"", "Flatten", 1, flatten_init, flatten_run, flatten_infer},
+    {"", "Squeeze", 1, axes_init, squeeze_run, squeeze_infer},
+    {"", "Squeeze", 13, axes_init, squeeze_run, squeeze_infer},
+    {"", "Unsqueeze", 1, axes_init, unsqueeze_run, unsqueeze_infer},
+    {"", "Unsqueeze", 13, axes_init, unsqueeze_run, unsqueeze_infer},
+    {"", "Identity", 1, NULL, identity_run, tqt_infer_identity},
+    {"", "Dropout", 1, dropout_init, dropout_run, dropout_infer},
+    {"", "Dropout", 10, dropout_init, dropout_run, dropout_infer},
+    {"", "Dropout", 12, dropout_init, dropout_run, dropout_infer},
+    {"", "Transpose", 1, transpose_init, transpose_run, transpose_infer},
+    {"", "DepthToSpace", 1, depth_init, depth_to_space_run, depth_infer},
+    {"", "SpaceToDepth", 1, depth_init, space_to_depth_run, depth_infer},
+    {"", "Concat", 1, concat_init, concat_run, concat_infer},
+    {"", "Concat", 4, concat_init, concat_run, concat_infer},
+    {"", "Split", 1, split_init, split_run, split_infer},
+    {"", "Split", 2, split_init, split_run, split_infer},
+    {"", "Split", 13, split_init, split_run, split_infer},
+    {"", "Split", 18, split_init, split_run, split_infer},
+    {"", "Slice", 1, slice_init, slice_run, slice_infer},
+    {"", "Slice", 10, slice_init, slice_run, slice_infer},
+    {"", "Pad", 1, pad_init, pad_run, pad_infer},
+    {"", "Pad", 2, pad_init, pad_run, pad_infer},
+    {"", "Pad", 11, pad_init, pad_run, pad_infer},
+    {"", "Pad", 18, pad_init, pad_run, pad_infer}, /* axes */
+    {"", "Pad", 19, pad_init, pad_run, pad_infer}, /* wrap */
+    {"", "Expand", 8, NULL, expand_run, expand_infer},
+    {"", "Tile", 1, NULL, tile_run, tile_infer},
+    {"", "Tile", 6, NULL, tile_run, tile_infer},
+    {"", "Shape", 1, shape_init, shape_run, shape_infer},
+    {"", "Size", 1, NULL, size_run, size_infer},
+    {"", "Constant", 1, constant_init, constant_run, constant_infer},
+    {"", "ConstantOfShape", 9, constant_of_shape_init, constant_of_shape_run, constant_of_shape_infer},
+    {"", "Range", 11, NULL, range_run, range_infer},
+    {"", "EyeLike", 9, eye_like_init, eye_like_run, eye_like_infer},
+    {"", "Trilu", 14, trilu_init, trilu_run, tqt_infer_unary},
 };
 
 const struct tqt_kernel_family tqt_family_shape = {"shape", shape_kernels,
