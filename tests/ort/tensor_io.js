@@ -15,6 +15,7 @@
 //   loadTensorFile(path)          .npy or ONNX TensorProto .pb (sniffed by magic)
 //   decodeNpy(buf) / encodeNpy(t) / writeNpy(path, t)
 //   decodeTensorProto(buf) / encodeTensorProto(t) / writeTensorProto(path, t)
+//   getOnnxType('onnx.ModelProto') (any message of onnx.proto), toNumber(Long|bigint|number)
 //   compareTensors(expected, actual, opts) -> null when equal, else a reason
 //   sanitizeName(name), numElements(dims), half2float(bits)
 
@@ -281,15 +282,26 @@ message TensorProto {
 }
 `;
 
+let onnxRoot; // undefined: not loaded yet; null: onnx.proto is not installed
+function loadOnnxRoot() {
+  if (onnxRoot === undefined) {
+    onnxRoot = fs.existsSync(ONNX_PROTO_PATH) ? protobuf.loadSync(ONNX_PROTO_PATH) : null;
+  }
+  return onnxRoot;
+}
+
+// A message type of the full onnx.proto ('onnx.ModelProto', ...); throws when it is not
+// installed (the built-in fallback only has TensorProto).
+function getOnnxType(name) {
+  const root = loadOnnxRoot();
+  if (!root) throw new Error(`${ONNX_PROTO_PATH} not found (install libonnx-dev or set ONNX_PROTO)`);
+  return root.lookupType(name);
+}
+
 let tensorProtoType = null;
 function getTensorProto() {
   if (!tensorProtoType) {
-    let root;
-    if (fs.existsSync(ONNX_PROTO_PATH)) {
-      root = protobuf.loadSync(ONNX_PROTO_PATH);
-    } else {
-      root = protobuf.parse(FALLBACK_TENSOR_PROTO).root;
-    }
+    const root = loadOnnxRoot() || protobuf.parse(FALLBACK_TENSOR_PROTO).root;
     tensorProtoType = root.lookupType('onnx.TensorProto');
   }
   return tensorProtoType;
@@ -462,6 +474,6 @@ module.exports = {
   ONNX_TO_ORT, ORT_TO_ONNX, ONNX_TYPE_NAMES, TYPED_ARRAY,
   numElements, sanitizeName, half2float,
   isNpy, decodeNpy, encodeNpy, writeNpy,
-  getTensorProto, decodeTensorProto, encodeTensorProto, writeTensorProto,
+  getOnnxType, getTensorProto, toNumber, decodeTensorProto, encodeTensorProto, writeTensorProto,
   loadTensorFile, compareTensors,
 };
