@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "cli_analysis.h"
 #include "config.h"
+#include "dataset.h"
 #include "onnx_io.h"
 #include "options.h"
 #include "passes.h"
@@ -53,6 +54,9 @@ static const char convert_help[] =
     "  --exclude-nodes N,/RE/   leave these nodes in float (exact names or /regular expressions/,\n"
     "                    matched against the names in IN; inlined nodes are 'call/inner')\n"
     "  --no-align-add    let the inputs of Add keep their own scales\n"
+    "  --min-quantized F fail (exit 1, no OUT) when less than this fraction of the compute\n"
+    "                    nodes (Conv, ConvTranspose, Gemm, MatMul) is quantized; below 0.5 is\n"
+    "                    a warning anyway unless nodes were excluded; -v says why\n"
     "  --no-quantize     flatten and fold only: write a float model (no --calib needed)\n"
     "  --strip           the reverse: a quantized (QDQ) model back to float, Q/DQ pairs removed\n"
     "                    and integer constants dequantized (onnx-tqt's models or other tools')\n"
@@ -60,6 +64,8 @@ static const char convert_help[] =
     "  --set-input NAME=VALUE  freeze input NAME to a constant (numbers separated by commas,\n"
     "                    or true/false), so that what depends on it folds away; repeatable\n"
     "  --input-shape NAME=D0,D1,...  fix the dims of input NAME; repeatable\n"
+    "  --static-shapes   fix every dynamic input dim to the first calibration sample's (printed);\n"
+    "                    OUT then only runs at that size. Default: dims stay symbolic\n"
     "  --opset N         the default-domain opset to write, 13 (default) to 17; older models\n"
     "                    are upgraded to it\n"
     "Output:\n"
@@ -168,6 +174,88 @@ static void convert_progress(void *ctx, size_t done, size_t total) {
   cli_progress_update(p, done);
 }
 
+/* --static-shapes: the dims of the first calibration sample become --input-shape entries for
+ * every graph input (not frozen by --set-input, not given an --input-shape) with a dynamic dim. */
+static enum tqt_status convert_static_shapes(const struct tqt_model *m, struct tqt_options *o,
+                                             const char *const *specs, size_t n_specs,
+                                             struct tqt_input_shape *shapes, size_t *n_shapes,
+                                             struct tqt_diag *d) {
+  const struct tqt_graph *g = m->graph;
+  if (!n_specs || !strcmp(specs[0], "random"))
+    return tqt_diag_fail(d, TQT_STATUS_USAGE, "--static-shapes needs --calib with real samples");
+  const struct tqt_value_info **inputs = calloc(g->n_inputs + 1, sizeof *inputs);
+  struct tqt_value *values = calloc(g->n_inputs + 1, sizeof *values);
+  struct tqt_dataset *ds = NULL;
+  size_t n = 0;
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!inputs || !values) {
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < g->n_inputs; i++) {
+    bool fed = true;
+    for (size_t k = 0; k < g->n_initializers && fed; k++)
+      fed = strcmp(g->initializers[k]->name, g->inputs[i].name) != 0;
+    for (size_t k = 0; k < o->n_set_inputs && fed; k++)
+      fed = strcmp(o->set_inputs[k].name, g->inputs[i].name) != 0;
+    if (fed) inputs[n++] = &g->inputs[i];
+  }
+  if ((st = tqt_dataset_open(specs, n_specs, inputs, n, o->preprocess, &ds, d)) != TQT_STATUS_OK ||
+      (st = tqt_dataset_sample(ds, 0, values, d)) != TQT_STATUS_OK)
+    goto done;
+  for (size_t i = 0; i < n; i++) {
+    const struct tqt_type *t = inputs[i]->type;
+    bool dynamic = !t->has_shape;
+    for (size_t k = 0; t->has_shape && k < t->rank; k++) dynamic |= !t->dims[k].has_value;
+    for (size_t k = 0; k < *n_shapes && dynamic; k++)
+      dynamic = strcmp(shapes[k].name, inputs[i]->name) != 0;
+    if (!dynamic || values[i].kind != TQT_VALUE_KIND_TENSOR) continue;
+    struct tqt_input_shape *s = &shapes[(*n_shapes)++];
+    s->name = inputs[i]->name;
+    s->rank = values[i].t.rank;
+    memcpy(s->dims, values[i].t.dims, s->rank * sizeof *s->dims);
+    char buf[160];
+    tqt_diag_warn(d, "--static-shapes: input '%s' fixed to %s", s->name,
+                  tqt_rt_shape_str(&values[i].t, buf, sizeof buf));
+  }
+  if (*n_shapes) o->input_shapes = shapes, o->n_input_shapes = *n_shapes;
+done:
+  tqt_dataset_close(ds);
+  free(inputs);
+  free(values);
+  return st;
+}
+
+/* How many compute nodes (If/Loop/Scan bodies included) the plan quantizes: -v says why each
+ * other one stays float; a warning when fewer than half are and the user excluded none;
+ * --min-quantized makes it an error. */
+static enum tqt_status convert_coverage(const struct tqt_quant_plan *p, double min_quantized,
+                                        struct tqt_diag *d) {
+  for (size_t gi = 0; gi < p->n_graphs; gi++) {
+    const struct tqt_quant_graph *qg = &p->graphs[gi];
+    for (size_t i = 0; i < qg->n_nodes; i++) {
+      const struct tqt_node *n = qg->graph->nodes[i];
+      if (tqt_quant_is_compute(n) && qg->states[i] == TQT_NODE_QUANT_FLOAT)
+        tqt_diag_note(d, "node '%s' (%s)%s%s%s stays float: %s", n->name, n->op_type,
+                      qg->depth ? " in body '" : "",
+                      qg->depth && qg->graph->name ? qg->graph->name : "", qg->depth ? "'" : "",
+                      qg->reasons[i]);
+    }
+  }
+  size_t total = p->n_compute;
+  double fraction = total ? (double)p->n_compute_quantized / (double)total : 1.0;
+  if (min_quantized >= 0 && fraction < min_quantized)
+    return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
+                         "%zu of %zu compute nodes (Conv, ConvTranspose, Gemm, MatMul) quantized "
+                         "(%.0f %%), below --min-quantized %g; -v says why each stays float",
+                         p->n_compute_quantized, total, 100 * fraction, min_quantized);
+  if (fraction < 0.5 && !p->n_compute_excluded)
+    tqt_diag_warn(d, "only %zu of %zu compute nodes (Conv, ConvTranspose, Gemm, MatMul) are "
+                     "quantized; -v says why each other one stays float",
+                  p->n_compute_quantized, total);
+  return TQT_STATUS_OK;
+}
+
 int cli_convert_main(int argc, char **argv) {
   enum {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
@@ -175,7 +263,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
-    OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT,
+    OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -213,6 +301,8 @@ int cli_convert_main(int argc, char **argv) {
       {"stats-in", required_argument, NULL, OPT_STATS_IN},
       {"report", required_argument, NULL, OPT_REPORT},
       {"export-fixpoint", required_argument, NULL, OPT_EXPORT_FIXPOINT},
+      {"min-quantized", required_argument, NULL, OPT_MIN_QUANTIZED},
+      {"static-shapes", no_argument, NULL, OPT_STATIC_SHAPES},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -231,9 +321,10 @@ int cli_convert_main(int argc, char **argv) {
   size_t n_set_inputs = 0, n_input_shapes = 0, n_exclude_ops = 0, n_exclude_nodes = 0;
   struct tqt_arena *config_arena = NULL;
   const char *config_path = convert_config_path(argc, argv);
-  bool no_quantize = false, strip = false, retrain = false;
+  bool no_quantize = false, strip = false, retrain = false, static_shapes = false;
   struct tqt_train_options train = {.epochs = 5, .lr = 1e-2, .batch = 16};
   int threads = 0;
+  double min_quantized = -1; /* --min-quantized: the least fraction of compute nodes */
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
   int status = CLI_EXIT_USAGE;
@@ -297,6 +388,16 @@ int cli_convert_main(int argc, char **argv) {
       else if (opt == OPT_BATCH) train.batch = (size_t)v;
       else train.seed = (uint64_t)v;
       break;
+    case OPT_STATIC_SHAPES: static_shapes = true; break;
+    case OPT_MIN_QUANTIZED: {
+      char *end;
+      min_quantized = strtod(optarg, &end);
+      if (*end || end == optarg || !(min_quantized >= 0 && min_quantized <= 1)) {
+        status = cli_usage_error("--min-quantized takes a fraction from 0 to 1, not '%s'", optarg);
+        goto done;
+      }
+      break;
+    }
     case OPT_LR: {
       char *end;
       double lr = strtod(optarg, &end);
@@ -446,6 +547,10 @@ int cli_convert_main(int argc, char **argv) {
   tqt_diag_note(&d, "loaded %s: %zu nodes, %zu initializers", in, m->graph->n_nodes,
                 m->graph->n_initializers);
   if (tqt_model_validate(m, &d) != TQT_STATUS_OK) goto in_fail;
+  if (static_shapes &&
+      convert_static_shapes(m, &topts, calib_specs, n_calib, input_shapes, &n_input_shapes, &d) !=
+          TQT_STATUS_OK)
+    goto in_fail;
   if (strip) {
     size_t removed;
     if (tqt_quant_strip(m, &removed, &d) != TQT_STATUS_OK) goto in_fail;
@@ -462,14 +567,19 @@ int cli_convert_main(int argc, char **argv) {
                                        convert_progress, &progress, &d) != TQT_STATUS_OK)
       goto in_fail;
     cli_progress_end(&progress);
-    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
+    /* coverage after calibration: nodes of branches never taken turn float there */
+    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
+        convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK)
+      goto in_fail;
     train.max_samples = calib_count;
     train.threads = threads;
     if (retrain && tqt_train_thresholds(plan, m, calib_specs, n_calib, &train, &d) != TQT_STATUS_OK)
       goto in_fail;
     /* analysis (cli_analysis.h): the float model and the statistics, before Q/DQ */
     if (cli_analysis_before_insert(&analysis, plan, m, &topts, in, &d) != TQT_STATUS_OK) goto fail;
-    if (tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK)
+    /* The Q/DQ values get their proven shapes too (value_info of OUT). */
+    if (tqt_quant_insert(m, plan, &d) != TQT_STATUS_OK || tqt_model_validate(m, &d) != TQT_STATUS_OK ||
+        pass_infer_shapes(m, &topts, &d) < 0)
       goto in_fail;
     /* analysis (cli_analysis.h): SQNR, then --stats, --report, --export-fixpoint written */
     if (cli_analysis_after_insert(&analysis, plan, m, calib_specs, n_calib, calib_count, threads, &d) !=
@@ -477,9 +587,10 @@ int cli_convert_main(int argc, char **argv) {
       goto fail;
     if (d.verbosity != TQT_VERBOSITY_QUIET)
       fprintf(stderr,
-              "onnx-tqt: %zu nodes quantized (%zu excluded), %zu tensors with power-of-two scales, "
-              "%llu calibration samples\n",
-              plan->n_quantized_nodes, plan->n_excluded_nodes, plan->n_tensors,
+              "onnx-tqt: %zu nodes quantized (%zu excluded), compute nodes %zu of %zu quantized, "
+              "%zu tensors with power-of-two scales, %llu calibration samples\n",
+              plan->n_quantized_nodes, plan->n_excluded_nodes, plan->n_compute_quantized,
+              plan->n_compute, plan->n_tensors - plan->n_skipped,
               (unsigned long long)plan->samples);
   }
   if (tqt_model_save(m, out, &save, &d) != TQT_STATUS_OK) goto fail;

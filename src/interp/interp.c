@@ -675,7 +675,9 @@ static struct tqt_value *run_resolve(struct interp_graph *pg, struct interp_ref 
   return &pg->slots[ref.slot];
 }
 
-static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg, bool observe,
+/* Runs the nodes of pg. The observer sees every value they produce, in bodies too: each Loop
+ * iteration and each If branch taken (calibration quantizes bodies like the main graph). */
+static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
                                  struct tqt_diag *d) {
   for (size_t i = 0; i < pg->n_nodes; i++) {
     struct interp_node *pn = &pg->nodes[i];
@@ -690,7 +692,7 @@ static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
       if (d->status == TQT_STATUS_OK) tqt_kernel_fail(k, st, "failed");
       return d->status;
     }
-    if (observe && in->o.observer) {
+    if (in->o.observer) {
       for (size_t j = 0; j < k->n_outputs; j++) {
         if (!k->outputs[j] || k->outputs[j]->kind == TQT_VALUE_KIND_NONE) continue;
         if (in->o.observer(in->o.observer_ctx, k->node, k->node->outputs[j], k->outputs[j], d))
@@ -721,7 +723,7 @@ enum tqt_status tqt_interp_run(struct tqt_interp *in, const struct tqt_value *co
         in->o.observer(in->o.observer_ctx, NULL, in->feed_infos[i]->name, slot, d))
       return d->status ? d->status : tqt_diag_fail(d, TQT_STATUS_INVALID, "observer failed");
   }
-  return run_graph(in, in->main, true, d);
+  return run_graph(in, in->main, d);
 }
 
 size_t tqt_interp_output_count(const struct tqt_interp *in) { return in->main->n_outputs; }
@@ -753,8 +755,7 @@ enum tqt_status tqt_kernel_subgraph_run(struct tqt_kernel_ctx *k, size_t which,
       slot->borrowed = true;
     }
   }
-  enum tqt_status st = run_graph(k->interp, sg, false, k->d);
-  return st;
+  return run_graph(k->interp, sg, k->d);
 }
 
 size_t tqt_kernel_subgraph_output_count(const struct tqt_kernel_ctx *k, size_t which) {

@@ -58,9 +58,10 @@ int64_t tqt_rt_get_int(const struct tqt_rt_tensor *t, int64_t i);
 
 struct tqt_interp;
 
-/* Called for each graph input a run is given (node NULL) and, after every node of the main
- * graph, for each value it produced. Returning non-zero stops the run (the observer should fill
- * d). */
+/* Called for each graph input a run is given (node NULL) and, after every node, for each value it
+ * produced: nodes of If/Loop/Scan bodies included, every time they run (each loop iteration, each
+ * branch taken); a body's formal inputs are not reported. Returning non-zero stops the run (the
+ * observer should fill d). */
 typedef int (*tqt_observer_fn)(void *ctx, const struct tqt_node *node, const char *name,
                                const struct tqt_value *v, struct tqt_diag *d);
 

@@ -2,6 +2,7 @@
  * the thresholds of activations (their histograms), weights (their data) and biases (the product
  * of their input's and weight's scales). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,17 +29,11 @@ static enum tqt_threshold_method calib_method(const char *name, enum tqt_thresho
   return m;
 }
 
-static const struct tqt_tensor *calib_initializer(const struct tqt_model *m, const char *name) {
-  for (size_t i = 0; i < m->graph->n_initializers; i++)
-    if (!strcmp(m->graph->initializers[i]->name, name)) return m->graph->initializers[i];
-  return NULL;
-}
-
 /* Exponents of a weight: one for the tensor, or one per output channel. */
 static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor *t,
                                     const struct tqt_model *m, const struct tqt_options *o,
                                     const struct tqt_node_settings *s, struct tqt_diag *d) {
-  const struct tqt_tensor *w = calib_initializer(m, t->name);
+  const struct tqt_tensor *w = tqt_quant_initializer(m, t->name, NULL, NULL);
   if (!w || !w->data)
     return tqt_diag_fail(d, TQT_STATUS_INVALID, "weight '%s' has no data", t->name);
   t->method = calib_method(s->weight_method, TQT_THRESHOLD_METHOD_MAX);
@@ -87,6 +82,66 @@ static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {
   return false;
 }
 
+/* Node ni of graph gi turns FLOAT (it was QUANTIZED): a tensor it quantized stays float. A
+ * Conv/Gemm/MatMul whose output this Relu/Clip was to quantize (plan.c) goes float with it.
+ * Counts it and names the first few in list. */
+static void calib_node_float(struct tqt_quant_plan *p, size_t gi, size_t ni, size_t *count,
+                             char *list, size_t size) {
+  struct tqt_quant_graph *qg = &p->graphs[gi];
+  if (qg->states[ni] != TQT_NODE_QUANT_QUANTIZED) return;
+  const struct tqt_node *n = qg->graph->nodes[ni];
+  qg->states[ni] = TQT_NODE_QUANT_FLOAT;
+  qg->reasons[ni] = qg->depth > 0 ? "in a branch never taken during calibration"
+                                  : "no calibration sample gave its output a value";
+  p->n_quantized_nodes--;
+  p->n_compute_quantized -= tqt_quant_is_compute(n);
+  size_t len = strlen(list);
+  if (++*count <= 4)
+    snprintf(list + len, size - len, "%s'%s' (%s)%s%s%s", len ? ", " : "", n->name, n->op_type,
+             qg->depth ? " in body '" : "", qg->depth && qg->graph->name ? qg->graph->name : "",
+             qg->depth ? "'" : "");
+  else if (*count == 5)
+    snprintf(list + len, size - len, ", ...");
+  for (size_t j = 0; j < ni && n->n_inputs && *n->inputs[0]; j++) {
+    const struct tqt_node *prev = qg->graph->nodes[j];
+    if (tqt_quant_is_compute(prev) && prev->n_outputs && !strcmp(prev->outputs[0], n->inputs[0]) &&
+        !tqt_name_map_get(&p->index, prev->outputs[0], NULL))
+      calib_node_float(p, gi, j, count, list, size);
+  }
+}
+
+/* Activations no calibration sample computed lie in a branch never taken: no threshold can be
+ * known, so they stay float (skip), as do the biases scaled by them and those of nodes that turn
+ * FLOAT. Weights need no calibration and stay quantized. One warning says how many. */
+static void calib_skip_unseen(struct tqt_quant_plan *p, struct tqt_diag *d) {
+  size_t n_tensors = 0, n_nodes = 0;
+  char list[512] = "";
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    t->skip = t->kind == TQT_QTENSOR_KIND_ACTIVATION && !t->hist->count;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind == TQT_QTENSOR_KIND_BIAS && p->tensors[t->bias_input].skip) t->skip = true;
+    if (t->skip) calib_node_float(p, t->owner_graph, t->owner_node, &n_nodes, list, sizeof list);
+  }
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind == TQT_QTENSOR_KIND_BIAS &&
+        p->graphs[t->owner_graph].states[t->owner_node] != TQT_NODE_QUANT_QUANTIZED)
+      t->skip = true;
+    if (!t->skip) continue;
+    t->threshold = 0; /* the least exponent: no part in its scale group's */
+    t->exponent = TQT_EXPONENT_MIN;
+    n_tensors++;
+  }
+  p->n_skipped = n_tensors;
+  if (n_tensors)
+    tqt_diag_warn(d, "%zu tensors stay float, computed by no calibration sample (a branch never "
+                  "taken), and %zu node%s with them: %s", n_tensors, n_nodes,
+                  n_nodes == 1 ? "" : "s", list);
+}
+
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d) {
   /* Graph inputs are the data itself: what is clipped there no layer recovers, and their
@@ -96,16 +151,15 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   struct tqt_overrides *ov;
   enum tqt_status st = tqt_overrides_create(o, &ov, d);
   if (st != TQT_STATUS_OK) return st;
+  calib_skip_unseen(p, d);
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i];
     struct tqt_node_settings s;
+    if (t->skip) continue;
     tqt_overrides_resolve(ov, t->owner, &s);
     if (t->kind == TQT_QTENSOR_KIND_WEIGHT) {
       if ((st = calib_weight(p, t, m, o, &s, d)) != TQT_STATUS_OK) break;
     } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
-      if (!t->hist->count)
-        tqt_diag_warn(d, "tensor '%s' was never computed during calibration: smallest scale",
-                      t->name);
       enum tqt_threshold_method act = calib_is_graph_input(m, t->name)
                                           ? input_method
                                           : calib_method(s.act_method, TQT_THRESHOLD_METHOD_KL_J);
@@ -135,8 +189,10 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
-    if (t->kind != TQT_QTENSOR_KIND_WEIGHT || !t->owner || t->axis < 0) continue;
-    const struct tqt_tensor *w = calib_initializer(m, t->name);
+    if (t->kind != TQT_QTENSOR_KIND_WEIGHT || !t->owner || t->axis < 0 ||
+        p->graphs[t->owner_graph].states[t->owner_node] != TQT_NODE_QUANT_QUANTIZED)
+      continue;
+    const struct tqt_tensor *w = tqt_quant_initializer(m, t->name, NULL, NULL);
     int64_t n_out = w && (size_t)t->axis < w->rank ? w->dims[t->axis] : 0;
     if (n_out <= 0) continue;
     int64_t k = tqt_tensor_numel(w) / n_out;

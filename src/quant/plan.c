@@ -52,6 +52,8 @@ static const struct plan_op *plan_op_find(const struct tqt_node *n) {
 
 struct plan_ctx {
   const struct tqt_model *m;
+  const struct tqt_graph *g; /* the graph being planned: p->graphs[gi], node ni */
+  size_t gi, ni, cap_graphs;
   struct tqt_name_map deferred; /* Conv/Gemm/MatMul outputs whose Relu/Clip quantizes instead */
   const struct tqt_options *o;
   struct tqt_diag *d;
@@ -62,37 +64,78 @@ struct plan_ctx {
   struct tqt_overrides *overrides; /* per-op-type and per-node bits */
 };
 
+/* The initializer called name as g sees it: its own or an enclosing graph's (a body reads outer
+ * values by name). NULL when there is none or a graph input of that name can override it. */
 static const struct tqt_tensor *plan_initializer(const struct tqt_graph *g, const char *name) {
-  for (size_t i = 0; i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, name)) return NULL; /* overridable: not a constant */
-  for (size_t i = 0; i < g->n_initializers; i++)
-    if (!strcmp(g->initializers[i]->name, name)) return g->initializers[i];
+  for (; g; g = g->parent) {
+    for (size_t i = 0; i < g->n_inputs; i++)
+      if (!strcmp(g->inputs[i].name, name)) return NULL; /* overridable: not a constant */
+    for (size_t i = 0; i < g->n_initializers; i++)
+      if (!strcmp(g->initializers[i]->name, name)) return g->initializers[i];
+  }
   return NULL;
 }
 
-/* The element type of a value of the main graph, or UNDEFINED. */
+/* The element type of a value as g sees it (its own or an enclosing graph's), or UNDEFINED. */
 static int32_t plan_dtype(const struct tqt_graph *g, const char *name) {
   const struct tqt_tensor *t = plan_initializer(g, name);
   if (t) return t->dtype;
-  const struct tqt_value_info *lists[3] = {g->inputs, g->value_info, g->outputs};
-  size_t counts[3] = {g->n_inputs, g->n_value_info, g->n_outputs};
-  for (int l = 0; l < 3; l++)
-    for (size_t i = 0; i < counts[l]; i++)
-      if (!strcmp(lists[l][i].name, name) && lists[l][i].type &&
-          lists[l][i].type->kind == TQT_TYPE_KIND_TENSOR && lists[l][i].type->has_elem_type)
-        return lists[l][i].type->elem_type;
+  for (; g; g = g->parent) {
+    const struct tqt_value_info *lists[3] = {g->inputs, g->value_info, g->outputs};
+    size_t counts[3] = {g->n_inputs, g->n_value_info, g->n_outputs};
+    for (int l = 0; l < 3; l++)
+      for (size_t i = 0; i < counts[l]; i++)
+        if (!strcmp(lists[l][i].name, name) && lists[l][i].type &&
+            lists[l][i].type->kind == TQT_TYPE_KIND_TENSOR && lists[l][i].type->has_elem_type)
+          return lists[l][i].type->elem_type;
+  }
   return TQT_DTYPE_UNDEFINED;
 }
 
+/* True when name is a formal input of g or of a body around it (Loop's iteration number, cond
+ * and carried values, Scan's slices): the interpreter observes none of them, so they stay
+ * float. The main graph's inputs are observed. */
+static bool plan_body_input(const struct tqt_graph *g, const char *name) {
+  for (; g && g->parent; g = g->parent)
+    for (size_t i = 0; i < g->n_inputs; i++)
+      if (!strcmp(g->inputs[i].name, name)) return true;
+  return false;
+}
+
+/* tqt_graph_walk visitor: non-zero when the graph reads ctx (a name) as an input or output. */
+static int plan_reads_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  const char *name = ctx;
+  for (size_t i = 0; i < g->n_outputs; i++)
+    if (!strcmp(g->outputs[i].name, name)) return 1;
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (!strcmp(g->nodes[i]->inputs[k], name)) return 1;
+  return 0;
+}
+
+/* How many read name in g: graph outputs, node inputs (*only: the last such node), and reads
+ * inside the bodies of g's nodes, which count as two so that the Conv→Relu rule never leaves a
+ * value a body reads without its Q/DQ. */
 static size_t plan_readers(const struct tqt_graph *g, const char *name, const struct tqt_node **only) {
   size_t n = 0;
   for (size_t i = 0; i < g->n_outputs; i++) n += !strcmp(g->outputs[i].name, name);
-  for (size_t i = 0; i < g->n_nodes; i++)
-    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
-      if (!strcmp(g->nodes[i]->inputs[k], name)) {
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *node = g->nodes[i];
+    for (size_t k = 0; k < node->n_inputs; k++)
+      if (!strcmp(node->inputs[k], name)) {
         n++;
-        *only = g->nodes[i];
+        *only = node;
       }
+    for (size_t k = 0; k < node->n_attrs; k++) {
+      const struct tqt_attr *at = &node->attrs[k];
+      size_t count = at->type == TQT_ATTR_TYPE_GRAPHS ? at->n : at->type == TQT_ATTR_TYPE_GRAPH;
+      for (size_t j = 0; j < count; j++) {
+        struct tqt_graph *sub = at->type == TQT_ATTR_TYPE_GRAPHS ? at->graphs[j] : at->g;
+        if (sub && tqt_graph_walk(sub, plan_reads_visit, (void *)name)) n += 2;
+      }
+    }
+  }
   return n;
 }
 
@@ -129,6 +172,8 @@ static struct tqt_qtensor *plan_tensor(struct plan_ctx *c, const char *name,
   t->group = p->n_tensors;
   t->axis = -1;
   t->owner = owner;
+  t->owner_graph = c->gi;
+  t->owner_node = c->ni;
   /* Bits: the settings of the node that quantizes it first (node, op type, global). */
   struct tqt_node_settings s;
   tqt_overrides_resolve(c->overrides, owner, &s);
@@ -159,8 +204,8 @@ static void plan_group_join(struct tqt_quant_plan *p, size_t a, size_t b) {
 /* Quantizes the float input `name` of n: as a weight when it is a constant, else an activation. */
 static struct tqt_qtensor *plan_input(struct plan_ctx *c, const struct tqt_node *n,
                                       const char *name, bool may_be_weight) {
-  const struct tqt_graph *g = c->m->graph;
-  if (!*name || plan_dtype(g, name) != TQT_DTYPE_FLOAT) return NULL;
+  const struct tqt_graph *g = c->g;
+  if (!*name || plan_dtype(g, name) != TQT_DTYPE_FLOAT || plan_body_input(g, name)) return NULL;
   if (tqt_name_map_get(&c->deferred, name, NULL)) return NULL; /* stays in the accumulator */
   const struct tqt_tensor *init = plan_initializer(g, name);
   if (init && !may_be_weight) return NULL;
@@ -187,19 +232,50 @@ static int plan_weight_axis(const struct tqt_graph *g, const struct tqt_node *n)
 
 #define QUANT_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
 
-static int plan_node(struct plan_ctx *c, size_t index) {
-  const struct tqt_graph *g = c->m->graph;
+bool tqt_quant_is_compute(const struct tqt_node *n) {
+  static const char *const compute[] = {"Conv", "ConvTranspose", "Gemm", "MatMul"};
+  for (size_t i = 0; i < sizeof compute / sizeof *compute; i++)
+    if (!*n->domain && !strcmp(n->op_type, compute[i])) return true;
+  return false;
+}
+
+/* Why n stays float when the plan does not take it; NULL when it is quantized. */
+static const char *plan_float_reason(struct plan_ctx *c, const struct tqt_node *n,
+                                     const struct plan_op *op) {
+  const struct tqt_graph *g = c->g;
+  if (!op)
+    return *n->domain ? tqt_arena_printf(c->p->arena, "op of domain '%s'", n->domain)
+                      : "not an op onnx-tqt quantizes";
+  if (n->n_outputs < 1 || !*n->outputs[0]) return "no output";
+  int32_t dtype = plan_dtype(g, n->outputs[0]);
+  if (dtype == TQT_DTYPE_UNDEFINED)
+    return "the type of its output is unknown (an op before it has no type rule)";
+  if (dtype != TQT_DTYPE_FLOAT)
+    return tqt_arena_printf(c->p->arena, "its output is %s, not float", tqt_dtype_name(dtype));
+  if (plan_op_is_follower(n->op_type) && !tqt_quant_plan_find(c->p, n->inputs[0]))
+    return "its input is not quantized";
+  return NULL;
+}
+
+/* Plans node ni of graph gi (c->g). */
+static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
+  struct tqt_quant_plan *p = c->p;
+  struct tqt_quant_graph *qg = &p->graphs[gi];
+  const struct tqt_graph *g = c->g = qg->graph;
+  c->gi = gi;
+  c->ni = index;
   const struct tqt_node *n = g->nodes[index];
   const struct plan_op *op = plan_op_find(n);
-  if (!op || n->n_outputs < 1 || !*n->outputs[0] || plan_dtype(g, n->outputs[0]) != TQT_DTYPE_FLOAT)
-    return 0;
-  struct tqt_quant_plan *p = c->p;
-  if (plan_op_is_follower(n->op_type) && !tqt_quant_plan_find(p, n->inputs[0])) return 0;
+  bool compute = tqt_quant_is_compute(n);
+  p->n_compute += compute;
+  p->n_compute_subgraph += compute && qg->depth > 0;
+  if ((qg->reasons[index] = plan_float_reason(c, n, op))) return 0;
   const char *why = plan_excluded(c, n);
   if (why) {
     p->n_excluded_nodes++;
-    p->node_states[index] = TQT_NODE_QUANT_EXCLUDED;
-    p->node_reasons[index] = why;
+    p->n_compute_excluded += compute;
+    qg->states[index] = TQT_NODE_QUANT_EXCLUDED;
+    qg->reasons[index] = why;
     return 0;
   }
   struct tqt_node_settings settings; /* marks the overrides that apply to a quantized node */
@@ -246,7 +322,8 @@ static int plan_node(struct plan_ctx *c, size_t index) {
     }
   }
   p->n_quantized_nodes++;
-  p->node_states[index] = TQT_NODE_QUANT_QUANTIZED;
+  p->n_compute_quantized += compute;
+  qg->states[index] = TQT_NODE_QUANT_QUANTIZED;
   /* The output: Conv/Gemm/MatMul directly followed by a Relu or Clip that alone reads it leave the
    * quantization to that op, so that runtimes fuse the pair. */
   const struct tqt_node *reader = NULL;
@@ -270,13 +347,56 @@ oom:
 
 struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name) {
   void *v;
-  return tqt_name_map_get(&p->index, name, &v) ? &p->tensors[(size_t)(uintptr_t)v - 1] : NULL;
+  struct tqt_qtensor *t =
+      tqt_name_map_get(&p->index, name, &v) ? &p->tensors[(size_t)(uintptr_t)v - 1] : NULL;
+  return t && !t->skip ? t : NULL;
+}
+
+struct plan_initializer_find {
+  const char *name;
+  struct tqt_graph *graph;
+  size_t index;
+};
+
+static int plan_initializer_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct plan_initializer_find *f = ctx;
+  for (size_t i = 0; i < g->n_initializers; i++)
+    if (!strcmp(g->initializers[i]->name, f->name)) {
+      f->graph = g;
+      f->index = i;
+      return 1;
+    }
+  return 0;
+}
+
+struct tqt_tensor *tqt_quant_initializer(const struct tqt_model *m, const char *name,
+                                         struct tqt_graph **graph, size_t *index) {
+  struct plan_initializer_find f = {.name = name};
+  if (!tqt_graph_walk(m->graph, plan_initializer_visit, &f)) return NULL;
+  if (graph) *graph = f.graph;
+  if (index) *index = f.index;
+  return f.graph->initializers[f.index];
 }
 
 void tqt_quant_plan_destroy(struct tqt_quant_plan *p) {
   if (!p) return;
   tqt_name_map_free(&p->index);
   tqt_arena_destroy(p->arena);
+}
+
+/* tqt_graph_walk visitor: one entry of p->graphs per graph, node arrays included. */
+static int plan_graph_add(struct tqt_graph *g, int depth, void *ctx) {
+  struct plan_ctx *c = ctx;
+  struct tqt_quant_plan *p = c->p;
+  if (tqt_arena_reserve(p->arena, (void **)&p->graphs, &c->cap_graphs, p->n_graphs + 1,
+                        sizeof *p->graphs))
+    return -1;
+  struct tqt_quant_graph *qg = &p->graphs[p->n_graphs++];
+  *qg = (struct tqt_quant_graph){.graph = g, .depth = depth, .n_nodes = g->n_nodes};
+  qg->states = tqt_arena_calloc(p->arena, g->n_nodes + 1, sizeof *qg->states);
+  qg->reasons = tqt_arena_calloc(p->arena, g->n_nodes + 1, sizeof *qg->reasons);
+  return qg->states && qg->reasons ? 0 : -1;
 }
 
 enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt_options *o,
@@ -298,13 +418,14 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);
   c.pattern_used = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.pattern_used);
   c.is_regex = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.is_regex);
-  p->n_nodes = m->graph->n_nodes;
-  p->node_states = tqt_arena_calloc(a, p->n_nodes + 1, sizeof *p->node_states);
-  p->node_reasons = tqt_arena_calloc(a, p->n_nodes + 1, sizeof *p->node_reasons);
-  if (!c.patterns || !c.pattern_used || !c.is_regex || !p->node_states || !p->node_reasons) {
+  if (!c.patterns || !c.pattern_used || !c.is_regex ||
+      tqt_graph_walk(m->graph, plan_graph_add, &c)) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
+  p->node_states = p->graphs[0].states;
+  p->node_reasons = p->graphs[0].reasons;
+  p->n_nodes = p->graphs[0].n_nodes;
   for (size_t i = 0; i < o->n_exclude_nodes; i++) {
     const char *e = o->exclude_nodes[i];
     size_t len = strlen(e);
@@ -318,11 +439,13 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
       goto fail;
     }
   }
-  for (size_t i = 0; i < m->graph->n_nodes; i++)
-    if (plan_node(&c, i) != 0) {
-      st = d->status;
-      goto fail;
-    }
+  /* Graph by graph in walk order: what a body reads from outside is decided before the body. */
+  for (size_t gi = 0; gi < p->n_graphs; gi++)
+    for (size_t i = 0; i < p->graphs[gi].n_nodes; i++)
+      if (plan_node(&c, gi, i) != 0) {
+        st = d->status;
+        goto fail;
+      }
   for (size_t i = 0; i < o->n_exclude_nodes; i++)
     if (!c.pattern_used[i])
       tqt_diag_warn(d, "--exclude-nodes: '%s' matches no node", o->exclude_nodes[i]);

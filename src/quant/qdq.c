@@ -3,19 +3,27 @@
  * t, so every reader (and a graph output called t) sees the quantized values. A weight becomes an
  * int8 initializer behind a DequantizeLinear (per output channel with --per-channel), a bias an
  * int32 one at s_in · s_w. Fewer than 8 bits keep int8/uint8 containers with a Clip to the
- * narrower range between Q and DQ. */
+ * narrower range between Q and DQ. Each goes into the graph that holds the value (the main graph
+ * or an If/Loop/Scan body); scales and zero points go into the main graph, which every body
+ * sees. */
 #include <math.h>
 #include <string.h>
 
 #include "ir_edit.h"
 #include "quant.h"
 
+/* A node that goes first in graph g: a weight or bias DequantizeLinear, a graph input's Q/DQ. */
+struct qdq_head {
+  struct tqt_graph *g;
+  struct tqt_node *n;
+};
+
 struct qdq_ctx {
   struct tqt_model *m;
   const struct tqt_quant_plan *p;
   struct tqt_diag *d;
   struct tqt_name_map used;
-  struct tqt_node **head; /* nodes that go first: weight and bias DequantizeLinear, input Q/DQ */
+  struct qdq_head *head;
   size_t n_head, cap_head;
 };
 
@@ -39,15 +47,16 @@ static const char *qdq_name(struct qdq_ctx *c, const char *base, const char *suf
   return stem ? tqt_name_fresh(c->m->arena, &c->used, stem) : NULL;
 }
 
-static int qdq_head_push(struct qdq_ctx *c, struct tqt_node *n) {
+static int qdq_head_push(struct qdq_ctx *c, struct tqt_graph *g, struct tqt_node *n) {
   if (!n || tqt_arena_reserve(c->m->arena, (void **)&c->head, &c->cap_head, c->n_head + 1,
                               sizeof *c->head))
     return -1;
-  c->head[c->n_head++] = n;
+  c->head[c->n_head++] = (struct qdq_head){g, n};
   return 0;
 }
 
-/* The scale (scalar, or one per channel) and zero point initializers of t. */
+/* The scale (scalar, or one per channel) and zero point initializers of t: in the main graph,
+ * which every body sees. */
 static int qdq_params(struct qdq_ctx *c, const struct tqt_qtensor *t, size_t n_channels,
                       const char **scale, const char **zero_point) {
   struct tqt_arena *a = c->m->arena;
@@ -112,20 +121,12 @@ static int qdq_activation(struct qdq_ctx *c, const struct tqt_qtensor *t, const 
   return 0;
 }
 
-static struct tqt_tensor *qdq_initializer(struct tqt_graph *g, const char *name, size_t *index) {
-  for (size_t i = 0; i < g->n_initializers; i++)
-    if (!strcmp(g->initializers[i]->name, name)) {
-      *index = i;
-      return g->initializers[i];
-    }
-  return NULL;
-}
-
-/* A constant (weight or bias) replaced by integers behind a DequantizeLinear writing its name. */
+/* A constant (weight or bias) replaced by integers behind a DequantizeLinear writing its name,
+ * both in the graph that held the constant (the main graph or a body). */
 static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
-  struct tqt_graph *g = c->m->graph;
+  struct tqt_graph *g;
   size_t index;
-  struct tqt_tensor *w = qdq_initializer(g, t->name, &index);
+  struct tqt_tensor *w = tqt_quant_initializer(c->m, t->name, &g, &index);
   if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data) return 0;
   /* Channels: per-channel weights along their axis; biases follow their weight's channels. */
   const struct tqt_qtensor *chan = t->kind == TQT_QTENSOR_KIND_BIAS ? &c->p->tensors[t->bias_weight] : t;
@@ -164,7 +165,7 @@ static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
   struct tqt_node *dq = qdq_node(c, "DequantizeLinear", qdq_name(c, t->name, "_DequantizeLinear"),
                                  qname, scale, zp, t->name);
   if (!dq || (n_ch > 1 && tqt_node_attr_add_int(c->m->arena, dq, "axis", axis)) ||
-      qdq_head_push(c, dq))
+      qdq_head_push(c, g, dq))
     return QDQ_NOMEM(c), -1;
   memmove(&g->initializers[index], &g->initializers[index + 1],
           (g->n_initializers - index - 1) * sizeof *g->initializers);
@@ -178,6 +179,44 @@ static bool qdq_is_graph_input(const struct tqt_graph *g, const char *name) {
   return false;
 }
 
+/* tqt_graph_walk visitor: g's nodes become its head, then each node followed by the Q/DQ of its
+ * quantized outputs. The producer writes NAME_float and the DequantizeLinear NAME, so readers in
+ * g and in bodies nested in it see the quantized values by name. -1 when out of memory. */
+static int qdq_graph_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct qdq_ctx *c = ctx;
+  struct tqt_arena *a = c->m->arena;
+  struct tqt_node **nodes = NULL;
+  size_t n_nodes = 0, cap_nodes = 0;
+  if (tqt_arena_reserve(a, (void **)&nodes, &cap_nodes, c->n_head + g->n_nodes * 4 + 1,
+                        sizeof *nodes))
+    return -1;
+  for (size_t i = 0; i < c->n_head; i++)
+    if (c->head[i].g == g) nodes[n_nodes++] = c->head[i].n;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    struct tqt_node *n = g->nodes[i];
+    nodes[n_nodes++] = n;
+    for (size_t k = 0; k < n->n_outputs; k++) {
+      const struct tqt_qtensor *t = tqt_quant_plan_find(c->p, n->outputs[k]);
+      if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || qdq_is_graph_input(g, t->name)) continue;
+      const char *fl = qdq_name(c, t->name, "_float");
+      struct tqt_node *made[3];
+      size_t n_made;
+      if (!fl || qdq_activation(c, t, fl, t->name, made, &n_made)) return -1;
+      n->outputs[k] = (char *)fl;
+      if (tqt_arena_reserve(a, (void **)&nodes, &cap_nodes, n_nodes + n_made + g->n_nodes,
+                            sizeof *nodes))
+        return -1;
+      memcpy(&nodes[n_nodes], made, n_made * sizeof *made);
+      n_nodes += n_made;
+    }
+  }
+  g->nodes = nodes;
+  g->n_nodes = n_nodes;
+  g->cap_nodes = cap_nodes;
+  return 0;
+}
+
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
                                  struct tqt_diag *d) {
   struct qdq_ctx c = {.m = m, .p = p, .d = d};
@@ -185,11 +224,11 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
   struct tqt_name_map inputs_renamed;
   tqt_name_map_init(&c.used);
   tqt_name_map_init(&inputs_renamed);
-  struct tqt_node **nodes = NULL;
-  size_t n_nodes = 0, cap_nodes = 0;
   int64_t opset = tqt_model_opset(m, "");
   bool wide = false;
-  for (size_t i = 0; i < p->n_tensors; i++) wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && p->tensors[i].bits > 8;
+  for (size_t i = 0; i < p->n_tensors; i++)
+    wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && !p->tensors[i].skip &&
+            p->tensors[i].bits > 8;
   if (opset < 13 || (wide && opset < 21)) {
     tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
                   "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
@@ -199,9 +238,9 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
   if (tqt_names_collect(m, &c.used)) goto oom;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
-    if (t->kind != TQT_QTENSOR_KIND_ACTIVATION && qdq_constant(&c, t)) goto fail;
+    if (t->kind != TQT_QTENSOR_KIND_ACTIVATION && !t->skip && qdq_constant(&c, t)) goto fail;
   }
-  /* Graph inputs: Q/DQ first, readers renamed to the dequantized value. */
+  /* Graph inputs: Q/DQ first, readers (in bodies too) renamed to the dequantized value. */
   for (size_t i = 0; i < g->n_inputs; i++) {
     const struct tqt_qtensor *t = tqt_quant_plan_find(p, g->inputs[i].name);
     if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION) continue;
@@ -212,37 +251,12 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
         tqt_name_map_put(&inputs_renamed, t->name, (void *)dq))
       goto oom;
     for (size_t k = 0; k < n_made; k++)
-      if (qdq_head_push(&c, made[k])) goto oom;
+      if (qdq_head_push(&c, g, made[k])) goto oom;
   }
-  for (size_t i = 0; i < g->n_nodes; i++) /* before any Q/DQ exists, so those keep their inputs */
-    if (tqt_nodes_rename(m->arena, &g->nodes[i], 1, &inputs_renamed)) goto oom;
-  if (tqt_arena_reserve(m->arena, (void **)&nodes, &cap_nodes, c.n_head + g->n_nodes * 4 + 1,
-                        sizeof *nodes))
+  /* before any Q/DQ exists, so those keep their inputs */
+  if (tqt_nodes_rename(m->arena, g->nodes, g->n_nodes, &inputs_renamed) ||
+      tqt_graph_walk(g, qdq_graph_visit, &c))
     goto oom;
-  memcpy(nodes, c.head, c.n_head * sizeof *nodes);
-  n_nodes = c.n_head;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    struct tqt_node *n = g->nodes[i];
-    nodes[n_nodes++] = n;
-    for (size_t k = 0; k < n->n_outputs; k++) {
-      const struct tqt_qtensor *t = tqt_quant_plan_find(p, n->outputs[k]);
-      if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || qdq_is_graph_input(g, t->name)) continue;
-      const char *fl = qdq_name(&c, t->name, "_float");
-      if (!fl) goto oom;
-      struct tqt_node *made[3];
-      size_t n_made;
-      if (qdq_activation(&c, t, fl, t->name, made, &n_made)) goto oom;
-      n->outputs[k] = (char *)fl;
-      if (tqt_arena_reserve(m->arena, (void **)&nodes, &cap_nodes, n_nodes + n_made + g->n_nodes,
-                            sizeof *nodes))
-        goto oom;
-      memcpy(&nodes[n_nodes], made, n_made * sizeof *made);
-      n_nodes += n_made;
-    }
-  }
-  g->nodes = nodes;
-  g->n_nodes = n_nodes;
-  g->cap_nodes = cap_nodes;
   tqt_name_map_free(&c.used);
   tqt_name_map_free(&inputs_renamed);
   return TQT_STATUS_OK;

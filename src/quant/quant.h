@@ -45,35 +45,64 @@ struct tqt_qtensor {
   /* Biases: the input activation and the weight whose scales multiply into theirs. */
   size_t bias_input, bias_weight;
   const struct tqt_node *owner; /* the node that made it quantized, for messages */
+  size_t owner_graph, owner_node; /* where: p->graphs[owner_graph], node owner_node */
+  /* Set by finish: an activation no calibration sample computed (a branch never taken), and a
+   * bias that depends on one, stay float. tqt_quant_plan_find no longer returns it, so Q/DQ
+   * insertion, statistics and the fixed-point export leave it out. */
+  bool skip;
 };
 
-/* What the plan decided for a node of the main graph. */
+/* What the plan decided for a node. */
 enum tqt_node_quant {
   TQT_NODE_QUANT_FLOAT = 0, /* an op onnx-tqt does not quantize, or one whose input is float */
   TQT_NODE_QUANT_QUANTIZED,
   TQT_NODE_QUANT_EXCLUDED, /* by --exclude-op-types / --exclude-nodes (reason says which) */
 };
 
+/* The decisions for the nodes of one graph, in the order of its nodes when the plan was built
+ * (indexes hold until tqt_quant_insert rewrites the model). */
+struct tqt_quant_graph {
+  const struct tqt_graph *graph;
+  int depth; /* 0: the main graph; 1: an If/Loop/Scan body in it; ... */
+  enum tqt_node_quant *states;
+  /* EXCLUDED: "--exclude-op-types Conv", "--exclude-nodes /re/"; FLOAT: why ("its output is
+   * int64, not float", "in a branch never taken during calibration"); QUANTIZED: NULL. */
+  const char **reasons;
+  size_t n_nodes;
+};
+
 struct tqt_quant_plan {
   struct tqt_arena *arena;
-  /* Per node of the main graph as it was when the plan was built (same order). */
+  /* Every graph: the main graph first, then the bodies of its If/Loop/Scan nodes, depth first. */
+  struct tqt_quant_graph *graphs;
+  size_t n_graphs;
+  /* The main graph's: graphs[0].states, .reasons, .n_nodes. */
   enum tqt_node_quant *node_states;
-  const char **node_reasons; /* EXCLUDED: "--exclude-op-types Conv", "--exclude-nodes /re/" */
+  const char **node_reasons;
   size_t n_nodes;
   struct tqt_qtensor *tensors;
   size_t n_tensors, cap_tensors;
   struct tqt_name_map index; /* tensor name → index + 1 */
   size_t n_quantized_nodes, n_excluded_nodes;
+  /* Compute nodes (Conv, ConvTranspose, Gemm, MatMul) of every graph: all, quantized, excluded;
+   * and how many of all are inside If/Loop/Scan bodies. */
+  size_t n_compute, n_compute_quantized, n_compute_excluded, n_compute_subgraph;
   size_t n_observed; /* activations the calibration watches */
+  size_t n_skipped;  /* tensors finish left float (skip) */
   uint64_t samples;  /* calibration samples seen */
   const struct tqt_preprocess *preprocess; /* the options' (image folders), NULL when none */
 };
 
-/* Decides what to quantize in the main graph of m (after the passes). */
+/* Conv, ConvTranspose, Gemm and MatMul: the nodes whose quantization the coverage counts. */
+bool tqt_quant_is_compute(const struct tqt_node *n);
+
+/* Decides what to quantize in every graph of m (after the passes): a body that the passes could
+ * not fold is quantized like the main graph; its formal inputs (Loop's iteration number and
+ * carried values, Scan's slices) stay float. */
 enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt_options *o,
                                      struct tqt_quant_plan **out, struct tqt_diag *d);
 void tqt_quant_plan_destroy(struct tqt_quant_plan *p);
-/* The plan's tensor called name, or NULL. */
+/* The plan's tensor called name, or NULL (also when finish left it float: skip). */
 struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name);
 
 /* The observer that calibration hands to the interpreter (ctx: the plan). */
@@ -90,14 +119,22 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
                                     int threads, tqt_progress_fn progress, void *progress_ctx,
                                     struct tqt_diag *d);
 
-/* Thresholds and exponents for every tensor; scale groups get their largest exponent. */
+/* Thresholds and exponents for every tensor; scale groups get their largest exponent. An
+ * activation no sample computed (a branch never taken) stays float (skip), with the biases that
+ * depend on it, and the nodes that quantized them become FLOAT; one warning counts them. */
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d);
+
+/* The initializer called name in any graph of m (names are unique model-wide); *graph and *index
+ * (when not NULL) say where. NULL when there is none. */
+struct tqt_tensor *tqt_quant_initializer(const struct tqt_model *m, const char *name,
+                                         struct tqt_graph **graph, size_t *index);
 
 /* The scale of a tensor (channel c for per-channel weights). */
 double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
 
-/* Rewrites m: Q/DQ pairs on activations, int8 weights and int32 biases behind DequantizeLinear. */
+/* Rewrites m: Q/DQ pairs on activations, int8 weights and int32 biases behind DequantizeLinear,
+ * in whichever graph (main or body) holds each of them. */
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
                                  struct tqt_diag *d);
 

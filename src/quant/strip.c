@@ -2,7 +2,8 @@
  * readers of a DequantizeLinear fed by a QuantizeLinear (through an optional Clip that narrows
  * the range) read the QuantizeLinear's float input instead; a DequantizeLinear of a constant
  * becomes the float constant it computes. The QuantizeLinear nodes and integer initializers
- * nobody reads any more are left for the cleanup pass, which runs after. */
+ * nobody reads any more are left for the cleanup pass, which runs after. Every graph is
+ * stripped: the main one and the If/Loop/Scan bodies. */
 #include <math.h>
 #include <string.h>
 
@@ -14,9 +15,12 @@ static bool strip_is(const struct tqt_node *n, const char *op) {
   return !*n->domain && !strcmp(n->op_type, op);
 }
 
+/* The initializer called name as g sees it: its own or an enclosing graph's (a body's
+ * DequantizeLinear may read scales of the main graph). */
 static const struct tqt_tensor *strip_initializer(const struct tqt_graph *g, const char *name) {
-  for (size_t i = 0; i < g->n_initializers; i++)
-    if (!strcmp(g->initializers[i]->name, name)) return g->initializers[i];
+  for (; g; g = g->parent)
+    for (size_t i = 0; i < g->n_initializers; i++)
+      if (!strcmp(g->initializers[i]->name, name)) return g->initializers[i];
   return NULL;
 }
 
@@ -40,10 +44,9 @@ static const struct tqt_node *strip_producer(const struct tqt_graph *g, size_t b
 }
 
 /* Float values of DequantizeLinear(q, scale, zero_point[, axis]) on constants, as a new
- * initializer called out. 0 done, 1 not constant, -1 error. */
-static int strip_fold_constant(struct tqt_model *m, const struct tqt_node *dq, const char *out,
-                               struct tqt_diag *d) {
-  const struct tqt_graph *g = m->graph;
+ * initializer of g called out. 0 done, 1 not constant, -1 error. */
+static int strip_fold_constant(struct tqt_model *m, struct tqt_graph *g, const struct tqt_node *dq,
+                               const char *out, struct tqt_diag *d) {
   const struct tqt_tensor *q = strip_initializer(g, dq->inputs[0]);
   const struct tqt_tensor *s = dq->n_inputs > 1 ? strip_initializer(g, dq->inputs[1]) : NULL;
   const struct tqt_tensor *z = dq->n_inputs > 2 && *dq->inputs[2]
@@ -60,7 +63,7 @@ static int strip_fold_constant(struct tqt_model *m, const struct tqt_node *dq, c
     }
     for (size_t i = (size_t)axis + 1; i < q->rank; i++) inner *= q->dims[i];
   }
-  struct tqt_tensor *f = tqt_graph_initializer_add(m->arena, m->graph, out, TQT_DTYPE_FLOAT,
+  struct tqt_tensor *f = tqt_graph_initializer_add(m->arena, g, out, TQT_DTYPE_FLOAT,
                                                    q->rank, q->dims, NULL);
   if (!f) {
     tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
@@ -78,13 +81,23 @@ static int strip_fold_constant(struct tqt_model *m, const struct tqt_node *dq, c
   return 0;
 }
 
-enum tqt_status tqt_quant_strip(struct tqt_model *m, size_t *removed, struct tqt_diag *d) {
-  struct tqt_graph *g = m->graph;
+struct strip_ctx {
+  struct tqt_model *m;
+  size_t removed;
+  struct tqt_diag *d;
+};
+
+/* tqt_graph_walk visitor: strips one graph; -1 on an error (d says it). */
+static int strip_graph(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct strip_ctx *c = ctx;
+  struct tqt_model *m = c->m;
+  struct tqt_diag *d = c->d;
+  size_t *removed = &c->removed;
   struct tqt_name_map rename;
   tqt_name_map_init(&rename);
   bool *drop = tqt_arena_calloc(m->arena, g->n_nodes + 1, sizeof *drop);
   enum tqt_status st = TQT_STATUS_OK;
-  *removed = 0;
   if (!drop) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
@@ -95,7 +108,7 @@ enum tqt_status tqt_quant_strip(struct tqt_model *m, size_t *removed, struct tqt
     bool is_output;
     /* A constant: the float it stands for. */
     if (strip_initializer(g, dq->inputs[0])) {
-      int r = strip_fold_constant(m, dq, dq->outputs[0], d);
+      int r = strip_fold_constant(m, g, dq, dq->outputs[0], d);
       if (r < 0) {
         st = d->status;
         goto fail;
@@ -135,5 +148,12 @@ enum tqt_status tqt_quant_strip(struct tqt_model *m, size_t *removed, struct tqt
   tqt_graph_nodes_compact(g, drop);
 fail:
   tqt_name_map_free(&rename);
-  return st;
+  return st == TQT_STATUS_OK ? 0 : -1;
+}
+
+enum tqt_status tqt_quant_strip(struct tqt_model *m, size_t *removed, struct tqt_diag *d) {
+  struct strip_ctx c = {.m = m, .d = d};
+  int rc = tqt_graph_walk(m->graph, strip_graph, &c);
+  *removed = c.removed;
+  return rc ? d->status : TQT_STATUS_OK;
 }

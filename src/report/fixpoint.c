@@ -11,8 +11,9 @@
 struct fix_ctx {
   const struct tqt_quant_plan *p;
   const struct tqt_model *fm, *qm;
-  struct tqt_name_map initializers; /* float model: name → tensor */
+  struct tqt_name_map initializers; /* float model, every graph: name → tensor */
   struct tqt_name_map dq_inputs;    /* quantized model: DequantizeLinear output → its input */
+  json_t *layers;
   bool bad;
 };
 
@@ -161,7 +162,8 @@ static int fix_acc_from_weights(const struct fix_ctx *c, const struct tqt_qtenso
   return (int)ceil(log2(worst + 1)) + 1;
 }
 
-static json_t *fix_layer(struct fix_ctx *c, const struct tqt_node *n) {
+/* The layer of node n of graph g (the float model's), or NULL when it is not quantized. */
+static json_t *fix_layer(struct fix_ctx *c, const struct tqt_graph *g, const struct tqt_node *n) {
   const struct tqt_qtensor *in = fix_input(c, n, 0, TQT_QTENSOR_KIND_ACTIVATION);
   const struct tqt_qtensor *w = fix_input(c, n, 1, TQT_QTENSOR_KIND_WEIGHT);
   const struct tqt_qtensor *b = fix_input(c, n, 2, TQT_QTENSOR_KIND_BIAS);
@@ -170,7 +172,7 @@ static json_t *fix_layer(struct fix_ctx *c, const struct tqt_node *n) {
   const struct tqt_node *act = NULL;
   const struct tqt_qtensor *out = tqt_quant_plan_find(c->p, n->outputs[0]);
   if (!out) {
-    act = fix_only_reader(c->fm->graph, n->outputs[0]);
+    act = fix_only_reader(g, n->outputs[0]);
     if (!act || *act->domain || (strcmp(act->op_type, "Relu") && strcmp(act->op_type, "Clip")) ||
         !act->n_outputs || !(out = tqt_quant_plan_find(c->p, act->outputs[0])))
       return NULL;
@@ -237,6 +239,41 @@ done:
   return j;
 }
 
+/* tqt_graph_walk visitors over every graph (names are unique model-wide): the float model's
+ * initializers, the quantized model's DequantizeLinear inputs, the float model's layers. */
+static int fix_initializers_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct fix_ctx *c = ctx;
+  for (size_t i = 0; i < g->n_initializers; i++)
+    if (tqt_name_map_put(&c->initializers, g->initializers[i]->name, g->initializers[i]))
+      c->bad = true;
+  return 0;
+}
+
+static int fix_dq_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct fix_ctx *c = ctx;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *n = g->nodes[i];
+    if (!strcmp(n->op_type, "DequantizeLinear") && !*n->domain && n->n_inputs && n->n_outputs &&
+        tqt_name_map_put(&c->dq_inputs, n->outputs[0], n->inputs[0]))
+      c->bad = true;
+  }
+  return 0;
+}
+
+static int fix_layers_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct fix_ctx *c = ctx;
+  for (size_t i = 0; !c->bad && i < g->n_nodes; i++) {
+    const struct tqt_node *n = g->nodes[i];
+    if (!tqt_quant_is_compute(n)) continue;
+    json_t *l = fix_layer(c, g, n);
+    if (l) fix_push(c->layers, l, &c->bad);
+  }
+  return 0;
+}
+
 enum tqt_status tqt_fixpoint_build(const struct tqt_quant_plan *p,
                                    const struct tqt_model *float_model,
                                    const struct tqt_model *quant_model, json_t **out,
@@ -245,18 +282,11 @@ enum tqt_status tqt_fixpoint_build(const struct tqt_quant_plan *p,
   struct fix_ctx c = {.p = p, .fm = float_model, .qm = quant_model};
   tqt_name_map_init(&c.initializers);
   tqt_name_map_init(&c.dq_inputs);
-  const struct tqt_graph *g = float_model->graph;
-  for (size_t i = 0; i < g->n_initializers; i++)
-    if (tqt_name_map_put(&c.initializers, g->initializers[i]->name, g->initializers[i]))
-      c.bad = true;
-  for (size_t i = 0; quant_model && i < quant_model->graph->n_nodes; i++) {
-    const struct tqt_node *n = quant_model->graph->nodes[i];
-    if (!strcmp(n->op_type, "DequantizeLinear") && !*n->domain && n->n_inputs && n->n_outputs &&
-        tqt_name_map_put(&c.dq_inputs, n->outputs[0], n->inputs[0]))
-      c.bad = true;
-  }
-  json_t *j = json_object(), *tensors = json_array(), *layers = json_array();
-  if (!j || !tensors || !layers) c.bad = true;
+  tqt_graph_walk(float_model->graph, fix_initializers_visit, &c);
+  if (quant_model) tqt_graph_walk(quant_model->graph, fix_dq_visit, &c);
+  json_t *j = json_object(), *tensors = json_array();
+  c.layers = json_array();
+  if (!j || !tensors || !c.layers) c.bad = true;
   fix_set(j, "format", json_string(TQT_FIXPOINT_FORMAT), &c.bad);
   fix_set(j, "version", json_integer(TQT_FIXPOINT_VERSION), &c.bad);
   fix_set(j, "convention",
@@ -266,17 +296,12 @@ enum tqt_status tqt_fixpoint_build(const struct tqt_quant_plan *p,
                       "2^output_shift), output_range) (a negative shift shifts left); "
                       "output_shift = fp_in + fp_w - fp_out"),
           &c.bad);
-  for (size_t i = 0; !c.bad && i < p->n_tensors; i++) fix_push(tensors, fix_tensor(&c, &p->tensors[i]), &c.bad);
-  for (size_t i = 0; !c.bad && i < g->n_nodes; i++) {
-    const struct tqt_node *n = g->nodes[i];
-    if (*n->domain || (strcmp(n->op_type, "Conv") && strcmp(n->op_type, "ConvTranspose") &&
-                       strcmp(n->op_type, "Gemm") && strcmp(n->op_type, "MatMul")))
-      continue;
-    json_t *l = fix_layer(&c, n);
-    if (l) fix_push(layers, l, &c.bad);
-  }
+  /* tensors calibration left float (skip) have no fixed-point form */
+  for (size_t i = 0; !c.bad && i < p->n_tensors; i++)
+    if (!p->tensors[i].skip) fix_push(tensors, fix_tensor(&c, &p->tensors[i]), &c.bad);
+  if (!c.bad) tqt_graph_walk(float_model->graph, fix_layers_visit, &c);
   fix_set(j, "tensors", tensors, &c.bad);
-  fix_set(j, "layers", layers, &c.bad);
+  fix_set(j, "layers", c.layers, &c.bad);
   tqt_name_map_free(&c.initializers);
   tqt_name_map_free(&c.dq_inputs);
   if (c.bad) {

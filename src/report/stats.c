@@ -268,6 +268,7 @@ static void stats_constant(struct stats_ctx *c, const struct tqt_qtensor *t, jso
     inner *= w->dims[i];
   const float *x = w->data;
   tqt_histogram_add(h, x, (size_t)numel);
+  if (t->skip) return; /* left float: nothing quantized to measure */
   double lo, hi, signal = 0, noise = 0;
   stats_range(t, &lo, &hi);
   size_t clipped = 0;
@@ -297,17 +298,22 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   stats_set(j, "owner", json_string(t->owner ? t->owner->name : ""), &c->bad);
   stats_set(j, "owner_op", json_string(t->owner ? t->owner->op_type : ""), &c->bad);
   stats_set(j, "method", json_string(stats_method(t)), &c->bad);
+  /* Left float by calibration (a branch never taken): no scale; the histogram stays, so that
+   * the statistics of a shard that never took the branch still merge with one that did. */
+  const char *why = t->skip ? p->graphs[t->owner_graph].reasons[t->owner_node] : NULL;
+  if (t->skip) stats_set(j, "float_reason", json_string(why ? why : "not calibrated"), &c->bad);
   bool per_channel = t->channel_exponents ||
                      (t->kind == TQT_QTENSOR_KIND_BIAS && p->tensors[t->bias_weight].channel_exponents);
-  bool has_threshold = t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents;
+  bool has_threshold = t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents && !t->skip;
   stats_set(j, "threshold", has_threshold ? tqt_json_real(t->threshold) : json_null(), &c->bad);
-  stats_set(j, "exponent", t->kind != TQT_QTENSOR_KIND_BIAS ? json_integer(t->exponent) : json_null(),
+  stats_set(j, "exponent",
+            t->kind != TQT_QTENSOR_KIND_BIAS && !t->skip ? json_integer(t->exponent) : json_null(),
             &c->bad);
   stats_set(j, "bits", json_integer(t->bits), &c->bad);
   stats_set(j, "signed", json_boolean(t->is_signed), &c->bad);
   double lo, hi;
   stats_range(t, &lo, &hi);
-  if (!per_channel) {
+  if (!per_channel && !t->skip) {
     double s = tqt_quant_scale(p, t, 0);
     stats_set(j, "scale", json_real(s), &c->bad);
     stats_set(j, "fp", json_integer((json_int_t)-ilogb(s)), &c->bad);
@@ -434,94 +440,132 @@ static json_t *stats_settings(struct stats_ctx *c) {
   return j;
 }
 
+/* tqt_graph_walk visitor: adds the bytes of g's initializers to *(size_t *)ctx. */
+static int stats_bytes_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  size_t *total = ctx;
+  for (size_t i = 0; i < g->n_initializers; i++) {
+    const struct tqt_tensor *t = g->initializers[i];
+    int64_t n = tqt_tensor_numel(t);
+    *total += t->data ? t->nbytes : n > 0 ? (size_t)n * tqt_dtype_size(t->dtype) : 0;
+  }
+  return 0;
+}
+
+/* The initializers' bytes, those of If/Loop/Scan bodies included. */
 static size_t stats_model_bytes(const struct tqt_model *m) {
   size_t total = 0;
-  for (size_t i = 0; i < m->graph->n_initializers; i++) {
-    const struct tqt_tensor *t = m->graph->initializers[i];
-    int64_t n = tqt_tensor_numel(t);
-    total += t->data ? t->nbytes : n > 0 ? (size_t)n * tqt_dtype_size(t->dtype) : 0;
-  }
+  tqt_graph_walk(m->graph, stats_bytes_visit, &total);
   return total;
 }
 
-/* Per op type: {quantized, excluded, float}; the excluded nodes with their reason. */
+/* The JSON {node, op_type, reason} of a node the plan did not quantize. */
+static json_t *stats_node_reason(struct stats_ctx *c, const struct tqt_node *n, const char *reason) {
+  json_t *e = json_object();
+  stats_set(e, "node", json_string(n->name), &c->bad);
+  stats_set(e, "op_type", json_string(n->op_type), &c->bad);
+  stats_set(e, "reason", json_string(reason ? reason : "not quantized"), &c->bad);
+  return e;
+}
+
+/* Per op type: {quantized, excluded, float}; the excluded nodes with their reason. Every graph:
+ * the main one and the If/Loop/Scan bodies. */
 static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *nodes) {
-  const struct tqt_graph *g = c->m->graph;
-  json_t *by_op = json_object(), *excluded = json_array();
+  json_t *by_op = json_object(), *excluded = json_array(), *float_compute = json_array();
   size_t nq = 0, ne = 0, nf = 0;
-  if (!by_op || !excluded) c->bad = true;
-  for (size_t i = 0; by_op && excluded && i < g->n_nodes; i++) {
-    const struct tqt_node *n = g->nodes[i];
-    const char *key;
-    enum tqt_node_quant state = i < c->p->n_nodes ? c->p->node_states[i] : TQT_NODE_QUANT_FLOAT;
-    if (state == TQT_NODE_QUANT_QUANTIZED) {
-      key = "quantized";
-      nq++;
-      stats_push(nodes, stats_node(c, n), &c->bad);
-    } else if (state == TQT_NODE_QUANT_EXCLUDED) {
-      key = "excluded";
-      ne++;
-      json_t *e = json_object();
-      stats_set(e, "node", json_string(n->name), &c->bad);
-      stats_set(e, "op_type", json_string(n->op_type), &c->bad);
-      stats_set(e, "reason", json_string(c->p->node_reasons[i]), &c->bad);
-      stats_push(excluded, e, &c->bad);
-    } else {
-      key = "float";
-      nf++;
+  if (!by_op || !excluded || !float_compute) c->bad = true;
+  for (size_t gi = 0; by_op && excluded && float_compute && gi < c->p->n_graphs; gi++) {
+    const struct tqt_quant_graph *qg = &c->p->graphs[gi];
+    for (size_t i = 0; i < qg->n_nodes; i++) {
+      const struct tqt_node *n = qg->graph->nodes[i];
+      const char *key;
+      if (qg->states[i] == TQT_NODE_QUANT_QUANTIZED) {
+        key = "quantized";
+        nq++;
+        stats_push(nodes, stats_node(c, n), &c->bad);
+      } else if (qg->states[i] == TQT_NODE_QUANT_EXCLUDED) {
+        key = "excluded";
+        ne++;
+        stats_push(excluded, stats_node_reason(c, n, qg->reasons[i]), &c->bad);
+      } else {
+        key = "float";
+        nf++;
+        if (tqt_quant_is_compute(n))
+          stats_push(float_compute, stats_node_reason(c, n, qg->reasons[i]), &c->bad);
+      }
+      json_t *counts = json_object_get(by_op, n->op_type);
+      if (!counts) {
+        counts = json_object();
+        stats_set(counts, "quantized", json_integer(0), &c->bad);
+        stats_set(counts, "excluded", json_integer(0), &c->bad);
+        stats_set(counts, "float", json_integer(0), &c->bad);
+        stats_set(by_op, n->op_type, counts, &c->bad);
+      }
+      if (counts) stats_set(counts, key, json_integer(tqt_json_int(counts, key, 0) + 1), &c->bad);
     }
-    json_t *counts = json_object_get(by_op, n->op_type);
-    if (!counts) {
-      counts = json_object();
-      stats_set(counts, "quantized", json_integer(0), &c->bad);
-      stats_set(counts, "excluded", json_integer(0), &c->bad);
-      stats_set(counts, "float", json_integer(0), &c->bad);
-      stats_set(by_op, n->op_type, counts, &c->bad);
-    }
-    if (counts) stats_set(counts, key, json_integer(tqt_json_int(counts, key, 0) + 1), &c->bad);
   }
   stats_set(summary, "quantized_nodes", json_integer((json_int_t)nq), &c->bad);
   stats_set(summary, "excluded_nodes", json_integer((json_int_t)ne), &c->bad);
   stats_set(summary, "float_nodes", json_integer((json_int_t)nf), &c->bad);
-  stats_set(summary, "tensors", json_integer((json_int_t)c->p->n_tensors), &c->bad);
+  stats_set(summary, "tensors", json_integer((json_int_t)(c->p->n_tensors - c->p->n_skipped)),
+            &c->bad);
   stats_set(summary, "by_op_type", by_op, &c->bad);
   stats_set(summary, "excluded", excluded, &c->bad);
+  /* Coverage of the compute nodes (Conv, ConvTranspose, Gemm, MatMul), bodies included, and why
+   * each float one is float. */
+  json_t *compute = json_object();
+  stats_set(compute, "total", json_integer((json_int_t)c->p->n_compute), &c->bad);
+  stats_set(compute, "quantized", json_integer((json_int_t)c->p->n_compute_quantized), &c->bad);
+  stats_set(compute, "excluded", json_integer((json_int_t)c->p->n_compute_excluded), &c->bad);
+  stats_set(compute, "in_subgraphs", json_integer((json_int_t)c->p->n_compute_subgraph), &c->bad);
+  stats_set(compute, "float", float_compute, &c->bad);
+  stats_set(summary, "compute_nodes", compute, &c->bad);
   stats_set(summary, "size_float_bytes", json_integer((json_int_t)stats_model_bytes(c->m)), &c->bad);
   stats_set(summary, "size_quantized_bytes", json_null(), &c->bad);
 }
 
+/* Initializers and readers of every graph (names are unique model-wide): a body's weights and
+ * the reads of outer values inside bodies count. */
 static enum tqt_status stats_ctx_init(struct stats_ctx *c) {
-  const struct tqt_graph *g = c->m->graph;
+  const struct tqt_quant_plan *p = c->p;
   tqt_name_map_init(&c->initializers);
   tqt_name_map_init(&c->readers);
   tqt_name_map_init(&c->owners);
-  size_t n_uses = g->n_outputs;
-  for (size_t i = 0; i < g->n_nodes; i++) n_uses += g->nodes[i]->n_inputs;
+  size_t n_uses = 0;
+  for (size_t gi = 0; gi < p->n_graphs; gi++) {
+    const struct tqt_graph *g = p->graphs[gi].graph;
+    n_uses += g->n_outputs;
+    for (size_t i = 0; i < g->n_nodes; i++) n_uses += g->nodes[i]->n_inputs;
+  }
   c->reader_pool = calloc(n_uses + 1, sizeof *c->reader_pool);
   if (!c->reader_pool) goto oom;
-  for (size_t i = 0; i < g->n_initializers; i++)
-    if (tqt_name_map_put(&c->initializers, g->initializers[i]->name, g->initializers[i])) goto oom;
   size_t used = 0;
-  for (size_t i = 0; i <= g->n_nodes; i++) {
-    const struct tqt_node *n = i < g->n_nodes ? g->nodes[i] : NULL;
-    size_t count = n ? n->n_inputs : g->n_outputs;
-    for (size_t k = 0; k < count; k++) {
-      const char *name = n ? n->inputs[k] : g->outputs[k].name;
-      void *v;
-      if (!*name) continue;
-      struct stats_reader *r;
-      if (tqt_name_map_get(&c->readers, name, &v)) {
-        r = v;
-      } else {
-        r = &c->reader_pool[used++];
-        if (tqt_name_map_put(&c->readers, name, r)) goto oom;
+  for (size_t gi = 0; gi < p->n_graphs; gi++) {
+    const struct tqt_graph *g = p->graphs[gi].graph;
+    for (size_t i = 0; i < g->n_initializers; i++)
+      if (tqt_name_map_put(&c->initializers, g->initializers[i]->name, g->initializers[i]))
+        goto oom;
+    for (size_t i = 0; i <= g->n_nodes; i++) {
+      const struct tqt_node *n = i < g->n_nodes ? g->nodes[i] : NULL;
+      size_t count = n ? n->n_inputs : g->n_outputs;
+      for (size_t k = 0; k < count; k++) {
+        const char *name = n ? n->inputs[k] : g->outputs[k].name;
+        void *v;
+        if (!*name) continue;
+        struct stats_reader *r;
+        if (tqt_name_map_get(&c->readers, name, &v)) {
+          r = v;
+        } else {
+          r = &c->reader_pool[used++];
+          if (tqt_name_map_put(&c->readers, name, r)) goto oom;
+        }
+        r->count++;
+        r->only = n;
       }
-      r->count++;
-      r->only = n;
     }
   }
-  for (size_t i = 0; i < c->p->n_tensors; i++) {
-    const struct tqt_node *o = c->p->tensors[i].owner;
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_node *o = p->tensors[i].owner;
     if (o && o->n_outputs && *o->outputs[0] && tqt_name_map_put(&c->owners, o->outputs[0], (void *)o))
       goto oom;
   }
@@ -630,8 +674,8 @@ enum tqt_status tqt_stats_finish(json_t *stats, const struct tqt_model *quant_mo
     double clipped = tqt_json_num(t, "clipped_fraction");
     if (!strcmp(kind, "activation") && tqt_json_int(t, "count", 0) == 0)
       stats_warn(warnings, "uncalibrated", "tensor", name, 0, &bad,
-                 "tensor '%s' was never computed during calibration: it has the smallest scale",
-                 name);
+                 "tensor '%s' stays float: no calibration sample computed it (a branch never "
+                 "taken)", name);
     if (!strcmp(kind, "bias") && clipped > 0)
       stats_warn(warnings, "bias_clipped", "tensor", name, clipped, &bad,
                  "bias '%s': %.3g %% of its values exceed %lld bits at scale s_in*s_w", name,

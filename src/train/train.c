@@ -436,17 +436,33 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
   size_t *sizes = NULL, *order = NULL, count = 0, n_out = 0, n_in = 0;
   tqt_name_map_init(&t.reported_names);
   tqt_name_map_init(&t.slot_index);
-  /* Parameters: one log2 t per scale group of activations and per-tensor weights. */
+  /* Parameters: one log2 t per scale group of activations and per-tensor weights. Groups with a
+   * tensor quantized inside an If/Loop/Scan body keep their calibrated thresholds: the backward
+   * pass walks the main graph only (an If or a Loop stops the gradient), so nothing would train
+   * them. */
   t.param_of = malloc((p->n_tensors + 1) * sizeof *t.param_of);
   t.params = calloc(p->n_tensors + 1, sizeof *t.params);
-  if (!t.param_of || !t.params) {
+  bool *frozen = calloc(p->n_tensors + 1, sizeof *frozen); /* per group root */
+  if (!t.param_of || !t.params || !frozen) {
+    free(frozen);
     st = TRAIN_NOMEM(d);
     goto done;
   }
+  size_t n_in_bodies = 0;
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *q = &p->tensors[i];
+    if (p->graphs[q->owner_graph].depth == 0) continue;
+    n_in_bodies += !q->skip;
+    frozen[train_root(p, i)] = true;
+  }
+  if (n_in_bodies)
+    tqt_diag_warn(d, "retrain: the %zu tensors quantized inside If/Loop/Scan bodies (and their "
+                  "scale groups) keep their calibrated thresholds", n_in_bodies);
   for (size_t i = 0; i < p->n_tensors; i++) t.param_of[i] = SIZE_MAX;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *q = &p->tensors[i];
-    if (q->kind == TQT_QTENSOR_KIND_BIAS || q->channel_exponents) continue;
+    if (q->kind == TQT_QTENSOR_KIND_BIAS || q->channel_exponents || frozen[train_root(p, i)])
+      continue;
     size_t r = train_root(p, i);
     if (t.param_of[r] == SIZE_MAX) {
       t.param_of[r] = t.n_params;
@@ -459,6 +475,7 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     struct train_param *pr = &t.params[t.param_of[r]];
     if (th > pr->theta) pr->theta = th;
   }
+  free(frozen);
   for (size_t i = 0; i < t.n_params; i++) {
     /* Start exactly on the static exponent (the group's), inside its (e-1, e] interval. */
     double e = p->tensors[t.params[i].root].exponent;

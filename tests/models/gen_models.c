@@ -11,7 +11,21 @@
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
  *                                          with trip count 1 (input x [1,4,8,8])
+ *   gen_models symbolic OUT.onnx           symbolic input dims for the shape checks: input
+ *                                          [N,3,H,W] (dim_params N, H, W), Conv stride 2 pad 1,
+ *                                          MaxPool 2, Resize x2 (constant scales), a Reshape to
+ *                                          [N,-1,8] whose shape comes from Shape -> Gather ->
+ *                                          Unsqueeze -> Concat (the exporters' idiom), Flatten
+ *                                          (axis 2), MatMul: output [N*4*floor(h/2)*floor(w/2), 16]
+ *                                          with h = floor((H-1)/2)+1, w likewise
+ *   gen_models ifloop OUT.onnx             control flow the passes cannot fold: inputs x [1,3,8,8]
+ *                                          and cond (bool scalar); Conv+Relu, then If(cond): then
+ *                                          Conv+Relu (weights in the branch), else a 1x1 Conv
+ *                                          (weights in the main graph); outputs the If's value
+ *                                          `branch` [1,4,8,8] and `y` [1,4]: GlobalAveragePool,
+ *                                          Flatten, a Loop of 3 iterations v = MatMul(v, W) + b
  *   gen_models input OUT.npy D0,D1,... [SEED]   a float32 array of N(0,1) values
+ *   gen_models bool OUT.npy 0|1            a bool scalar
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +37,7 @@
 
 struct gen {
   struct tqt_model *m;
+  struct tqt_graph *at; /* where gen_weight and gen_node add (NULL: the main graph) */
   struct tqt_arena *a;
   uint64_t rng;
   bool bn;
@@ -55,7 +70,8 @@ static const char *gen_weight(struct gen *g, const char *stem, size_t rank, cons
     return "";
   }
   for (int64_t i = 0; i < n; i++) w[i] = (float)(mean + std * gen_normal(g));
-  if (!tqt_graph_initializer_add(g->a, g->m->graph, name, TQT_DTYPE_FLOAT, rank, dims, w))
+  if (!tqt_graph_initializer_add(g->a, g->at ? g->at : g->m->graph, name, TQT_DTYPE_FLOAT, rank,
+                                 dims, w))
     g->failed = 1;
   free(w);
   return name;
@@ -65,7 +81,7 @@ static const char *gen_node(struct gen *g, const char *op, size_t n_in, const ch
                             struct tqt_node **node) {
   const char *out = gen_name(g, op);
   const char *outs[1] = {out};
-  *node = tqt_graph_node_add(g->a, g->m->graph, op, out, n_in, ins, 1, outs);
+  *node = tqt_graph_node_add(g->a, g->at ? g->at : g->m->graph, op, out, n_in, ins, 1, outs);
   if (!*node) g->failed = 1;
   return out;
 }
@@ -300,6 +316,164 @@ static int gen_passmix(const char *path) {
   return gen_finish(&g, path);
 }
 
+static const char *gen_int64s(struct gen *g, const char *stem, size_t rank, size_t count,
+                              const int64_t *v) {
+  const char *name = gen_name(g, stem);
+  int64_t dims[1] = {(int64_t)count};
+  if (!name || !tqt_graph_initializer_add(g->a, g->m->graph, name, TQT_DTYPE_INT64, rank, dims, v))
+    g->failed = 1;
+  return name ? name : "";
+}
+
+static int gen_symbolic(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x73796d};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  g.m->producer_name = tqt_arena_strdup(g.a, "onnx-tqt gen_models");
+  int64_t in_dims[4] = {-1, 3, -1, -1}, out_dims[2] = {-1, 16};
+  const char *params[4] = {"N", NULL, "H", "W"};
+  struct tqt_value_info *in = NULL;
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !(in = tqt_graph_input_add(g.a, g.m->graph, "input", TQT_DTYPE_FLOAT, 4, in_dims)))
+    g.failed = 1;
+  for (size_t i = 0; in && i < 4; i++)
+    if (params[i] && !(in->type->dims[i].param = tqt_arena_strdup(g.a, params[i]))) g.failed = 1;
+  struct tqt_node *n;
+  /* Conv 3x3 stride 2 pad 1 + Relu: [N,8,floor((H-1)/2)+1,floor((W-1)/2)+1] */
+  const char *x = gen_conv(&g, "input", 3, 8, 3, 2, true);
+  /* MaxPool 2: halves, rounding down */
+  x = gen_node(&g, "MaxPool", 1, &x, &n);
+  int64_t k2[2] = {2, 2};
+  if (n && (tqt_node_attr_add_ints(g.a, n, "kernel_shape", 2, k2) ||
+            tqt_node_attr_add_ints(g.a, n, "strides", 2, k2)))
+    g.failed = 1;
+  /* Resize x2, constant scales */
+  float scales[4] = {1, 1, 2, 2};
+  int64_t sdims[1] = {4};
+  const char *sname = gen_name(&g, "scales");
+  if (!sname || !tqt_graph_initializer_add(g.a, g.m->graph, sname, TQT_DTYPE_FLOAT, 1, sdims, scales))
+    g.failed = 1;
+  const char *rs_in[3] = {x, "", sname};
+  x = gen_node(&g, "Resize", 3, rs_in, &n);
+  if (n && tqt_node_attr_add_string(g.a, n, "mode", "nearest")) g.failed = 1;
+  /* the exporters' idiom: Reshape(x, Concat(Unsqueeze(Gather(Shape(x), 0)), [-1], [8])) */
+  const char *sh = gen_node(&g, "Shape", 1, &x, &n);
+  int64_t zero = 0, minus_one = -1, eight = 8;
+  const char *ga_in[2] = {sh, gen_int64s(&g, "index", 0, 1, &zero)};
+  const char *batch = gen_node(&g, "Gather", 2, ga_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 0)) g.failed = 1;
+  const char *un_in[2] = {batch, gen_int64s(&g, "axes", 1, 1, &zero)};
+  const char *batch1 = gen_node(&g, "Unsqueeze", 2, un_in, &n);
+  const char *cat_in[3] = {batch1, gen_int64s(&g, "minus_one", 1, 1, &minus_one),
+                           gen_int64s(&g, "eight", 1, 1, &eight)};
+  const char *shape = gen_node(&g, "Concat", 3, cat_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 0)) g.failed = 1;
+  const char *re_in[2] = {x, shape};
+  x = gen_node(&g, "Reshape", 2, re_in, &n); /* [N, 4*h*w, 8] */
+  x = gen_node(&g, "Flatten", 1, &x, &n);    /* [N*4*h*w, 8] */
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 2)) g.failed = 1;
+  int64_t mm_dims[2] = {8, 16};
+  const char *mm_in[2] = {x, gen_weight(&g, "mm_w", 2, mm_dims, 0.3, 0)};
+  const char *mm = gen_node(&g, "MatMul", 2, mm_in, &n);
+  const char *idn[1] = {mm}, *out[1] = {"output"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output_identity", 1, idn, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "output", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+/* A body for attribute `attr` of n: a graph inside the main one. */
+static struct tqt_graph *gen_body(struct gen *g, struct tqt_node *n, const char *attr) {
+  struct tqt_graph *body = tqt_graph_create(g->a, attr, g->m->graph);
+  struct tqt_attr *at = n && body ? tqt_node_attr_add(g->a, n, attr, TQT_ATTR_TYPE_GRAPH) : NULL;
+  if (!at) {
+    g->failed = 1;
+    return NULL;
+  }
+  at->g = body;
+  return body;
+}
+
+static int gen_ifloop(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x69666c};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  int64_t x_dims[4] = {1, 3, 8, 8}, h_dims[4] = {1, 4, 8, 8}, v_dims[2] = {1, 4};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "x", TQT_DTYPE_FLOAT, 4, x_dims) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "cond", TQT_DTYPE_BOOL, 0, NULL))
+    g.failed = 1;
+  const char *h = gen_conv(&g, "x", 3, 4, 3, 1, true);
+  /* else: a 1x1 Conv whose weights the main graph holds (read from the outer scope) */
+  int64_t we_dims[4] = {4, 4, 1, 1}, b4[1] = {4};
+  const char *else_in[3] = {h, gen_weight(&g, "else_w", 4, we_dims, 0.5, 0),
+                            gen_weight(&g, "else_b", 1, b4, 0.1, 0)};
+  const char *if_in[1] = {"cond"}, *if_out[1] = {"branch"};
+  struct tqt_node *n;
+  struct tqt_node *node_if = tqt_graph_node_add(g.a, g.m->graph, "If", "if", 1, if_in, 1, if_out);
+  struct tqt_graph *then_g = gen_body(&g, node_if, "then_branch");
+  struct tqt_graph *else_g = gen_body(&g, node_if, "else_branch");
+  if (!then_g || !else_g) return gen_finish(&g, path);
+  /* then: Conv + Relu, weights held by the branch */
+  g.at = then_g;
+  const char *then_y = gen_conv(&g, h, 4, 4, 3, 1, true);
+  g.at = else_g;
+  const char *else_y = gen_node(&g, "Conv", 3, else_in, &n);
+  if (!tqt_graph_output_add(g.a, then_g, then_y, TQT_DTYPE_FLOAT, 4, h_dims) ||
+      !tqt_graph_output_add(g.a, else_g, else_y, TQT_DTYPE_FLOAT, 4, h_dims))
+    g.failed = 1;
+  g.at = NULL;
+  const char *branch = "branch";
+  const char *gap = gen_node(&g, "GlobalAveragePool", 1, &branch, &n);
+  const char *v0 = gen_node(&g, "Flatten", 1, &gap, &n); /* [1,4] */
+  /* Loop of 3 iterations: v = MatMul(v, W) + b, W and b held by the body */
+  int64_t three = 3;
+  const char *trip = gen_name(&g, "trip_count");
+  if (!tqt_graph_initializer_add(g.a, g.m->graph, trip, TQT_DTYPE_INT64, 0, NULL, &three))
+    g.failed = 1;
+  const char *loop_in[3] = {trip, "", v0}, *loop_out[1] = {"y"};
+  struct tqt_node *loop =
+      tqt_graph_node_add(g.a, g.m->graph, "Loop", "loop", 3, loop_in, 1, loop_out);
+  struct tqt_graph *body = gen_body(&g, loop, "body");
+  if (!body) return gen_finish(&g, path);
+  if (!tqt_graph_input_add(g.a, body, "iter", TQT_DTYPE_INT64, 0, NULL) ||
+      !tqt_graph_input_add(g.a, body, "cond_in", TQT_DTYPE_BOOL, 0, NULL) ||
+      !tqt_graph_input_add(g.a, body, "v_in", TQT_DTYPE_FLOAT, 2, v_dims))
+    g.failed = 1;
+  g.at = body;
+  int64_t w_dims[2] = {4, 4};
+  const char *mm_in[2] = {"v_in", gen_weight(&g, "loop_w", 2, w_dims, 0.6, 0)};
+  const char *mm = gen_node(&g, "MatMul", 2, mm_in, &n);
+  const char *add_in[2] = {mm, gen_weight(&g, "loop_b", 1, b4, 0.1, 0)};
+  const char *v = gen_node(&g, "Add", 2, add_in, &n);
+  const char *cond_in[1] = {"cond_in"};
+  const char *cond_out = gen_node(&g, "Identity", 1, cond_in, &n);
+  g.at = NULL;
+  if (!tqt_graph_output_add(g.a, body, cond_out, TQT_DTYPE_BOOL, 0, NULL) ||
+      !tqt_graph_output_add(g.a, body, v, TQT_DTYPE_FLOAT, 2, v_dims) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "branch", TQT_DTYPE_FLOAT, 4, h_dims) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 2, v_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+static int gen_bool(const char *path, bool value) {
+  struct tqt_diag d = {0};
+  FILE *f = fopen(path, "wb");
+  unsigned char b = value;
+  if (!f || tqt_npy_header_write(f, TQT_DTYPE_BOOL, 0, NULL, path, &d) != TQT_STATUS_OK ||
+      fwrite(&b, 1, 1, f) != 1) {
+    fprintf(stderr, "gen_models: cannot write %s\n", path);
+    if (f) fclose(f);
+    return 1;
+  }
+  return fclose(f) == 0 ? 0 : 1;
+}
+
 static int gen_input(const char *path, const char *shape, uint64_t seed) {
   struct gen g = {.rng = seed};
   int64_t dims[TQT_RANK_MAX];
@@ -331,9 +505,14 @@ int main(int argc, char **argv) {
     return gen_resnet18(argv[2], argc > 3 && strcmp(argv[3], "--bn") == 0);
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
+  if (argc >= 4 && strcmp(argv[1], "bool") == 0)
+    return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
   if (argc >= 4 && strcmp(argv[1], "input") == 0)
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  input OUT.npy D0,D1,... [SEED]\n");
+                  "                  symbolic OUT.onnx | ifloop OUT.onnx |\n"
+                  "                  input OUT.npy D0,D1,... [SEED] | bool OUT.npy 0|1\n");
   return 2;
 }
