@@ -66,6 +66,16 @@ if "$gen" resnet18 "$T/r18.onnx" && "$gen" resnet18 "$T/r18bn.onnx" --bn &&
   binds=(--bind N=1,H=32,W=48 --bind N=2,H=64,W=40 --bind N=3,H=37,W=29)
   convert symbolic-float "$T/symbolic.onnx" --no-quantize && check symbolic-float "${binds[@]}"
   convert symbolic-int8 "$T/symbolic.onnx" --calib "$T/sym_in.npy" && check symbolic-int8 "${binds[@]}"
+  # --static-shapes: the user's choice to fix the dims to the calibration data's, said on stderr
+  if "$tqt" "$T/symbolic.onnx" "$T/symbolic-static.onnx" --calib "$T/sym_in.npy" --static-shapes \
+      2>"$T/stderr" >/dev/null; then
+    want "stderr says what --static-shapes fixed" grep -q "input 'input' fixed to \[2,3,32,48\]" "$T/stderr"
+    want "OUT's input is static" grep -Eq '^  input +float\[2,3,32,48\]$' <("$tqt" info "$T/symbolic-static.onnx")
+    finish "symbolic --static-shapes fixes the input to the first sample's shape"
+    check symbolic-static
+  else
+    not_ok "symbolic --static-shapes: onnx-tqt failed"
+  fi
 else
   not_ok "generate models and inputs"
 fi

@@ -235,7 +235,7 @@ static enum tqt_status convert_coverage(const struct tqt_quant_plan *p, double m
     const struct tqt_quant_graph *qg = &p->graphs[gi];
     for (size_t i = 0; i < qg->n_nodes; i++) {
       const struct tqt_node *n = qg->graph->nodes[i];
-      if (tqt_quant_is_compute(n) && qg->states[i] == TQT_NODE_QUANT_FLOAT)
+      if (tqt_quant_is_compute(n) && qg->states[i] != TQT_NODE_QUANT_QUANTIZED)
         tqt_diag_note(d, "node '%s' (%s)%s%s%s stays float: %s", n->name, n->op_type,
                       qg->depth ? " in body '" : "",
                       qg->depth && qg->graph->name ? qg->graph->name : "", qg->depth ? "'" : "",

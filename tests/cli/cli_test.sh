@@ -342,5 +342,32 @@ want "nothing on stderr with -q" test ! -s "$T/stderr"
 want "OUT has QuantizeLinear nodes" grep -q QuantizeLinear <("$TQT" info "$QOUT")
 finish "quantizing lenet with 8 calibration samples"
 
+# Coverage of the compute nodes (Conv, ConvTranspose, Gemm, MatMul): the summary, -v's reasons,
+# the warning, --min-quantized.
+run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --calib-count 8 --min-quantized 1
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "the summary counts 5 of 5 compute nodes" grep -q "compute nodes 5 of 5 quantized" "$T/stderr"
+finish "--min-quantized 1 passes when every compute node is quantized"
+
+run "$TQT" -v "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --calib-count 8 --exclude-op-types Gemm
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "-v gives the reason of each float Gemm" grep -q "node '/fc1/Gemm' (Gemm) stays float: --exclude-op-types Gemm" "$T/stderr"
+want "the summary counts 2 of 5" grep -q "compute nodes 2 of 5 quantized" "$T/stderr"
+want "no coverage warning when the user excluded them" bash -c "! grep -q 'compute nodes .* are quantized' '$T/stderr'"
+finish "-v says why each compute node stays float"
+
+rm -f "$QOUT"
+run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --calib-count 8 --exclude-op-types Conv,Gemm --min-quantized 0.5
+want "exit status 1 (got $rc)" test "$rc" -eq 1
+want "exactly one line on stderr (got $(lines "$T/stderr"))" test "$(lines "$T/stderr")" -eq 1
+want "it names --min-quantized and the count" grep -q "0 of 5 compute nodes.*--min-quantized 0.5" "$T/stderr"
+want "no OUT" test ! -e "$QOUT"
+finish "--min-quantized fails below the fraction, leaving no OUT"
+
+run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --min-quantized 2
+want "exit status 2 (got $rc)" test "$rc" -eq 2
+want "the message names the option" grep -q -- "--min-quantized" "$T/stderr"
+finish "--min-quantized out of [0, 1] is a usage error"
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
