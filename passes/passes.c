@@ -8,6 +8,7 @@ const struct tqt_pass tqt_passes[] = {
     {"set_input", pass_set_input, 0},
     {"inline_functions", pass_inline_functions, 0},
     {"upgrade_opset", pass_upgrade_opset, 0},
+    {"widen_float16", pass_widen_float16, 0}, /* folding then sees float32 */
     {"fold_constants", pass_fold_constants, 1}, /* constants feed If conditions, */
     {"fold_if", pass_fold_if, 1},               /* taken branches bring new constants, */
     {"infer_shapes", pass_infer_shapes, 1},     /* and proven shapes too */

@@ -20,6 +20,7 @@ struct tqt_pass {
 int pass_set_input(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_inline_functions(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_upgrade_opset(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
+int pass_widen_float16(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_fold_constants(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_fold_if(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_cleanup(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);

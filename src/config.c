@@ -435,12 +435,13 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_CALIB, K_CALIB_COUNT, K_ACT_METHOD, K_WEIGHT_METHOD, K_INPUT_METHOD, K_PERCENTILE, K_WBITS,
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
+    K_QUANTIZE_WEIGHTS_ONLY,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "set_input", "input_shape", "opset", "op_types", "nodes", "preprocess",
-      NULL};
+      "quantize_weights_only", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -469,6 +470,9 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
       break;
     case K_EXCLUDE_NODES:
       st = cfg_strings(c, name, v, true, &o->exclude_nodes, &o->n_exclude_nodes);
+      break;
+    case K_QUANTIZE_WEIGHTS_ONLY:
+      st = cfg_strings(c, name, v, false, &o->quantize_weights_only, &o->n_quantize_weights_only);
       break;
     case K_SET_INPUT: st = cfg_set_input(c, name, v); break;
     case K_INPUT_SHAPE: st = cfg_input_shape(c, name, v); break;

@@ -56,6 +56,9 @@ struct tqt_options {
   size_t n_input_shapes;
   int64_t opset;           /* target default-domain opset; 0 means 13 */
   size_t fold_limit_bytes; /* constant folding makes no tensor larger; 0 means 16 MiB */
+  /* float16 stays float16 inside (no widen_float16); the planner quantizes float32 only, so such
+   * a model then stays float. Set by --keep-float16 and by --no-quantize. */
+  bool keep_float16;
 
   /* Quantization */
   int wbits, abits, bbits;   /* 0 means 8, 8, 32 */
@@ -68,6 +71,9 @@ struct tqt_options {
   size_t n_exclude_op_types;
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */
   size_t n_exclude_nodes;
+  /* Op types that stay float while their weights are stored as integers (LSTM: W and R). */
+  const char *const *quantize_weights_only;
+  size_t n_quantize_weights_only;
   bool no_align_add; /* Add inputs keep their own scales */
   /* Per-op-type and per-node settings (config file); among "nodes" entries the first wins. */
   const struct tqt_override *overrides;

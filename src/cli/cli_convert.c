@@ -68,6 +68,8 @@ static const char convert_help[] =
     "                    OUT then only runs at that size. Default: dims stay symbolic\n"
     "  --opset N         the default-domain opset to write, 13 (default) to 17; older models\n"
     "                    are upgraded to it\n"
+    "  --keep-float16    leave float16 inside the model, unquantized (default: a float16 model\n"
+    "                    computes in float32 between its float16 inputs and outputs)\n"
     "Output:\n"
     "  --external-data   write tensors of 1 KiB and more to OUT.data beside OUT (done anyway\n"
     "                    when the model would pass protobuf's 2 GB limit)\n"
@@ -100,6 +102,15 @@ static const char convert_help_retrain[] =
     "  --batch N         samples per step (default 16)\n"
     "  --seed N          sample order (default 0)\n"
     "  --retrain-loss L  mse (default) or kl (on the softmax of the outputs)\n";
+
+static const char convert_help_weights_only[] =
+    "\n"
+    "Weight compression:\n"
+    "  --quantize-weights-only OP,...  keep nodes of these op types in float but store their\n"
+    "                    weights as int8 behind DequantizeLinear (LSTM, GRU, RNN: W and R, B\n"
+    "                    stays float; another op: every constant float input of rank 2 or\n"
+    "                    more); --per-channel: one exponent per gate row of W and R. The nodes\n"
+    "                    around them are quantized as usual\n";
 
 /* analysis (cli_analysis.h) */
 static const char convert_help_analysis[] =
@@ -261,9 +272,11 @@ int cli_convert_main(int argc, char **argv) {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
+    OPT_KEEP_FLOAT16,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -286,6 +299,7 @@ int cli_convert_main(int argc, char **argv) {
       {"per-channel", no_argument, NULL, OPT_PER_CHANNEL},
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
+      {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"strip", no_argument, NULL, OPT_STRIP},
@@ -303,6 +317,7 @@ int cli_convert_main(int argc, char **argv) {
       {"export-fixpoint", required_argument, NULL, OPT_EXPORT_FIXPOINT},
       {"min-quantized", required_argument, NULL, OPT_MIN_QUANTIZED},
       {"static-shapes", no_argument, NULL, OPT_STATIC_SHAPES},
+      {"keep-float16", no_argument, NULL, OPT_KEEP_FLOAT16},
       {NULL, 0, NULL, 0},
   };
   struct tqt_diag d = {0};
@@ -316,6 +331,8 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_input_shape *input_shapes = calloc(list_max, sizeof *input_shapes);
   const char **exclude_ops = calloc(list_max, sizeof *exclude_ops);
   const char **exclude_nodes = calloc(list_max, sizeof *exclude_nodes);
+  const char **weights_only = calloc(list_max, sizeof *weights_only);
+  size_t n_weights_only = 0;
   const char **calib = calloc(list_max, sizeof *calib);
   size_t n_calib = 0, calib_count = 0;
   size_t n_set_inputs = 0, n_input_shapes = 0, n_exclude_ops = 0, n_exclude_nodes = 0;
@@ -330,7 +347,7 @@ int cli_convert_main(int argc, char **argv) {
   int status = CLI_EXIT_USAGE;
   /* analysis (cli_analysis.h) */
   struct cli_analysis analysis = {.stats_in = calloc(list_max, sizeof *analysis.stats_in)};
-  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !calib ||
+  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !weights_only || !calib ||
       !analysis.stats_in) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
@@ -350,6 +367,7 @@ int cli_convert_main(int argc, char **argv) {
     switch (opt) {
     case 'h':
       fputs(convert_help, stdout);
+      fputs(convert_help_weights_only, stdout);
       fputs(convert_help_retrain, stdout);
       fputs(convert_help_analysis, stdout);
       fputs(convert_help_tail, stdout);
@@ -389,6 +407,7 @@ int cli_convert_main(int argc, char **argv) {
       else train.seed = (uint64_t)v;
       break;
     case OPT_STATIC_SHAPES: static_shapes = true; break;
+    case OPT_KEEP_FLOAT16: topts.keep_float16 = true; break;
     case OPT_MIN_QUANTIZED: {
       char *end;
       min_quantized = strtod(optarg, &end);
@@ -417,6 +436,7 @@ int cli_convert_main(int argc, char **argv) {
       break;
     case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &n_exclude_ops); break;
     case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &n_exclude_nodes); break;
+    case OPT_QUANTIZE_WEIGHTS_ONLY: convert_split(optarg, weights_only, &n_weights_only); break;
     case OPT_CALIB_COUNT:
       if ((v = convert_int(optarg, 1, 1L << 40)) < 0) {
         status = cli_usage_error("--calib-count takes a positive number, not '%s'", optarg);
@@ -507,6 +527,8 @@ int cli_convert_main(int argc, char **argv) {
   if (n_input_shapes) topts.input_shapes = input_shapes, topts.n_input_shapes = n_input_shapes;
   if (n_exclude_ops) topts.exclude_op_types = exclude_ops, topts.n_exclude_op_types = n_exclude_ops;
   if (n_exclude_nodes) topts.exclude_nodes = exclude_nodes, topts.n_exclude_nodes = n_exclude_nodes;
+  if (n_weights_only)
+    topts.quantize_weights_only = weights_only, topts.n_quantize_weights_only = n_weights_only;
   if (strip && n_calib) {
     status = cli_usage_error("--strip makes a float model: it takes no --calib");
     goto done;
@@ -539,6 +561,8 @@ int cli_convert_main(int argc, char **argv) {
     goto done;
   }
   if (retrain && !topts.weight_method) topts.weight_method = "3sd"; /* the paper's start */
+  /* float16 is widened for the quantizer only: a float model keeps its own precision */
+  if (no_quantize) topts.keep_float16 = true;
   if (!no_quantize && n_calib == 1 && !strcmp(calib_specs[0], "random"))
     tqt_diag_warn(&d, "--calib random: thresholds come from N(0,1) noise and mean nothing for "
                       "real data; use it to test the pipeline only");
@@ -605,6 +629,7 @@ done:
   free(input_shapes);
   free(exclude_ops);
   free(exclude_nodes);
+  free(weights_only);
   free(calib);
   /* analysis (cli_analysis.h) */
   free(analysis.stats_in);

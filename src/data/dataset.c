@@ -474,7 +474,8 @@ enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *valu
     const struct tqt_value_info *vi = tqt_interp_input_info(in, i);
     const struct tqt_type *t = vi->type;
     int64_t dims[TQT_RANK_MAX];
-    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR && t->elem_type == TQT_DTYPE_FLOAT &&
+    bool ok = t && t->kind == TQT_TYPE_KIND_TENSOR &&
+              (t->elem_type == TQT_DTYPE_FLOAT || t->elem_type == TQT_DTYPE_FLOAT16) &&
               t->has_shape && t->rank <= TQT_RANK_MAX;
     for (size_t k = 0; ok && k < t->rank; k++) {
       ok = t->dims[k].has_value;
@@ -486,15 +487,15 @@ enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *valu
                            "(--input-shape)",
                            vi->name);
     tqt_value_release(&values[i]);
-    enum tqt_status st = tqt_value_tensor_alloc(&values[i], TQT_DTYPE_FLOAT, t->rank, dims, d);
+    enum tqt_status st = tqt_value_tensor_alloc(&values[i], t->elem_type, t->rank, dims, d);
     if (st != TQT_STATUS_OK) return st;
-    float *x = values[i].t.data;
     for (int64_t j = 0; j < tqt_rt_numel(&values[i].t); j++) {
       *state = *state * 6364136223846793005ull + 1442695040888963407ull;
       double u1 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
       *state = *state * 6364136223846793005ull + 1442695040888963407ull;
       double u2 = ((double)(*state >> 11) + 0.5) / 9007199254740992.0;
-      x[j] = (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
+      /* float16 inputs (of float16 models) get the same values, rounded */
+      tqt_rt_set(&values[i].t, j, (float)(sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)));
     }
   }
   return TQT_STATUS_OK;

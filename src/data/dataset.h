@@ -35,7 +35,8 @@ enum tqt_status tqt_dataset_sample(struct tqt_dataset *ds, size_t i, struct tqt_
                                    struct tqt_diag *d);
 void tqt_dataset_close(struct tqt_dataset *ds);
 
-/* The `random` INPUT: N(0,1) floats of every input's static shape (deterministic from *state).
+/* The `random` INPUT: N(0,1) floats (float32 or float16, as the input) of every input's static
+ * shape (deterministic from *state).
  * values[i] (released first) are owned: the caller releases them. */
 enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *values,
                                    uint64_t *state, struct tqt_diag *d);

@@ -61,6 +61,7 @@ struct plan_ctx {
   regex_t *patterns; /* compiled /regex/ exclusions */
   bool *is_regex;    /* per exclusion: /regex/ (else an exact name) */
   bool *pattern_used;
+  bool *weights_only_used; /* per --quantize-weights-only op type: some node has it */
   struct tqt_overrides *overrides; /* per-op-type and per-node bits */
 };
 
@@ -220,14 +221,24 @@ static bool plan_clip_nonnegative(const struct tqt_graph *g, const struct tqt_no
          *(const float *)t->data >= 0.0f;
 }
 
-/* The axis of a weight's output channels, or -1 when it has none per-channel scales can use. */
-static int plan_weight_axis(const struct tqt_graph *g, const struct tqt_node *n) {
-  const struct tqt_tensor *w = plan_initializer(g, n->inputs[1]);
+/* LSTM, GRU, RNN: W and R (inputs 1, 2) are [num_directions, gates·hidden, ·]. */
+static bool plan_is_recurrent(const struct tqt_node *n) {
+  return !*n->domain &&
+         (!strcmp(n->op_type, "LSTM") || !strcmp(n->op_type, "GRU") || !strcmp(n->op_type, "RNN"));
+}
+
+/* The axis of the output channels of n's weight input k, or -1 when it has none per-channel
+ * scales can use. */
+static int plan_weight_axis(const struct tqt_graph *g, const struct tqt_node *n, size_t k) {
+  const struct tqt_tensor *w = plan_initializer(g, n->inputs[k]);
   if (!w || w->rank < 2) return -1;
+  if (plan_is_recurrent(n)) return 1; /* a row per gate unit */
+  if (k != 1) return -1;
   if (!strcmp(n->op_type, "Conv")) return 0;
   if (!strcmp(n->op_type, "ConvTranspose")) return tqt_attr_int(n, "group", 1) == 1 ? 1 : -1;
   if (!strcmp(n->op_type, "Gemm")) return tqt_attr_int(n, "transB", 0) ? 0 : 1;
-  return w->rank == 2 ? 1 : -1; /* MatMul: B is [K, N] */
+  if (!strcmp(n->op_type, "MatMul")) return w->rank == 2 ? 1 : -1; /* B is [K, N] */
+  return -1; /* another op's layout is unknown: per tensor */
 }
 
 #define QUANT_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
@@ -257,6 +268,32 @@ static const char *plan_float_reason(struct plan_ctx *c, const struct tqt_node *
   return NULL;
 }
 
+/* True when --quantize-weights-only names n's op type (marked as used). */
+static bool plan_weights_only_named(struct plan_ctx *c, const struct tqt_node *n) {
+  bool named = false;
+  for (size_t i = 0; i < c->o->n_quantize_weights_only; i++)
+    if (!*n->domain && !strcmp(c->o->quantize_weights_only[i], n->op_type))
+      named = c->weights_only_used[i] = true;
+  return named;
+}
+
+/* --quantize-weights-only: n stays float, its constant float weights become integers behind
+ * DequantizeLinear, planned as a Conv's are. For LSTM/GRU/RNN, W and R only: B would need the
+ * scale s_in · s_w, and the input is not quantized. For another op, every input of rank ≥ 2 (a
+ * vector is more likely a bias or a parameter than a weight). */
+static int plan_weights_only(struct plan_ctx *c, const struct tqt_node *n) {
+  bool recurrent = plan_is_recurrent(n);
+  size_t end = recurrent && n->n_inputs > 3 ? 3 : n->n_inputs;
+  for (size_t k = recurrent ? 1 : 0; k < end; k++) {
+    const struct tqt_tensor *w = *n->inputs[k] ? plan_initializer(c->g, n->inputs[k]) : NULL;
+    if (!w || w->dtype != TQT_DTYPE_FLOAT || (!recurrent && w->rank < 2)) continue;
+    struct tqt_qtensor *t = plan_tensor(c, n->inputs[k], TQT_QTENSOR_KIND_WEIGHT, n);
+    if (!t) return QUANT_NOMEM(c), -1;
+    if (t->owner == n) t->axis = plan_weight_axis(c->g, n, k);
+  }
+  return 0;
+}
+
 /* Plans node ni of graph gi (c->g). */
 static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   struct tqt_quant_plan *p = c->p;
@@ -269,7 +306,8 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   bool compute = tqt_quant_is_compute(n);
   p->n_compute += compute;
   p->n_compute_subgraph += compute && qg->depth > 0;
-  if ((qg->reasons[index] = plan_float_reason(c, n, op))) return 0;
+  bool weights_only = plan_weights_only_named(c, n);
+  if (!weights_only && (qg->reasons[index] = plan_float_reason(c, n, op))) return 0;
   const char *why = plan_excluded(c, n);
   if (why) {
     p->n_excluded_nodes++;
@@ -277,6 +315,10 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
     qg->states[index] = TQT_NODE_QUANT_EXCLUDED;
     qg->reasons[index] = why;
     return 0;
+  }
+  if (weights_only) {
+    qg->reasons[index] = "weights only (--quantize-weights-only)";
+    return plan_weights_only(c, n);
   }
   struct tqt_node_settings settings; /* marks the overrides that apply to a quantized node */
   tqt_overrides_resolve(c->overrides, n, &settings);
@@ -300,7 +342,7 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
     if ((t = plan_input(c, n, n->inputs[0], false))) in0 = (size_t)(t - p->tensors);
     if (op->has_weights && n->n_inputs > 1 && (t = plan_input(c, n, n->inputs[1], true))) {
       w = (size_t)(t - p->tensors);
-      if (t->kind == TQT_QTENSOR_KIND_WEIGHT) t->axis = plan_weight_axis(g, n);
+      if (t->kind == TQT_QTENSOR_KIND_WEIGHT) t->axis = plan_weight_axis(g, n, 1);
     }
   }
   if (c->d->status) return -1;
@@ -418,7 +460,9 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);
   c.pattern_used = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.pattern_used);
   c.is_regex = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.is_regex);
-  if (!c.patterns || !c.pattern_used || !c.is_regex ||
+  c.weights_only_used =
+      tqt_arena_calloc(a, o->n_quantize_weights_only + 1, sizeof *c.weights_only_used);
+  if (!c.patterns || !c.pattern_used || !c.is_regex || !c.weights_only_used ||
       tqt_graph_walk(m->graph, plan_graph_add, &c)) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
@@ -449,6 +493,9 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   for (size_t i = 0; i < o->n_exclude_nodes; i++)
     if (!c.pattern_used[i])
       tqt_diag_warn(d, "--exclude-nodes: '%s' matches no node", o->exclude_nodes[i]);
+  for (size_t i = 0; i < o->n_quantize_weights_only; i++)
+    if (!c.weights_only_used[i])
+      tqt_diag_warn(d, "--quantize-weights-only: '%s' matches no node", o->quantize_weights_only[i]);
   for (size_t i = 0; i < o->n_overrides; i++)
     if (!tqt_overrides_used(c.overrides, i)) {
       if (o->overrides[i].node)

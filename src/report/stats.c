@@ -437,6 +437,8 @@ static json_t *stats_settings(struct stats_ctx *c) {
             &c->bad);
   stats_set(j, "exclude_nodes", stats_strings(o->exclude_nodes, o->n_exclude_nodes, &c->bad),
             &c->bad);
+  stats_set(j, "quantize_weights_only",
+            stats_strings(o->quantize_weights_only, o->n_quantize_weights_only, &c->bad), &c->bad);
   return j;
 }
 
@@ -468,13 +470,23 @@ static json_t *stats_node_reason(struct stats_ctx *c, const struct tqt_node *n, 
   return e;
 }
 
-/* Per op type: {quantized, excluded, float}; the excluded nodes with their reason. Every graph:
- * the main one and the If/Loop/Scan bodies. */
+/* True when n reads a weight stored as integers: a float node then still shrinks the model
+ * (--quantize-weights-only, or a branch never taken, whose weights need no calibration). */
+static bool stats_has_int_weights(const struct stats_ctx *c, const struct tqt_node *n) {
+  for (size_t k = 0; k < n->n_inputs; k++)
+    if (stats_input(c, n, k, TQT_QTENSOR_KIND_WEIGHT)) return true;
+  return false;
+}
+
+/* Per op type: {quantized, excluded, float}; the excluded nodes with their reason, and the float
+ * ones with integer weights. Every graph: the main one and the If/Loop/Scan bodies. */
 static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *nodes) {
   json_t *by_op = json_object(), *excluded = json_array(), *float_compute = json_array();
+  json_t *weights_only = json_array();
   size_t nq = 0, ne = 0, nf = 0;
-  if (!by_op || !excluded || !float_compute) c->bad = true;
-  for (size_t gi = 0; by_op && excluded && float_compute && gi < c->p->n_graphs; gi++) {
+  if (!by_op || !excluded || !float_compute || !weights_only) c->bad = true;
+  for (size_t gi = 0; by_op && excluded && float_compute && weights_only && gi < c->p->n_graphs;
+       gi++) {
     const struct tqt_quant_graph *qg = &c->p->graphs[gi];
     for (size_t i = 0; i < qg->n_nodes; i++) {
       const struct tqt_node *n = qg->graph->nodes[i];
@@ -492,6 +504,8 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
         nf++;
         if (tqt_quant_is_compute(n))
           stats_push(float_compute, stats_node_reason(c, n, qg->reasons[i]), &c->bad);
+        if (stats_has_int_weights(c, n))
+          stats_push(weights_only, stats_node_reason(c, n, qg->reasons[i]), &c->bad);
       }
       json_t *counts = json_object_get(by_op, n->op_type);
       if (!counts) {
@@ -511,6 +525,7 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
             &c->bad);
   stats_set(summary, "by_op_type", by_op, &c->bad);
   stats_set(summary, "excluded", excluded, &c->bad);
+  stats_set(summary, "weights_only", weights_only, &c->bad);
   /* Coverage of the compute nodes (Conv, ConvTranspose, Gemm, MatMul), bodies included, and why
    * each float one is float. */
   json_t *compute = json_object();

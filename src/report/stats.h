@@ -7,10 +7,12 @@
  * The file is one JSON object:
  *   format "onnx-tqt-stats", version 1; model {path, producer, opset, nodes, fingerprint};
  *   settings {wbits, abits, bbits, act_method, weight_method, input_method, percentile,
- *             per_channel, align_add, accumulator_bits, exclude_op_types, exclude_nodes};
+ *             per_channel, align_add, accumulator_bits, exclude_op_types, exclude_nodes,
+ *             quantize_weights_only};
  *   samples; summary {quantized_nodes, excluded_nodes, float_nodes, tensors, by_op_type
  *             {OP: {quantized, excluded, float}}, excluded [{node, op_type, reason}],
- *             size_float_bytes, size_quantized_bytes};
+ *             weights_only [{node, op_type, reason}] (float nodes with integer weights),
+ *             compute_nodes, size_float_bytes, size_quantized_bytes};
  *   tensors [{name, kind (activation|weight|bias), owner, owner_op, method, threshold, exponent,
  *             bits, signed, scale, fp, group, channel_exponents, clip_lo, clip_hi, count, zeros,
  *             min, max, mean, std, clipped_fraction, sqnr_db, histogram}];

@@ -84,7 +84,7 @@ want "fc3 (K = 84) has 4-bit weights: 4 + 8 + 7 = 19" \
 want "conv1 (K = 25) keeps 8-bit weights: 8 + 8 + 5 = 21" \
   grep -q "node '/conv1/Conv' (Conv): accumulator 21 of 32 bits" "$T/stderr"
 want "the excluded conv2 has no accumulator note" \
-  test "$(grep -c "node '/conv2/Conv'" "$T/stderr")" -eq 0
+  test "$(grep -c "node '/conv2/Conv' (Conv): accumulator" "$T/stderr")" -eq 0
 finish "config: calib beside the config, Gemm wbits 4 via op_types, exclude_nodes by regex"
 
 # The same exclusion and data from flags alone: the Q/DQ structure must be the same.
@@ -122,6 +122,26 @@ want "--exclude-nodes replaces the file's list" grep -q "(0 excluded)" "$T/stder
 want "the unmatched pattern is reported" grep -q "'/nothing_matches/' matches no node" "$T/stderr"
 finish "flags override the config file"
 
+# quantize_weights_only: the Gemm nodes stay float with int8 weights; an op type no node has
+# is a warning.
+cat >"$T/cfg/weights_only.json" <<'EOF'
+{"calib": "calib.npy", "calib_count": 8, "quantize_weights_only": ["Gemm", "LSTM"]}
+EOF
+run "$TQT" -v "$LENET" "$T/out/weights_only.onnx" --config "$T/cfg/weights_only.json" \
+  --stats "$T/out/weights_only.json"
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "-v: the Gemm stays float with its reason" \
+  grep -q "node '/fc1/Gemm' (Gemm) stays float: weights only (--quantize-weights-only)" "$T/stderr"
+want "the op type no node has is a warning" \
+  grep -q "^warning: --quantize-weights-only: 'LSTM' matches no node" "$T/stderr"
+want "--stats: 3 float Gemm nodes with their int8 weights (rank 2), not their biases" node -e '
+  const s = require(process.argv[1]), gemm = s.summary.by_op_type.Gemm;
+  const w = s.tensors.filter((t) => t.owner_op === "Gemm");
+  process.exit(gemm.float === 3 && !gemm.quantized && s.summary.weights_only.length === 3 &&
+    w.length === 3 && w.every((t) => t.kind === "weight") &&
+    s.settings.quantize_weights_only.join() === "Gemm,LSTM" ? 0 : 1);' "$T/out/weights_only.json"
+finish "config: quantize_weights_only keeps the Gemm nodes float with int8 weights"
+
 # ---- usage errors: exit 2, one line naming the file and the key ----
 
 expect_usage_error "wbits out of range is a usage error naming the key" \
@@ -132,6 +152,8 @@ expect_usage_error "an unknown key is a usage error with a suggestion" \
   '{"calib_cont": 4}' "unknown key 'calib_cont' \(did you mean 'calib_count'\?\)"
 expect_usage_error "malformed JSON is a usage error naming line and column" \
   '{"wbits": 4,,}' "bad\.json:1:[0-9]+: not valid JSON"
+expect_usage_error "quantize_weights_only must be a list" \
+  '{"quantize_weights_only": "LSTM"}' "'quantize_weights_only' must be an array of strings"
 expect_usage_error "a bad regex in exclude_nodes is a usage error" \
   '{"exclude_nodes": ["/conv(/"]}' "'exclude_nodes' holds '/conv\(/', which is not a valid regular expression"
 

@@ -24,7 +24,18 @@
  *                                          (weights in the main graph); outputs the If's value
  *                                          `branch` [1,4,8,8] and `y` [1,4]: GlobalAveragePool,
  *                                          Flatten, a Loop of 3 iterations v = MatMul(v, W) + b
+ *   gen_models lstm OUT.onnx               a recurrent layer between quantizable ones: input x
+ *                                          [seq 5, batch 1, 8], MatMul + Relu, LSTM (hidden
+ *                                          16: W [1,64,8], R [1,64,16], B [1,128]), Squeeze of Y
+ *                                          to [5,16], Gemm: output [5,10]
+ *   gen_models fp16 OUT.onnx               a model stored in float16, as published ones are:
+ *                                          input x float16 [1,3,16,16], Conv (float16 weights
+ *                                          and bias) + Relu, Mul by a float32 gain Cast to
+ *                                          float16, GlobalAveragePool, Flatten, Gemm (float16
+ *                                          weights, bias from a float16 Constant node), output
+ *                                          y float16 [1,10]
  *   gen_models input OUT.npy D0,D1,... [SEED]   a float32 array of N(0,1) values
+ *   gen_models input16 OUT.npy D0,D1,... [SEED] the same values rounded to float16
  *   gen_models bool OUT.npy 0|1            a bool scalar
  */
 #include <math.h>
@@ -41,6 +52,7 @@ struct gen {
   struct tqt_arena *a;
   uint64_t rng;
   bool bn;
+  bool f16; /* gen_weight stores float16 */
   int counter;
   int failed;
 };
@@ -70,8 +82,12 @@ static const char *gen_weight(struct gen *g, const char *stem, size_t rank, cons
     return "";
   }
   for (int64_t i = 0; i < n; i++) w[i] = (float)(mean + std * gen_normal(g));
-  if (!tqt_graph_initializer_add(g->a, g->at ? g->at : g->m->graph, name, TQT_DTYPE_FLOAT, rank,
-                                 dims, w))
+  uint16_t *h = g->f16 ? tqt_arena_calloc(g->a, (size_t)n, sizeof *h) : NULL;
+  for (int64_t i = 0; h && i < n; i++) h[i] = tqt_f32_to_f16(w[i]);
+  if ((g->f16 && !h) ||
+      !tqt_graph_initializer_add(g->a, g->at ? g->at : g->m->graph, name,
+                                 h ? TQT_DTYPE_FLOAT16 : TQT_DTYPE_FLOAT, rank, dims,
+                                 h ? (const void *)h : w))
     g->failed = 1;
   free(w);
   return name;
@@ -461,6 +477,82 @@ static int gen_ifloop(const char *path) {
   return gen_finish(&g, path);
 }
 
+static int gen_lstm(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x6c73746d};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  int64_t x_dims[3] = {5, 1, 8}, mm_dims[2] = {8, 8}, w_dims[3] = {1, 64, 8},
+          r_dims[3] = {1, 64, 16}, b_dims[2] = {1, 128}, fc_dims[2] = {16, 10}, b10[1] = {10},
+          out_dims[2] = {5, 10}, axes[2] = {1, 2};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "x", TQT_DTYPE_FLOAT, 3, x_dims))
+    g.failed = 1;
+  struct tqt_node *n;
+  const char *mm_in[2] = {"x", gen_weight(&g, "mm_w", 2, mm_dims, 0.35, 0)};
+  const char *h = gen_node(&g, "MatMul", 2, mm_in, &n);
+  h = gen_node(&g, "Relu", 1, &h, &n);
+  const char *lstm_in[4] = {h, gen_weight(&g, "lstm_w", 3, w_dims, 0.3, 0),
+                            gen_weight(&g, "lstm_r", 3, r_dims, 0.2, 0),
+                            gen_weight(&g, "lstm_b", 2, b_dims, 0.1, 0)};
+  const char *y = gen_node(&g, "LSTM", 4, lstm_in, &n); /* Y: [5, 1, 1, 16] */
+  if (n && tqt_node_attr_add_int(g.a, n, "hidden_size", 16)) g.failed = 1;
+  const char *sq_in[2] = {y, gen_int64s(&g, "axes", 1, 2, axes)};
+  y = gen_node(&g, "Squeeze", 2, sq_in, &n); /* [5, 16] */
+  const char *fc_in[3] = {y, gen_weight(&g, "fc_w", 2, fc_dims, 0.3, 0),
+                          gen_weight(&g, "fc_b", 1, b10, 0.05, 0)};
+  const char *fc = gen_node(&g, "Gemm", 3, fc_in, &n);
+  const char *idn[1] = {fc}, *out[1] = {"output"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output_identity", 1, idn, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "output", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+/* A new IR 8, opset 13 model in g with one input. 1 when out of memory. */
+static int gen_begin(struct gen *g, const char *input, int32_t dtype, size_t rank,
+                     const int64_t *dims) {
+  if (!(g->m = tqt_model_create())) return 1;
+  g->a = g->m->arena;
+  g->m->has_ir_version = true;
+  g->m->ir_version = 8;
+  if (tqt_model_opset_set(g->m, "", 13) ||
+      !tqt_graph_input_add(g->a, g->m->graph, input, dtype, rank, dims))
+    g->failed = 1;
+  return 0;
+}
+
+/* A model stored in float16 throughout (see the top of the file). */
+static int gen_fp16(const char *path) {
+  struct gen g = {.rng = 0x663136, .f16 = true};
+  int64_t x_dims[4] = {1, 3, 16, 16}, y_dims[2] = {1, 10}, one[1] = {1}, b10[1] = {10};
+  if (gen_begin(&g, "x", TQT_DTYPE_FLOAT16, 4, x_dims)) return 1;
+  const char *h = gen_conv(&g, "x", 3, 8, 3, 1, true); /* [1,8,16,16] */
+  g.f16 = false; /* a float32 constant the model casts, as mixed-precision exports do */
+  const char *gain = gen_weight(&g, "gain", 1, one, 0.1, 0.5);
+  g.f16 = true;
+  struct tqt_node *n;
+  const char *gain16 = gen_node(&g, "Cast", 1, &gain, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "to", TQT_DTYPE_FLOAT16)) g.failed = 1;
+  const char *mul_in[2] = {h, gain16};
+  h = gen_node(&g, "Mul", 2, mul_in, &n);
+  h = gen_node(&g, "GlobalAveragePool", 1, &h, &n);
+  h = gen_node(&g, "Flatten", 1, &h, &n); /* [1,8] */
+  uint16_t bias[10];
+  for (int i = 0; i < 10; i++) bias[i] = tqt_f32_to_f16((float)(0.05 * gen_normal(&g)));
+  const char *b = gen_node(&g, "Constant", 0, NULL, &n);
+  struct tqt_attr *at = n ? tqt_node_attr_add(g.a, n, "value", TQT_ATTR_TYPE_TENSOR) : NULL;
+  if (!at || !(at->t = tqt_tensor_create(g.a, "", TQT_DTYPE_FLOAT16, 1, b10, bias))) g.failed = 1;
+  int64_t w_dims[2] = {10, 8};
+  const char *fc_in[3] = {h, gen_weight(&g, "fc_w", 2, w_dims, 0.3, 0), b}, *y[1] = {"y"};
+  n = tqt_graph_node_add(g.a, g.m->graph, "Gemm", "fc", 3, fc_in, 1, y);
+  if (!n || tqt_node_attr_add_int(g.a, n, "transB", 1) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT16, 2, y_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
 static int gen_bool(const char *path, bool value) {
   struct tqt_diag d = {0};
   FILE *f = fopen(path, "wb");
@@ -474,7 +566,8 @@ static int gen_bool(const char *path, bool value) {
   return fclose(f) == 0 ? 0 : 1;
 }
 
-static int gen_input(const char *path, const char *shape, uint64_t seed) {
+/* N(0,1) values as float32, or rounded to float16 when f16. */
+static int gen_input(const char *path, const char *shape, uint64_t seed, bool f16) {
   struct gen g = {.rng = seed};
   int64_t dims[TQT_RANK_MAX];
   size_t rank = 0;
@@ -488,14 +581,17 @@ static int gen_input(const char *path, const char *shape, uint64_t seed) {
   }
   struct tqt_diag d = {0};
   FILE *f = fopen(path, "wb");
-  if (!f || tqt_npy_header_write(f, TQT_DTYPE_FLOAT, rank, dims, path, &d) != TQT_STATUS_OK) {
+  int32_t dtype = f16 ? TQT_DTYPE_FLOAT16 : TQT_DTYPE_FLOAT;
+  if (!f || tqt_npy_header_write(f, dtype, rank, dims, path, &d) != TQT_STATUS_OK) {
     fprintf(stderr, "gen_models: cannot write %s\n", path);
     if (f) fclose(f);
     return 1;
   }
   for (int64_t i = 0; i < n; i++) {
     float v = (float)gen_normal(&g);
-    fwrite(&v, sizeof v, 1, f);
+    uint16_t h = tqt_f32_to_f16(v);
+    if (f16) fwrite(&h, sizeof h, 1, f);
+    else fwrite(&v, sizeof v, 1, f);
   }
   return fclose(f) == 0 ? 0 : 1;
 }
@@ -507,12 +603,16 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "bool") == 0)
     return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
-  if (argc >= 4 && strcmp(argv[1], "input") == 0)
-    return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1);
+  if (argc >= 3 && strcmp(argv[1], "fp16") == 0) return gen_fp16(argv[2]);
+  if (argc >= 4 && (strcmp(argv[1], "input") == 0 || strcmp(argv[1], "input16") == 0))
+    return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
+                     strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  symbolic OUT.onnx | ifloop OUT.onnx |\n"
-                  "                  input OUT.npy D0,D1,... [SEED] | bool OUT.npy 0|1\n");
+                  "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
+                  "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
+                  "                  bool OUT.npy 0|1\n");
   return 2;
 }

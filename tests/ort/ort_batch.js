@@ -37,6 +37,11 @@ function parseArgs(argv) {
   return a;
 }
 
+// A tensor's values as numbers: float16 comes as raw bits (Uint16Array), compared as values.
+function numbers(t) {
+  return t.type === 'float16' && t.data instanceof Uint16Array ? Float32Array.from(t.data, tio.half2float) : t.data;
+}
+
 (async () => {
   const args = parseArgs(process.argv.slice(2));
   const [model, inputFile] = args.pos;
@@ -67,13 +72,14 @@ function parseArgs(argv) {
   let failed = 0;
   if (args.compare) {
     session.outputNames.forEach((name, k) => {
-      const ours = tio.loadTensorFile(path.join(args.compare, `${tio.sanitizeName(name)}.npy`));
+      const ours = numbers(tio.loadTensorFile(path.join(args.compare, `${tio.sanitizeName(name)}.npy`)));
+      const refs = outputs[k].map(numbers);
       const per0 = tio.numElements(outputs[k][0].dims);
       let maxAbs = 0, maxRef = 0, bad = 0;
       for (let s = 0; s < count; s++) {
-        const ref = outputs[k][s].data;
+        const ref = refs[s];
         for (let i = 0; i < per0; i++) {
-          const a = ours.data[s * per0 + i], b = ref[i];
+          const a = ours[s * per0 + i], b = ref[i];
           const err = Math.abs(a - b);
           if (!(err <= args.atol + args.rtol * Math.abs(b))) bad++;
           if (err > maxAbs || Number.isNaN(err)) maxAbs = Number.isNaN(err) ? Infinity : err;
@@ -85,7 +91,7 @@ function parseArgs(argv) {
       let ok = args.maxRel !== null ? maxAbs <= args.maxRel * (maxRef || 1) : bad === 0;
       if (args.quantized) {
         // the grid step: the smallest gap between distinct values of our output
-        const sorted = Float64Array.from(ours.data.subarray(0, count * per0)).sort();
+        const sorted = Float64Array.from(ours.subarray(0, count * per0)).sort();
         let step = Infinity;
         for (let i = 1; i < sorted.length; i++) {
           const gap = sorted[i] - sorted[i - 1];
@@ -93,9 +99,9 @@ function parseArgs(argv) {
         }
         let offByOne = 0, beyond = 0;
         for (let s = 0; s < count; s++) {
-          const ref = outputs[k][s].data;
+          const ref = refs[s];
           for (let i = 0; i < per0; i++) {
-            const diff = Math.abs(ours.data[s * per0 + i] - ref[i]);
+            const diff = Math.abs(ours[s * per0 + i] - ref[i]);
             if (diff === 0) continue;
             if (diff <= step * 1.001) offByOne++;
             else beyond++;

@@ -80,6 +80,7 @@ static void test_every_key_fills_the_options(void **state) {
              "  \"per_channel\": true,\n"
              "  \"exclude_op_types\": [\"Softmax\", \"Resize\"],\n"
              "  \"exclude_nodes\": [\"head/fc\", \"/^stem[0-9]+$/\"],\n"
+             "  \"quantize_weights_only\": [\"LSTM\", \"GRU\"],\n"
              "  \"no_align_add\": true,\n"
              "  \"set_input\": {\"mode\": 2, \"gain\": 0.5, \"train\": false, \"w\": [1, 2.5, 3]},\n"
              "  \"input_shape\": {\"image\": [1, 3, 224, 224], \"len\": [7]},\n"
@@ -112,6 +113,9 @@ static void test_every_key_fills_the_options(void **state) {
   assert_int_equal(o->n_exclude_nodes, 2);
   assert_string_equal(o->exclude_nodes[0], "head/fc");
   assert_string_equal(o->exclude_nodes[1], "/^stem[0-9]+$/");
+  assert_int_equal(o->n_quantize_weights_only, 2);
+  assert_string_equal(o->quantize_weights_only[0], "LSTM");
+  assert_string_equal(o->quantize_weights_only[1], "GRU");
   assert_true(o->no_align_add);
   assert_int_equal(o->n_set_inputs, 4);
   const char *names[4] = {"mode", "gain", "train", "w"}, *values[4] = {"2", "0.5", "false", "1,2.5,3"};
@@ -238,6 +242,8 @@ static void test_wrong_keys_and_types_are_usage_errors_naming_file_and_key(void 
       {"{\"per_channel\": 1}", "'per_channel' must be true or false"},
       {"{\"no_align_add\": \"yes\"}", "'no_align_add' must be true or false"},
       {"{\"exclude_op_types\": \"Conv\"}", "'exclude_op_types' must be an array of strings"},
+      {"{\"quantize_weights_only\": [\"LSTM\", 1]}",
+       "'quantize_weights_only' must be an array of strings"},
       {"{\"exclude_nodes\": [\"/a(/\"]}",
        "'exclude_nodes' holds '/a(/', which is not a valid regular expression"},
       {"{\"set_input\": {\"mode\": \"fast\"}}",
@@ -298,7 +304,8 @@ static void test_unknown_keys_are_errors_with_a_suggestion(void **state) {
       {"{\"threads\": 4}",
        "unknown key 'threads' (known keys: calib, calib_count, act_method, weight_method, "
        "input_method, percentile, wbits, abits, bbits, per_channel, exclude_op_types, "
-       "exclude_nodes, no_align_add, set_input, input_shape, opset, op_types, nodes, preprocess)"},
+       "exclude_nodes, no_align_add, set_input, input_shape, opset, op_types, nodes, preprocess, "
+       "quantize_weights_only)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     assert_int_equal(fx_load(f, cases[i].json), TQT_STATUS_USAGE);
