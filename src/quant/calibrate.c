@@ -82,6 +82,23 @@ static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {
   return false;
 }
 
+/* The activation method when none is set: KL-J, except where what it clips is lost: the model's
+ * outputs, and the outputs of ops with a bounded range (Sigmoid, HardSigmoid, Softmax), whose
+ * high values (probabilities, gates) are what a threshold or the user reads. KL-J weighs the
+ * histogram's shape, and cuts a mostly-near-zero sigmoid far below its peaks (a wake-word score
+ * of 0.9 clipped to 0.06; a segmentation mask that never reaches 0.5). */
+static enum tqt_threshold_method calib_act_default(const struct tqt_model *m,
+                                                   const struct tqt_qtensor *t) {
+  static const char *const bounded[] = {"Sigmoid", "HardSigmoid", "Softmax"};
+  for (size_t i = 0; i < m->graph->n_outputs; i++)
+    if (!strcmp(m->graph->outputs[i].name, t->name)) return TQT_THRESHOLD_METHOD_MAX;
+  const struct tqt_node *n = t->owner;
+  if (n && n->n_outputs && !strcmp(n->outputs[0], t->name) && !*n->domain)
+    for (size_t i = 0; i < sizeof bounded / sizeof *bounded; i++)
+      if (!strcmp(n->op_type, bounded[i])) return TQT_THRESHOLD_METHOD_MAX;
+  return TQT_THRESHOLD_METHOD_KL_J;
+}
+
 /* Node ni of graph gi turns FLOAT (it was QUANTIZED): a tensor it quantized stays float. A
  * Conv/Gemm/MatMul whose output this Relu/Clip was to quantize (plan.c) goes float with it.
  * Counts it and names the first few in list. */
@@ -162,7 +179,7 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
     } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
       enum tqt_threshold_method act = calib_is_graph_input(m, t->name)
                                           ? input_method
-                                          : calib_method(s.act_method, TQT_THRESHOLD_METHOD_KL_J);
+                                          : calib_method(s.act_method, calib_act_default(m, t));
       t->method = act;
       struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
       t->threshold = tqt_threshold(t->hist, &tp);
