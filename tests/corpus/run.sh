@@ -6,7 +6,8 @@
 #   3. the compute nodes (Conv, ConvTranspose, Gemm, MatMul) quantized, from the statistics, must be
 #      at least min_cov (90 %) of them;
 #   4. ONNX Runtime runs OUT on the evaluation samples at size A and, where the model's dims are
-#      dynamic, at size B;
+#      dynamic, at size B; at each size, every dim OUT declares (value_info and outputs: numbers and
+#      dim_param expressions) equals ORT's shape (tests/ort/check_shapes.js);
 #   5. onnx-tqt's interpreter on OUT equals ONNX Runtime on OUT (corpus_ort.js same);
 #   6. the task metric of OUT against the float model (both in ONNX Runtime) meets the threshold.
 # One table row per model, then `corpus: N passed, N failed[, N skipped]`. expected.txt lists the
@@ -47,16 +48,16 @@ fi
 
 passed=0 failed=0 skipped=0 known=0
 failed_names=() known_names=()
-printf '%-19s %-22s %-9s %-9s %-11s %-30s %-15s %s\n' model exporter quantized 'ORT A/B' interp=ORT \
+printf '%-19s %-22s %-9s %-9s %-7s %-11s %-30s %-15s %s\n' model exporter quantized 'ORT A/B' shapes interp=ORT \
   'metric (>= threshold)' 'ORT ms f/int8' status
 # the manifest on fd 3: the commands in the loop keep stdin (gen_inputs.js only reads it)
 # shellcheck disable=SC2094
-while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ _ _ metric threshold options _; do
+while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ size_a size_b metric threshold options _; do
   case $name in ''|'#'*|name) continue ;; esac
   if [ $# -gt 0 ]; then case " $* " in *" $name "*) ;; *) continue ;; esac; fi
-  row() { printf '%-19s %-22s %-9s %-9s %-11s %-30s %-15s %s\n' "$name" "${exporter:0:22}" "$@"; }
+  row() { printf '%-19s %-22s %-9s %-9s %-7s %-11s %-30s %-15s %s\n' "$name" "${exporter:0:22}" "$@"; }
   if [ -n "$skip_all" ]; then
-    row - - - - - "skipped: $skip_all"
+    row - - - - - - "skipped: $skip_all"
     skipped=$((skipped + 1))
     continue
   fi
@@ -68,14 +69,14 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ _ _ metric th
   for f in "${need[@]}"; do [ -f "$f" ] || missing=$f; done
   [ -z "$missing" ] && [ "$(stat -c %s "$model")" != "$bytes" ] && missing=$model
   if [ -n "$missing" ]; then
-    row - - - - - "skipped: $missing not fetched (tests/corpus/fetch.sh)"
+    row - - - - - - "skipped: $missing not fetched (tests/corpus/fetch.sh)"
     skipped=$((skipped + 1))
     continue
   fi
   d=$work/$name
   rm -rf "$d" && mkdir -p "$d"
   problems=()
-  cov=- ort_a=- ort_b=- same=- met=- ms=-
+  cov=- ort_a=- ort_b=- shapes=- same=- met=- ms=-
   read -ra opts <<<"$([ "$options" = - ] || echo "$options")"
   if ! node "$here/gen_inputs.js" "$manifest" "$models" "$work" "$name" >"$d/gen.log" 2>&1; then
     problems+=("inputs: $(tail -n 1 "$d/gen.log")")
@@ -105,6 +106,19 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ _ _ metric th
         problems+=("ORT on int8, size $s: $(tail -n 1 "$d/ort$s.log" | head -c 400)")
       fi
       if [ "$s" = A ]; then ort_a=$r; else ort_b=$r; fi
+      # every dim OUT declares (value_info, outputs) against ORT's shapes at this size
+      size=$([ "$s" = A ] && echo "$size_a" || echo "$size_b")
+      dims_args=()
+      IFS=';' read -ra size_parts <<<"$size"
+      for part in "${size_parts[@]}"; do dims_args+=(--dims "$part"); done
+      if [ "$r" = ok ]; then
+        if node "$repo/tests/ort/check_shapes.js" "$d/int8.onnx" "${dims_args[@]}" >"$d/shapes$s.log" 2>&1; then
+          [ "$shapes" = - ] && shapes=ok
+        else
+          shapes=BAD
+          problems+=("declared shapes, size $s: $(grep -m1 -E 'MISMATCH|check_shapes:' "$d/shapes$s.log" | head -c 400)")
+        fi
+      fi
       # onnx-tqt's interpreter on the same samples, whatever ORT did
       if ! "$tqt" run -q -o "$d/ours$s" "$d/int8.onnx" "$d/eval$s" >"$d/ours$s.log" 2>&1; then
         same=NO
@@ -143,7 +157,7 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ _ _ metric th
     known=$((known + 1))
     known_names+=("$name")
   fi
-  row "$cov" "$ort_a/$ort_b" "$same" "$met" "$ms" "$status"
+  row "$cov" "$ort_a/$ort_b" "$shapes" "$same" "$met" "$ms" "$status"
   # the problems in full
   if [ ${#problems[@]} -gt 1 ] || [ ${#problems[0]} -gt 160 ]; then
     for p in "${problems[@]}"; do echo "#   $p"; done

@@ -26,7 +26,8 @@
 // are skipped and counted.
 //
 // --dims INPUT=D0,D1,... gives the shape of an input whose dims are unknown (or overrides it):
-// each Di is a number or a symbol of the binding.
+// each Di is a number or a symbol of the binding. --dims without --bind runs once, at those
+// shapes: numbers at symbolic positions bind the symbols.
 // --list-unknown prints the values whose declared shape has an unknown rank or dim, and the
 // main-graph node outputs that have no value_info entry at all (both are only counted otherwise).
 //
@@ -449,7 +450,9 @@ async function main(argv) {
   bytes = null;
   m = null;
 
-  const bindings = args.binds.length ? args.binds : defaultBindings(inputs);
+  // --dims alone: one run at exactly those shapes (their numbers bind the symbols).
+  const bindings = args.binds.length ? args.binds
+    : Object.keys(args.dims).length ? [new Map()] : defaultBindings(inputs);
   const unknown = new Map(); // name -> declared text
   const checked = new Set();
   let mismatches = 0;
