@@ -12,10 +12,13 @@
  *   samples; summary {quantized_nodes, excluded_nodes, float_nodes, tensors, by_op_type
  *             {OP: {quantized, excluded, float}}, excluded [{node, op_type, reason}],
  *             weights_only [{node, op_type, reason}] (float nodes with integer weights),
- *             compute_nodes, size_float_bytes, size_quantized_bytes};
+ *             compute_nodes {total, quantized, excluded, in_subgraphs, float [{node, op_type,
+             reason}]} (Conv, ConvTranspose, Gemm, MatMul in every graph), size_float_bytes,
+             size_quantized_bytes};
  *   tensors [{name, kind (activation|weight|bias), owner, owner_op, method, threshold, exponent,
  *             bits, signed, scale, fp, group, channel_exponents, clip_lo, clip_hi, count, zeros,
- *             min, max, mean, std, clipped_fraction, sqnr_db, histogram}];
+ *             min, max, mean, std, clipped_fraction, sqnr_db, histogram, float_reason (set when
+             the tensor stays float: in a branch never taken during calibration)}];
  *   nodes [{name, op_type, output, quantized_output, fused_with (the Relu or Clip whose output
  *           carries a Conv/Gemm/MatMul's quantization), inputs, weight, bias,
  *           accumulator {k, needed, available}, sqnr_db, cosine}];
