@@ -75,11 +75,11 @@ static struct tqt_model *model_f16(void) {
   m->has_ir_version = true;
   m->ir_version = 8;
   assert_int_equal(tqt_model_opset_set(m, "", 13), 0);
-  int64_t two[1] = {2}, shape[1] = {2};
+  int64_t two[1] = {2}, one[1] = {1}, shape[1] = {2};
   const float w[2] = {1.5f, -2}, c[1] = {0.25f}, k[1] = {3};
   struct tqt_tensor *wt = f16_tensor(a, "w", 2, w);
   assert_non_null(tqt_graph_initializer_add(a, g, "w", wt->dtype, 1, two, wt->data));
-  assert_non_null(tqt_graph_initializer_add(a, g, "shape", TQT_DTYPE_INT64, 1, two, shape));
+  assert_non_null(tqt_graph_initializer_add(a, g, "shape", TQT_DTYPE_INT64, 1, one, shape));
   node(m, g, "Add", "x", "w", "s");
   tensor_attr(m, node(m, g, "Constant", NULL, NULL, "c"), "value", f16_tensor(a, "", 1, c));
   node(m, g, "Mul", "s", "c", "p");
