@@ -220,13 +220,13 @@ tqt_sdim tqt_sdim_mul(struct tqt_dimtab *t, tqt_sdim a, tqt_sdim b) {
   /* (ca + Σa)(cb + Σb) = ca·cb + ca·Σb + cb·Σa + Σa·Σb */
   struct tqt_dimexpr e = {0};
   if (__builtin_mul_overflow(a->c, b->c, &e.c)) return NULL;
-  const struct dim_term one = {.coef = 1};
+  /* Each side's terms, its constant as one more term of degree 0. */
   struct dim_term ta[DIM_TERMS_MAX + 1], tb[DIM_TERMS_MAX + 1];
-  size_t na = 0, nb = 0;
-  for (size_t i = 0; i < a->n_terms; i++) ta[na++] = a->terms[i];
-  for (size_t i = 0; i < b->n_terms; i++) tb[nb++] = b->terms[i];
-  if (a->c) ta[na] = one, ta[na++].coef = a->c;
-  if (b->c) tb[nb] = one, tb[nb++].coef = b->c;
+  size_t na = a->n_terms, nb = b->n_terms;
+  memcpy(ta, a->terms, na * sizeof *ta);
+  memcpy(tb, b->terms, nb * sizeof *tb);
+  if (a->c) ta[na++] = (struct dim_term){.coef = a->c};
+  if (b->c) tb[nb++] = (struct dim_term){.coef = b->c};
   for (size_t i = 0; i < na; i++)
     for (size_t j = 0; j < nb; j++) {
       if (ta[i].n == 0 && tb[j].n == 0) continue; /* the constant, done above */

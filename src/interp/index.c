@@ -151,14 +151,25 @@ static void gather_infer_value(struct tqt_infer_ctx *c, const struct tqt_sym *x,
   tqt_sym_value_set(&c->out[0], vals, k);
 }
 
+/* What Gather and GatherElements read: data and indices (NULL when their rank is unknown),
+ * data's type and the axis (checked against data's rank when it is known). */
+static enum tqt_status gather_infer_operands(struct tqt_infer_ctx *c, const struct tqt_sym **x,
+                                             const struct tqt_sym **ix, int32_t *dtype,
+                                             size_t *axis) {
+  const struct axis_params *p = c->k->params;
+  *x = tqt_sym_ranked(tqt_infer_input(c, 0));
+  *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
+  *dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  *axis = 0;
+  return *x ? tqt_kernel_axis(c->k, p->axis, (*x)->rank, axis) : TQT_STATUS_OK;
+}
+
 /* data[:axis] + indices + data[axis+1:]; scalar indices drop the axis. */
 static enum tqt_status gather_infer(struct tqt_infer_ctx *c) {
-  const struct axis_params *p = c->k->params;
-  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
-  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
-  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  const struct tqt_sym *x, *ix;
+  int32_t dtype;
   size_t axis;
-  if (x && tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  if (gather_infer_operands(c, &x, &ix, &dtype, &axis)) return c->k->d->status;
   if (!x || !ix || x->rank - 1 + ix->rank > TQT_RANK_MAX) {
     tqt_sym_tensor_unranked(&c->out[0], dtype);
     return TQT_STATUS_OK;
@@ -371,12 +382,10 @@ static enum tqt_status scatter_elements_run(struct tqt_kernel_ctx *k) {
 
 /* The indices' shape, of data's type. */
 static enum tqt_status gather_elements_infer(struct tqt_infer_ctx *c) {
-  const struct axis_params *p = c->k->params;
-  const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
-  const struct tqt_sym *ix = tqt_sym_ranked(tqt_infer_input(c, 1));
-  int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
+  const struct tqt_sym *x, *ix;
+  int32_t dtype;
   size_t axis;
-  if (x && tqt_kernel_axis(c->k, p->axis, x->rank, &axis)) return c->k->d->status;
+  if (gather_infer_operands(c, &x, &ix, &dtype, &axis)) return c->k->d->status;
   if (x && ix && x->rank != ix->rank)
     return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "indices of rank %zu for data of rank %zu",
                            ix->rank, x->rank);
