@@ -80,6 +80,20 @@ struct tqt_graph *tqt_graph_clone(struct tqt_arena *a, const struct tqt_graph *g
   return edit_graph_clone(a, g, parent);
 }
 
+struct tqt_model *tqt_model_clone(const struct tqt_model *m) {
+  struct tqt_model *c = tqt_model_create();
+  if (!c) return NULL;
+  c->has_ir_version = m->has_ir_version;
+  c->ir_version = m->ir_version;
+  for (size_t i = 0; i < m->n_opsets; i++)
+    if (tqt_model_opset_set(c, m->opsets[i].domain, m->opsets[i].version)) goto fail;
+  if (!(c->graph = tqt_graph_clone(c->arena, m->graph, NULL))) goto fail;
+  return c;
+fail:
+  tqt_model_destroy(c);
+  return NULL;
+}
+
 /* Renames the uses in one graph; names the graph defines itself shadow the map. */
 static int edit_graph_rename(struct tqt_arena *a, struct tqt_graph *g,
                              const struct tqt_name_map *map, bool top);

@@ -80,21 +80,6 @@ static size_t train_root(const struct tqt_quant_plan *p, size_t i) {
   return i;
 }
 
-/* A copy of the float model whose main graph the Q/DQ rewrite may change. */
-static struct tqt_model *train_model_copy(const struct tqt_model *m) {
-  struct tqt_model *c = tqt_model_create();
-  if (!c) return NULL;
-  c->has_ir_version = m->has_ir_version;
-  c->ir_version = m->ir_version;
-  for (size_t i = 0; i < m->n_opsets; i++)
-    if (tqt_model_opset_set(c, m->opsets[i].domain, m->opsets[i].version)) goto fail;
-  if (!(c->graph = tqt_graph_clone(c->arena, m->graph, NULL))) goto fail;
-  return c;
-fail:
-  tqt_model_destroy(c);
-  return NULL;
-}
-
 static void train_teardown_model(struct train *t) {
   tqt_interp_destroy(t->in);
   t->in = NULL;
@@ -168,7 +153,7 @@ static int train_observe(void *ctx, const struct tqt_node *node, const char *nam
 static enum tqt_status train_setup_model(struct train *t) {
   struct tqt_diag *d = t->d;
   enum tqt_status st;
-  if (!(t->qm = train_model_copy(t->fm))) return TRAIN_NOMEM(d);
+  if (!(t->qm = tqt_model_clone(t->fm))) return TRAIN_NOMEM(d);
   if ((st = tqt_quant_insert(t->qm, t->p, d)) != TQT_STATUS_OK) return st;
   struct tqt_interp_options io = {.threads = t->o->threads, .observer = train_observe,
                                   .observer_ctx = t};
