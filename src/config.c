@@ -435,13 +435,13 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_CALIB, K_CALIB_COUNT, K_ACT_METHOD, K_WEIGHT_METHOD, K_INPUT_METHOD, K_PERCENTILE, K_WBITS,
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
-    K_QUANTIZE_WEIGHTS_ONLY,
+    K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "set_input", "input_shape", "opset", "op_types", "nodes", "preprocess",
-      "quantize_weights_only", NULL};
+      "quantize_weights_only", "search", "search_samples", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -453,6 +453,13 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     long long x = 0;
     switch (cfg_lookup(known, name)) {
     case K_CALIB: st = cfg_calib(c, name, v); break;
+    case K_SEARCH:
+      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->search))
+        st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
+      break;
+    case K_SEARCH_SAMPLES:
+      if ((st = cfg_int(c, name, v, 1, 1000000, &x)) == TQT_STATUS_OK) o->search_samples = (size_t)x;
+      break;
     case K_CALIB_COUNT:
       if ((st = cfg_int(c, name, v, 1, LLONG_MAX, &x)) == TQT_STATUS_OK) o->calib_count = (size_t)x;
       break;
@@ -610,4 +617,19 @@ void tqt_overrides_resolve(struct tqt_overrides *ov, const struct tqt_node *n,
 
 bool tqt_overrides_used(const struct tqt_overrides *ov, size_t i) {
   return i < ov->o->n_overrides && ov->used[i];
+}
+
+static const char *const search_mode_names[] = {[TQT_SEARCH_MODE_AUTO] = "auto",
+                                                [TQT_SEARCH_MODE_ALWAYS] = "always",
+                                                [TQT_SEARCH_MODE_OFF] = "off"};
+
+const char *tqt_search_mode_name(enum tqt_search_mode mode) { return search_mode_names[mode]; }
+
+bool tqt_search_mode_parse(const char *name, enum tqt_search_mode *out) {
+  for (size_t i = 0; i < sizeof search_mode_names / sizeof *search_mode_names; i++)
+    if (!strcmp(name, search_mode_names[i])) {
+      *out = (enum tqt_search_mode)i;
+      return true;
+    }
+  return false;
 }

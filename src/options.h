@@ -49,6 +49,16 @@ struct tqt_preprocess {
   bool grayscale;       /* one channel: 0.299 R + 0.587 G + 0.114 B for colour images */
 };
 
+enum tqt_search_mode {
+  TQT_SEARCH_MODE_AUTO,   /* when the searched runs stay within a budget of computed values */
+  TQT_SEARCH_MODE_ALWAYS,
+  TQT_SEARCH_MODE_OFF,
+};
+
+/* "auto", "always", "off" → mode; false when unknown. */
+bool tqt_search_mode_parse(const char *name, enum tqt_search_mode *out);
+const char *tqt_search_mode_name(enum tqt_search_mode mode);
+
 struct tqt_options {
   const struct tqt_set_input *set_inputs;
   size_t n_set_inputs;
@@ -67,6 +77,8 @@ struct tqt_options {
   const char *weight_method; /* max, 3sd, mse; NULL means max */
   const char *input_method;  /* graph inputs (the data itself); NULL means max */
   double percentile;         /* for percentile; 0 means 99.99 */
+  enum tqt_search_mode search; /* exponent search at the model outputs (quant.h) */
+  size_t search_samples;       /* the calibration samples it measures on; 0 means 8 */
   const char *const *exclude_op_types;
   size_t n_exclude_op_types;
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */

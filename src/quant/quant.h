@@ -28,6 +28,13 @@ enum tqt_qtensor_kind {
   TQT_QTENSOR_KIND_BIAS,       /* int32 at s_in · s_w */
 };
 
+/* One exponent the search tried for a scale group and the model-output error it gave. */
+struct tqt_search_try {
+  int exponent;
+  double error;
+  bool uniform; /* a per-channel weight with every channel at this exponent */
+};
+
 struct tqt_qtensor {
   const char *name;
   enum tqt_qtensor_kind kind;
@@ -50,6 +57,11 @@ struct tqt_qtensor {
    * bias that depends on one, stay float. tqt_quant_plan_find no longer returns it, so Q/DQ
    * insertion, statistics and the fixed-point export leave it out. */
   bool skip;
+  /* Exponent search (tqt_quant_search), on the root of a scale group it searched: the exponent
+   * calibration gave, then every exponent tried with its error (the first: the start's). */
+  int search_start;
+  struct tqt_search_try *search_tries;
+  size_t n_search_tries;
 };
 
 /* What the plan decided for a node. */
@@ -91,6 +103,10 @@ struct tqt_quant_plan {
   size_t n_skipped;  /* tensors finish left float (skip) */
   uint64_t samples;  /* calibration samples seen */
   const struct tqt_preprocess *preprocess; /* the options' (image folders), NULL when none */
+  /* Set by tqt_quant_search: groups searched and moved, the output error before and after
+   * (search_groups 0: no search ran). */
+  size_t search_groups, search_changed;
+  double search_error_before, search_error_after;
 };
 
 /* Conv, ConvTranspose, Gemm and MatMul: the nodes whose quantization the coverage counts. */
@@ -124,6 +140,23 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
  * depend on it, and the nodes that quantized them become FLOAT; one warning counts them. */
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d);
+
+struct tqt_search_options {
+  enum tqt_search_mode mode;
+  size_t samples; /* the first calibration samples the error is measured on (> 0) */
+  int threads;
+  tqt_progress_fn progress; /* done of total plan tensors */
+  void *progress_ctx;
+};
+
+/* Exponent search, after tqt_quant_plan_finish: for each scale group of activations or
+ * per-tensor weights, in the order of the plan, the exponents below and above the calibrated
+ * one are tried while the error of the model's outputs (the Q/DQ model against m, the float
+ * model, on the first o->samples samples of specs) falls; the best stays. The tries are kept
+ * on the group's root tensor (search_start, search_tries). */
+enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                 const char *const *specs, size_t n_specs,
+                                 const struct tqt_search_options *o, struct tqt_diag *d);
 
 /* The initializer called name in any graph of m (names are unique model-wide); *graph and *index
  * (when not NULL) say where. NULL when there is none. */

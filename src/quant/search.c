@@ -1,0 +1,303 @@
+/* Exponent search (quant.h): each scale group's exponent moved to its neighbours while that
+ * lowers the error at the model's outputs on the first calibration samples.
+ *
+ * A power-of-two threshold has only a handful of sensible values, so trying them is cheap where
+ * a continuous threshold would need an optimizer; and the error that matters is the one after
+ * everything downstream (a Sigmoid that saturates, a Log that does not, a Softmax, the LSTM
+ * state), which no statistic of the tensor itself measures. Groups go in plan order (the order
+ * of the nodes), each with the choices of the groups before it applied; a group keeps its
+ * exponent unless a neighbour is strictly better. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "ir_edit.h"
+#include "quant.h"
+
+#define SEARCH_NOMEM(d) tqt_diag_fail((d), TQT_STATUS_NOMEM, "out of memory")
+/* --search auto: at most this many values computed by all the searched runs together (about a
+ * minute of the interpreter on one core). */
+#define SEARCH_AUTO_BUDGET 4e9
+/* Steps away from the calibrated exponent, each way. */
+#define SEARCH_MAX_STEPS 3
+
+struct search {
+  struct tqt_quant_plan *p;
+  const struct tqt_model *m;
+  const struct tqt_search_options *o;
+  struct tqt_diag *d;
+  size_t n_samples, n_in, n_out;
+  struct tqt_value *inputs;    /* n_samples × n_in, owned copies */
+  const struct tqt_value **ptrs; /* n_in, pointing into inputs for one sample */
+  float **ref;                 /* n_samples × n_out float outputs (NULL: not a float tensor) */
+  size_t *ref_size;            /* n_out */
+  double *ref_energy;          /* n_out: Σ over samples of Σ y² */
+  size_t evaluations;
+};
+
+static size_t search_root(const struct tqt_quant_plan *p, size_t i) {
+  while (p->tensors[i].group != i) i = p->tensors[i].group;
+  return i;
+}
+
+/* Loads the samples and the float model's outputs on them. */
+static enum tqt_status search_reference(struct search *s, const char *const *specs,
+                                        size_t n_specs) {
+  struct tqt_diag *d = s->d;
+  struct tqt_interp_options io = {.threads = s->o->threads};
+  struct tqt_interp *in = NULL;
+  struct tqt_dataset *ds = NULL;
+  const struct tqt_value_info **infos = NULL;
+  enum tqt_status st = tqt_interp_create((struct tqt_model *)s->m, &io, &in, d);
+  if (st != TQT_STATUS_OK) return st;
+  s->n_in = tqt_interp_input_count(in);
+  s->n_out = tqt_interp_output_count(in);
+  if (!(infos = calloc(s->n_in + 1, sizeof *infos))) {
+    st = SEARCH_NOMEM(d);
+    goto fail;
+  }
+  for (size_t i = 0; i < s->n_in; i++) infos[i] = tqt_interp_input_info(in, i);
+  if ((st = tqt_dataset_open(specs, n_specs, infos, s->n_in, s->p->preprocess, &ds, d)) !=
+      TQT_STATUS_OK)
+    goto fail;
+  size_t count = tqt_dataset_count(ds);
+  s->n_samples = count < s->o->samples ? count : s->o->samples;
+  s->inputs = calloc(s->n_samples * s->n_in + 1, sizeof *s->inputs);
+  s->ptrs = calloc(s->n_in + 1, sizeof *s->ptrs);
+  s->ref = calloc(s->n_samples * s->n_out + 1, sizeof *s->ref);
+  s->ref_size = calloc(s->n_out + 1, sizeof *s->ref_size);
+  s->ref_energy = calloc(s->n_out + 1, sizeof *s->ref_energy);
+  if (!s->inputs || !s->ptrs || !s->ref || !s->ref_size || !s->ref_energy) {
+    st = SEARCH_NOMEM(d);
+    goto fail;
+  }
+  for (size_t k = 0; k < s->n_samples; k++) {
+    struct tqt_value *v = &s->inputs[k * s->n_in];
+    if ((st = tqt_dataset_sample(ds, k, v, d)) != TQT_STATUS_OK) goto fail;
+    for (size_t i = 0; i < s->n_in; i++) { /* owned copies: the dataset reuses its buffers */
+      struct tqt_value copy = {0};
+      if ((st = tqt_value_copy(&copy, &v[i], d)) != TQT_STATUS_OK) goto fail;
+      v[i] = copy;
+      s->ptrs[i] = &v[i];
+    }
+    if ((st = tqt_interp_run(in, s->ptrs, s->n_in, d)) != TQT_STATUS_OK) {
+      tqt_diag_prefix(d, "search: sample %zu: ", k);
+      goto fail;
+    }
+    for (size_t j = 0; j < s->n_out; j++) {
+      const struct tqt_value *y = tqt_interp_output(in, j);
+      if (y->kind != TQT_VALUE_KIND_TENSOR || y->t.dtype != TQT_DTYPE_FLOAT) continue;
+      size_t n = (size_t)tqt_rt_numel(&y->t);
+      float *r = malloc((n + 1) * sizeof *r);
+      if (!r) {
+        st = SEARCH_NOMEM(d);
+        goto fail;
+      }
+      memcpy(r, y->t.data, n * sizeof *r);
+      s->ref[k * s->n_out + j] = r;
+      s->ref_size[j] = n;
+      for (size_t e = 0; e < n; e++)
+        if (isfinite(r[e])) s->ref_energy[j] += (double)r[e] * r[e];
+    }
+  }
+fail:
+  free(infos);
+  tqt_dataset_close(ds);
+  tqt_interp_destroy(in);
+  return st;
+}
+
+/* The error of the plan's current exponents: per float output, the energy of the difference
+ * over the energy of the reference (10^(-SQNR/10)), summed over the outputs. A value that is
+ * not finite where the reference is makes the error infinite. */
+static enum tqt_status search_error(struct search *s, double *out) {
+  struct tqt_diag *d = s->d;
+  struct tqt_interp *in = NULL;
+  struct tqt_model *qm = tqt_model_clone(s->m);
+  double *diff = calloc(s->n_out + 1, sizeof *diff);
+  enum tqt_status st = TQT_STATUS_OK;
+  if (!qm || !diff) {
+    st = SEARCH_NOMEM(d);
+    goto fail;
+  }
+  struct tqt_interp_options io = {.threads = s->o->threads};
+  if ((st = tqt_quant_insert(qm, s->p, d)) != TQT_STATUS_OK ||
+      (st = tqt_interp_create(qm, &io, &in, d)) != TQT_STATUS_OK)
+    goto fail;
+  s->evaluations++;
+  for (size_t k = 0; k < s->n_samples; k++) {
+    for (size_t i = 0; i < s->n_in; i++) s->ptrs[i] = &s->inputs[k * s->n_in + i];
+    if ((st = tqt_interp_run(in, s->ptrs, s->n_in, d)) != TQT_STATUS_OK) {
+      tqt_diag_prefix(d, "search: sample %zu: ", k);
+      goto fail;
+    }
+    for (size_t j = 0; j < s->n_out; j++) {
+      const float *r = s->ref[k * s->n_out + j];
+      const struct tqt_value *y = tqt_interp_output(in, j);
+      if (!r || y->kind != TQT_VALUE_KIND_TENSOR || y->t.dtype != TQT_DTYPE_FLOAT ||
+          (size_t)tqt_rt_numel(&y->t) != s->ref_size[j])
+        continue;
+      const float *q = y->t.data;
+      for (size_t e = 0; e < s->ref_size[j]; e++) {
+        if (!isfinite(r[e])) continue;
+        double delta = (double)q[e] - r[e];
+        diff[j] += isfinite(delta) ? delta * delta : INFINITY;
+      }
+    }
+  }
+  double err = 0;
+  for (size_t j = 0; j < s->n_out; j++)
+    err += diff[j] / (s->ref_energy[j] > 0 ? s->ref_energy[j] : 1e-30);
+  *out = err;
+fail:
+  free(diff);
+  tqt_interp_destroy(in);
+  tqt_model_destroy(qm);
+  return st;
+}
+
+/* Sets the exponent of the unit at r: every member of the scale group rooted there (biases
+ * follow from their input and weight), or, for a per-channel weight, every channel's exponent
+ * moved by as much as its largest (base: the calibrated ones). */
+static void search_unit_set(struct tqt_quant_plan *p, size_t r, int e, const int *base) {
+  struct tqt_qtensor *w = &p->tensors[r];
+  if (w->channel_exponents) {
+    for (size_t c = 0; c < w->n_channels; c++) w->channel_exponents[c] = base[c] + e - w->search_start;
+    w->exponent = e;
+    return;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) continue;
+    if (search_root(p, i) == r) t->exponent = e;
+  }
+}
+
+/* The least exponent that clips nothing in the unit at r: above it, only coarser steps. */
+static int search_unit_peak(const struct tqt_quant_plan *p, size_t r) {
+  const struct tqt_qtensor *w = &p->tensors[r];
+  if (w->channel_exponents) /* the channels' own exponents clip nothing with the max method */
+    return w->method == TQT_THRESHOLD_METHOD_MAX ? w->exponent : INT32_MAX;
+  int peak = TQT_EXPONENT_MIN;
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents ||
+        search_root(p, i) != r)
+      continue;
+    if (!t->hist || !t->hist->count) return INT32_MAX;
+    int e = tqt_threshold_exponent(fmax(fabs(t->hist->min), fabs(t->hist->max)));
+    if (e > peak) peak = e;
+  }
+  return peak;
+}
+
+static enum tqt_status search_unit(struct search *s, size_t r, double *current) {
+  struct tqt_quant_plan *p = s->p;
+  struct tqt_qtensor *root = &p->tensors[r];
+  int start = root->exponent, best = start;
+  int *base = NULL;
+  enum tqt_status st;
+  root->search_start = start;
+  if (root->channel_exponents) {
+    if (!(base = tqt_arena_calloc(p->arena, root->n_channels + 1, sizeof *base)))
+      return SEARCH_NOMEM(s->d);
+    memcpy(base, root->channel_exponents, root->n_channels * sizeof *base);
+  }
+  root->search_tries = tqt_arena_calloc(p->arena, 2 * SEARCH_MAX_STEPS + 3,
+                                        sizeof *root->search_tries);
+  if (!root->search_tries) return SEARCH_NOMEM(s->d);
+  root->search_tries[root->n_search_tries++] = (struct tqt_search_try){start, *current, false};
+  if (base) {
+    /* Finer steps per channel lower each weight's own error, yet one exponent for all (the
+     * largest) can give the lower output error: measured, not assumed. */
+    for (size_t c = 0; c < root->n_channels; c++) root->channel_exponents[c] = start;
+    double err;
+    if ((st = search_error(s, &err)) != TQT_STATUS_OK) return st;
+    root->search_tries[root->n_search_tries++] = (struct tqt_search_try){start, err, true};
+    if (err < *current) {
+      *current = err;
+      for (size_t c = 0; c < root->n_channels; c++) base[c] = start;
+    } else {
+      memcpy(root->channel_exponents, base, root->n_channels * sizeof *base);
+    }
+  }
+  /* Down first (finer steps, more clipping): calibration errs on the side of range. */
+  int peak = search_unit_peak(p, r);
+  for (int dir = -1; dir <= 1; dir += 2) {
+    for (int step = 1; step <= SEARCH_MAX_STEPS; step++) {
+      int e = start + dir * step;
+      if (e < TQT_EXPONENT_MIN || (dir > 0 && e > peak)) break;
+      search_unit_set(p, r, e, base);
+      double err;
+      if ((st = search_error(s, &err)) != TQT_STATUS_OK) return st;
+      root->search_tries[root->n_search_tries++] = (struct tqt_search_try){e, err, false};
+      if (!(err < *current)) break;
+      *current = err;
+      best = e;
+    }
+    if (best != start) break; /* improved going down: going up is the other side of the dip */
+  }
+  search_unit_set(p, r, best, base);
+  return TQT_STATUS_OK;
+}
+
+enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                 const char *const *specs, size_t n_specs,
+                                 const struct tqt_search_options *o, struct tqt_diag *d) {
+  struct search s = {.p = p, .m = m, .o = o, .d = d};
+  enum tqt_status st = TQT_STATUS_OK;
+  /* The units: scale groups (of activations and per-tensor weights) and per-channel weights. */
+  size_t n_groups = 0;
+  bool *searched = calloc(p->n_tensors + 1, sizeof *searched);
+  if (!searched) return SEARCH_NOMEM(d);
+  double values = 0; /* per sample, what the quantized activations hold */
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->kind == TQT_QTENSOR_KIND_ACTIVATION && p->samples)
+      values += (double)t->hist->count / (double)p->samples;
+    if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS) continue;
+    size_t r = t->channel_exponents ? i : search_root(p, i);
+    if (!searched[r]) n_groups++;
+    searched[r] = true;
+  }
+  size_t samples = o->samples;
+  double cost = (double)(2 * n_groups + 1) * (double)samples * values;
+  if (o->mode == TQT_SEARCH_MODE_AUTO && cost > SEARCH_AUTO_BUDGET) {
+    tqt_diag_warn(d, "exponent search skipped: %zu scale groups × %zu samples × %.3g values a run "
+                  "is more than --search auto does (--search always, or fewer --search-samples)",
+                  n_groups, samples, values);
+    goto done;
+  }
+  if ((st = search_reference(&s, specs, n_specs)) != TQT_STATUS_OK) goto done;
+  double current;
+  if ((st = search_error(&s, &current)) != TQT_STATUS_OK) goto done;
+  double first = current;
+  size_t changed = 0;
+  for (size_t r = 0; r < p->n_tensors; r++) {
+    if (!searched[r]) continue;
+    int before = p->tensors[r].exponent;
+    if ((st = search_unit(&s, r, &current)) != TQT_STATUS_OK) goto done;
+    changed += p->tensors[r].exponent != before;
+    if (o->progress) o->progress(o->progress_ctx, r + 1, p->n_tensors);
+  }
+  p->search_error_before = first;
+  p->search_error_after = current;
+  p->search_groups = n_groups;
+  p->search_changed = changed;
+  tqt_diag_note(d, "exponent search: %zu of %zu scale groups moved, output SQNR %.2f → %.2f dB "
+                "(%zu runs of %zu samples)", changed, n_groups, -10 * log10(first),
+                -10 * log10(current), s.evaluations, s.n_samples);
+done:
+  for (size_t i = 0; s.inputs && i < s.n_samples * s.n_in; i++) tqt_value_release(&s.inputs[i]);
+  free(s.inputs);
+  free(s.ptrs);
+  for (size_t i = 0; s.ref && i < s.n_samples * s.n_out; i++) free(s.ref[i]);
+  free(s.ref);
+  free(s.ref_size);
+  free(s.ref_energy);
+  free(searched);
+  return st;
+}
