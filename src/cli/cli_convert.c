@@ -45,11 +45,16 @@ static const char convert_help[] =
     "  --input-method M  thresholds of the graph inputs (the data itself): max (default), or\n"
     "                    any activation method\n"
     "  --percentile P    for the percentile method (default 99.99)\n"
+    "  --search MODE     exponent search: each scale's exponent moved down or up while the\n"
+    "                    error of the model's outputs (against the float model) falls; auto\n"
+    "                    (default: when it costs at most ~4e9 computed values), always, off\n"
+    "  --search-samples N  calibration samples the search measures on (default 8)\n"
     "Quantization:\n"
     "  --wbits N, --abits N   weight and activation bits, 2-8 (default 8; fewer bits keep\n"
     "                    int8/uint8 containers with a narrower range)\n"
     "  --bbits N         bias bits, up to 32 (default 32)\n"
-    "  --per-channel     one exponent per output channel of each weight (default: per tensor)\n"
+    "  --per-channel     one exponent per output channel of each weight (default: per tensor;\n"
+    "                    the search then also tries one exponent for all channels)\n"
     "  --exclude-op-types A,B   leave these op types in float\n"
     "  --exclude-nodes N,/RE/   leave these nodes in float (exact names or /regular expressions/,\n"
     "                    matched against the names in IN; inlined nodes are 'call/inner')\n"
@@ -60,6 +65,10 @@ static const char convert_help[] =
     "  --no-quantize     flatten and fold only: write a float model (no --calib needed)\n"
     "  --strip           the reverse: a quantized (QDQ) model back to float, Q/DQ pairs removed\n"
     "                    and integer constants dequantized (onnx-tqt's models or other tools')\n"
+    ;
+
+/* Apart from convert_help: C99 caps a string literal at 4095 characters. */
+static const char convert_help_graph[] =
     "Graph:\n"
     "  --set-input NAME=VALUE  freeze input NAME to a constant (numbers separated by commas,\n"
     "                    or true/false), so that what depends on it folds away; repeatable\n"
@@ -271,7 +280,7 @@ int cli_convert_main(int argc, char **argv) {
   enum {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
-    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
@@ -297,6 +306,8 @@ int cli_convert_main(int argc, char **argv) {
       {"abits", required_argument, NULL, OPT_ABITS},
       {"bbits", required_argument, NULL, OPT_BBITS},
       {"per-channel", no_argument, NULL, OPT_PER_CHANNEL},
+      {"search", required_argument, NULL, OPT_SEARCH},
+      {"search-samples", required_argument, NULL, OPT_SEARCH_SAMPLES},
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
@@ -367,6 +378,7 @@ int cli_convert_main(int argc, char **argv) {
     switch (opt) {
     case 'h':
       fputs(convert_help, stdout);
+      fputs(convert_help_graph, stdout);
       fputs(convert_help_weights_only, stdout);
       fputs(convert_help_retrain, stdout);
       fputs(convert_help_analysis, stdout);
@@ -390,6 +402,19 @@ int cli_convert_main(int argc, char **argv) {
       topts.opset = v;
       break;
     case OPT_PER_CHANNEL: topts.per_channel = true; break;
+    case OPT_SEARCH:
+      if (!tqt_search_mode_parse(optarg, &topts.search)) {
+        status = cli_usage_error("--search takes auto, always or off, not '%s'", optarg);
+        goto done;
+      }
+      break;
+    case OPT_SEARCH_SAMPLES:
+      if ((v = convert_int(optarg, 1, 1000000)) < 0) {
+        status = cli_usage_error("--search-samples takes 1 to 1000000, not '%s'", optarg);
+        goto done;
+      }
+      topts.search_samples = (size_t)v;
+      break;
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
     case OPT_CONFIG: break; /* read before the loop */
@@ -556,14 +581,15 @@ int cli_convert_main(int argc, char **argv) {
                              "--no-quantize for the float model)");
     goto done;
   }
-  if (retrain && (no_quantize || (n_calib == 1 && !strcmp(calib_specs[0], "random")))) {
+  bool random_calib = n_calib == 1 && !strcmp(calib_specs[0], "random");
+  if (retrain && (no_quantize || random_calib)) {
     status = cli_usage_error("--retrain needs real --calib samples and quantization");
     goto done;
   }
   if (retrain && !topts.weight_method) topts.weight_method = "3sd"; /* the paper's start */
   /* float16 is widened for the quantizer only: a float model keeps its own precision */
   if (no_quantize) topts.keep_float16 = true;
-  if (!no_quantize && n_calib == 1 && !strcmp(calib_specs[0], "random"))
+  if (!no_quantize && random_calib)
     tqt_diag_warn(&d, "--calib random: thresholds come from N(0,1) noise and mean nothing for "
                       "real data; use it to test the pipeline only");
 
@@ -595,6 +621,16 @@ int cli_convert_main(int argc, char **argv) {
     if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
         convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK)
       goto in_fail;
+    /* The search measures on real samples: random inputs say nothing about the model's use. */
+    if (n_calib && !random_calib && topts.search != TQT_SEARCH_MODE_OFF) {
+      size_t ss = topts.search_samples ? topts.search_samples : 8;
+      struct tqt_search_options so = {.mode = topts.search, .threads = threads,
+                                      .samples = calib_count && calib_count < ss ? calib_count : ss,
+                                      .progress = convert_progress, .progress_ctx = &progress};
+      cli_progress_start(&progress, "exponent search", 0, d.verbosity == TQT_VERBOSITY_QUIET);
+      if (tqt_quant_search(plan, m, calib_specs, n_calib, &so, &d) != TQT_STATUS_OK) goto in_fail;
+      cli_progress_end(&progress);
+    }
     train.max_samples = calib_count;
     train.threads = threads;
     if (retrain && tqt_train_thresholds(plan, m, calib_specs, n_calib, &train, &d) != TQT_STATUS_OK)
