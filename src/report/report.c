@@ -161,6 +161,15 @@ static void summary(FILE *fp, const json_t *s) {
            tqt_json_str(set, "input_method"));
   card(fp, "activation threshold method", buf ? buf : "", sub);
   free(buf);
+  const json_t *search = json_object_get(sum, "search");
+  if (search) {
+    snprintf(v, sizeof v, "%lld of %lld moved", tqt_json_int(search, "moved", 0),
+             tqt_json_int(search, "groups", 0));
+    snprintf(sub, sizeof sub, "scale groups; output SQNR %.2f &rarr; %.2f dB on %lld samples",
+             tqt_json_num(search, "output_sqnr_before_db"), tqt_json_num(search, "output_sqnr_after_db"),
+             tqt_json_int(set, "search_samples", 0));
+    card(fp, "exponent search", v, sub);
+  }
   snprintf(v, sizeof v, "%lld", tqt_json_int(s, "samples", 0));
   long long sq = tqt_json_int(s, "sqnr_samples", 0);
   if (sq) snprintf(sub, sizeof sub, "SQNR measured on %lld samples", sq);
@@ -424,6 +433,21 @@ static void histogram_svg(FILE *fp, const json_t *t, const struct tqt_histogram 
               "(max %.0f per bar)</text></svg>", PLOT_L, top);
 }
 
+/* The exponent search's tries for a scale group: each exponent with the output SQNR it gave. */
+static void search_tries(FILE *fp, const json_t *search) {
+  if (!search) return;
+  fprintf(fp, "<span>search from e = %lld, output SQNR by e:", tqt_json_int(search, "start", 0));
+  size_t i;
+  const json_t *k;
+  json_array_foreach(json_object_get(search, "tries"), i, k) {
+    fprintf(fp, "%s %lld%s &rarr; ", i ? "," : "", tqt_json_int(k, "exponent", 0),
+            json_is_true(json_object_get(k, "uniform")) ? " (all channels)" : "");
+    num(fp, tqt_json_num(k, "output_sqnr_db"));
+    fputs(" dB", fp);
+  }
+  fputs("</span>", fp);
+}
+
 static void tensor_card(FILE *fp, const json_t *t, size_t index) {
   const char *kind = tqt_json_str(t, "kind");
   bool is_signed = json_is_true(json_object_get(t, "signed"));
@@ -493,6 +517,7 @@ static void tensor_card(FILE *fp, const json_t *t, size_t index) {
     }
     fprintf(fp, "<span>%zu channel exponents %lld &hellip; %lld</span>", json_array_size(ce), lo, hi);
   }
+  search_tries(fp, json_object_get(t, "search"));
   double clo = tqt_json_num(t, "clip_lo"), chi = tqt_json_num(t, "clip_hi");
   if (!isnan(chi)) {
     fputs("<span><span class=\"sw c\"></span>range [", fp);

@@ -288,6 +288,25 @@ static void stats_constant(struct stats_ctx *c, const struct tqt_qtensor *t, jso
   if (isinf(sqnr) && sqnr > 0) stats_set(j, "exact", json_true(), &c->bad);
 }
 
+/* The output error of the exponent search as an SQNR in dB (an error of 0: null). */
+static json_t *stats_search_db(double error) { return tqt_json_real(-10 * log10(error)); }
+
+/* What the exponent search tried for the scale group rooted at t. */
+static json_t *stats_search_tries(struct stats_ctx *c, const struct tqt_qtensor *t) {
+  json_t *j = json_object(), *tries = json_array();
+  for (size_t i = 0; tries && i < t->n_search_tries; i++) {
+    const struct tqt_search_try *k = &t->search_tries[i];
+    json_t *e = json_object();
+    stats_set(e, "exponent", json_integer(k->exponent), &c->bad);
+    stats_set(e, "output_sqnr_db", stats_search_db(k->error), &c->bad);
+    if (k->uniform) stats_set(e, "uniform", json_true(), &c->bad);
+    stats_push(tries, e, &c->bad);
+  }
+  stats_set(j, "start", json_integer(t->search_start), &c->bad);
+  stats_set(j, "tries", tries, &c->bad);
+  return j;
+}
+
 static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   const struct tqt_quant_plan *p = c->p;
   json_t *j = json_object();
@@ -331,6 +350,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   const struct tqt_qtensor *root = stats_root(p, t);
   if (root != t && t->kind != TQT_QTENSOR_KIND_BIAS)
     stats_set(j, "group", json_string(root->name), &c->bad);
+  if (t->n_search_tries) stats_set(j, "search", stats_search_tries(c, t), &c->bad);
   /* The histogram: the calibration's for activations, the data's for constants. */
   struct tqt_histogram *own = NULL;
   const struct tqt_histogram *h = t->kind == TQT_QTENSOR_KIND_ACTIVATION ? t->hist : NULL;
@@ -431,6 +451,9 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "input_method", json_string(o->input_method ? o->input_method : "max"), &c->bad);
   stats_set(j, "percentile", json_real(o->percentile > 0 ? o->percentile : 99.99), &c->bad);
   stats_set(j, "per_channel", json_boolean(o->per_channel), &c->bad);
+  stats_set(j, "search", json_string(tqt_search_mode_name(o->search)), &c->bad);
+  stats_set(j, "search_samples", json_integer(o->search_samples ? (json_int_t)o->search_samples : 8),
+            &c->bad);
   stats_set(j, "align_add", json_boolean(!o->no_align_add), &c->bad);
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
   stats_set(j, "exclude_op_types", stats_strings(o->exclude_op_types, o->n_exclude_op_types, &c->bad),
@@ -537,6 +560,14 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
   stats_set(summary, "compute_nodes", compute, &c->bad);
   stats_set(summary, "size_float_bytes", json_integer((json_int_t)stats_model_bytes(c->m)), &c->bad);
   stats_set(summary, "size_quantized_bytes", json_null(), &c->bad);
+  if (c->p->search_groups) {
+    json_t *search = json_object();
+    stats_set(search, "groups", json_integer((json_int_t)c->p->search_groups), &c->bad);
+    stats_set(search, "moved", json_integer((json_int_t)c->p->search_changed), &c->bad);
+    stats_set(search, "output_sqnr_before_db", stats_search_db(c->p->search_error_before), &c->bad);
+    stats_set(search, "output_sqnr_after_db", stats_search_db(c->p->search_error_after), &c->bad);
+    stats_set(summary, "search", search, &c->bad);
+  }
 }
 
 /* Initializers and readers of every graph (names are unique model-wide): a body's weights and

@@ -7,18 +7,21 @@
  * The file is one JSON object:
  *   format "onnx-tqt-stats", version 1; model {path, producer, opset, nodes, fingerprint};
  *   settings {wbits, abits, bbits, act_method, weight_method, input_method, percentile,
- *             per_channel, align_add, accumulator_bits, exclude_op_types, exclude_nodes,
- *             quantize_weights_only};
+ *             per_channel, search (auto|always|off), search_samples, align_add,
+ *             accumulator_bits, exclude_op_types, exclude_nodes, quantize_weights_only};
  *   samples; summary {quantized_nodes, excluded_nodes, float_nodes, tensors, by_op_type
  *             {OP: {quantized, excluded, float}}, excluded [{node, op_type, reason}],
  *             weights_only [{node, op_type, reason}] (float nodes with integer weights),
  *             compute_nodes {total, quantized, excluded, in_subgraphs, float [{node, op_type,
              reason}]} (Conv, ConvTranspose, Gemm, MatMul in every graph), size_float_bytes,
-             size_quantized_bytes};
+             size_quantized_bytes, search {groups, moved, output_sqnr_before_db,
+             output_sqnr_after_db} (when the exponent search ran)};
  *   tensors [{name, kind (activation|weight|bias), owner, owner_op, method, threshold, exponent,
  *             bits, signed, scale, fp, group, channel_exponents, clip_lo, clip_hi, count, zeros,
  *             min, max, mean, std, clipped_fraction, sqnr_db, histogram, float_reason (set when
-             the tensor stays float: in a branch never taken during calibration)}];
+             the tensor stays float: in a branch never taken during calibration), search {start,
+             tries [{exponent, output_sqnr_db, uniform (a per-channel weight tried with one
+             exponent for all channels)}]} (on the root of a scale group the search tried)}];
  *   nodes [{name, op_type, output, quantized_output, fused_with (the Relu or Clip whose output
  *           carries a Conv/Gemm/MatMul's quantization), inputs, weight, bias,
  *           accumulator {k, needed, available}, sqnr_db, cosine}];
