@@ -321,6 +321,24 @@ want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "the message names the method" grep -q "entropy" "$T/stderr"
 finish "an unknown threshold method is a usage error"
 
+for bad in "--search sometimes" "--search-samples 0"; do
+  run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" $bad
+  want "exit status 2 (got $rc)" test "$rc" -eq 2
+  want "the message names the option" grep -q -- "${bad% *}" "$T/stderr"
+  want "no OUT" test ! -e "$QOUT"
+  finish "$bad is a usage error"
+done
+
+run "$TQT" -v "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" --calib-count 16 --search-samples 4
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "-v reports the search on 4 samples" grep -Eq "exponent search: [0-9]+ of [0-9]+ scale groups moved, output SQNR .* dB \([0-9]+ runs of 4 samples\)" "$T/stderr"
+finish "-v: the exponent search says what it moved"
+
+run "$TQT" -v "$IN" "$QOUT" --calib random --calib-count 4
+want "exit status 0 (got $rc)" test "$rc" -eq 0
+want "no search on random inputs" bash -c "! grep -q 'exponent search' '$T/stderr'"
+finish "--calib random: no exponent search"
+
 # calibration data of the wrong shape: the lenet test labels (int64 [1000])
 run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/test_labels.npy"
 want "exit status 1 (got $rc)" test "$rc" -eq 1

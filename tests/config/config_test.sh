@@ -148,6 +148,8 @@ expect_usage_error "wbits out of range is a usage error naming the key" \
   '{"wbits": 1}' "'wbits' must be an integer from 2 to 16"
 expect_usage_error "a method of the wrong type in op_types names the nested key" \
   '{"op_types": {"Conv": {"act_method": 3}}}' "'op_types\.Conv\.act_method' must be one of"
+expect_usage_error "an unknown search mode names the key and the modes" \
+  '{"search": "sometimes"}' "'search' must be one of \"auto\", \"always\", \"off\""
 expect_usage_error "an unknown key is a usage error with a suggestion" \
   '{"calib_cont": 4}' "unknown key 'calib_cont' \(did you mean 'calib_count'\?\)"
 expect_usage_error "malformed JSON is a usage error naming line and column" \

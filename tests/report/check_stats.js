@@ -8,6 +8,10 @@
 //   node check_stats.js warning STATS.json KIND    a warning of that kind is present
 //   node check_stats.js fixpoint FIX.json          every field fixpoint.h promises, shifts
 //                                                  = fp_in + fp_w − fp_out
+//   node check_stats.js search STATS.json           the exponent search's record is consistent:
+//                                                  each group starts where the one before ended,
+//                                                  keeps its best try, and the output SQNR
+//                                                  never falls; prints the groups moved
 //   node check_stats.js quality STATS.json MIN_DB MIN_TOP1
 //                                                  every output's SQNR ≥ MIN_DB, top-1 ≥ MIN_TOP1
 // Exits 0 when the check holds, else prints why on stderr and exits 1.
@@ -116,6 +120,32 @@ function fixpoint(path) {
   console.log(`${f.tensors.length} tensors, ${f.layers.length} layers`);
 }
 
+function search(path) {
+  const s = load(path), sum = s.summary.search;
+  if (!sum) fail('no summary.search');
+  need(sum, ['groups', 'moved', 'output_sqnr_before_db', 'output_sqnr_after_db'], 'summary.search');
+  if (s.settings.search === 'off') fail('settings.search is off');
+  const searched = s.tensors.filter((t) => t.search);
+  if (searched.length !== sum.groups) fail(`${searched.length} tensors with tries, ${sum.groups} groups`);
+  let level = sum.output_sqnr_before_db, moved = 0;
+  for (const t of searched) {
+    const what = `tensor '${t.name}'`, tries = t.search.tries;
+    if (!tries.length || tries[0].exponent !== t.search.start) fail(`${what}: first try is not the start`);
+    if (tries[0].output_sqnr_db !== level) fail(`${what}: starts at ${tries[0].output_sqnr_db} dB, not ${level}`);
+    const best = Math.max(...tries.map((k) => k.output_sqnr_db));
+    const kept = tries.find((k) => k.output_sqnr_db === best);
+    if (kept.exponent !== t.exponent) fail(`${what}: exponent ${t.exponent}, best try ${kept.exponent}`);
+    if (s.tensors.some((m) => m.group === t.name && m.exponent !== t.exponent)) fail(`${what}: group split`);
+    moved += t.exponent !== t.search.start;
+    level = best;
+  }
+  if (level !== sum.output_sqnr_after_db) fail(`ends at ${level} dB, summary says ${sum.output_sqnr_after_db}`);
+  if (moved !== sum.moved) fail(`${moved} moved, summary says ${sum.moved}`);
+  if (!(sum.output_sqnr_after_db >= sum.output_sqnr_before_db)) fail('the output SQNR fell');
+  console.log(`${sum.moved} of ${sum.groups} groups moved, ${sum.output_sqnr_before_db.toFixed(2)} -> ` +
+    `${sum.output_sqnr_after_db.toFixed(2)} dB`);
+}
+
 function quality(path, minDb, minTop1) {
   const s = load(path);
   for (const o of s.outputs) {
@@ -130,5 +160,6 @@ if (cmd === 'fields') fields(args[0]);
 else if (cmd === 'same') same(args[0], args[1], args[2] === '--tolerant-3sd');
 else if (cmd === 'warning') warning(args[0], args[1]);
 else if (cmd === 'fixpoint') fixpoint(args[0]);
+else if (cmd === 'search') search(args[0]);
 else if (cmd === 'quality') quality(args[0], Number(args[1]), Number(args[2]));
-else fail('usage: check_stats.js fields|same|warning|fixpoint|quality ...');
+else fail('usage: check_stats.js fields|same|warning|fixpoint|search|quality ...');

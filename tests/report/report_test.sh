@@ -45,6 +45,16 @@ t "lenet: --stats --report --export-fixpoint" \
   --stats "$dir/lenet.json" --report "$out/report-lenet.html" --export-fixpoint "$dir/lenet-fix.json"
 t "lenet: the statistics hold every field" node "$check" fields "$dir/lenet.json"
 t "lenet: output SQNR >= 30 dB, top-1 agreement >= 99 %" node "$check" quality "$dir/lenet.json" 30 0.99
+t "lenet: the exponent search's tries are recorded, each group kept its best, SQNR never fell" \
+  node "$check" search "$dir/lenet.json"
+t "lenet: the report shows the search of every scale group" \
+  bash -c '[ "$(grep -o "search from e = " "$1" | wc -l)" = "$(node -p "require(process.argv[1]).summary.search.groups" "$2")" ] &&
+           grep -q "exponent search</div>" "$1"' _ "$out/report-lenet.html" "$dir/lenet.json"
+t "lenet: --search off records no search" \
+  bash -c '"$1" -q "$2" "$3/off.onnx" --calib "$4" --search off --stats "$3/off.json" --report "$3/off.html" &&
+           node -e "const s = require(process.argv[1]); process.exit(s.settings.search === \"off\" &&
+             !s.summary.search && !s.tensors.some((t) => t.search) ? 0 : 1)" "$3/off.json" &&
+           ! grep -q "search from e" "$3/off.html"' _ "$tqt" "$mnist/lenet.onnx" "$dir" "$mnist/calib.npy"
 t "lenet: the fixed-point file holds every field, shifts = fp_in + fp_w - fp_out" \
   node "$check" fixpoint "$dir/lenet-fix.json"
 "$fixcheck" "$dir/lenet8.onnx" "$dir/lenet-fix.json" "$mnist/test_images.npy" 16 >"$dir/log" 2>&1
@@ -98,6 +108,7 @@ t "compare: a missing data file exits 1 naming it" \
 merge_case() { # NAME K PREFIX [options...]: K shards merged against one run
   local name=$1 k=$2 prefix=$3
   shift 3
+  set -- --search off "$@" # the merge is about statistics; the exponent search needs samples
   local ins=() i
   for ((i = 0; i < k; i++)); do
     "$tqt" -q "$mnist/lenet.onnx" "$dir/shard$i.onnx" --calib "$dir/$prefix$i.npy" \
@@ -126,7 +137,7 @@ t "the merged model runs in ONNX Runtime as in onnx-tqt" \
            node "$4/tests/ort/ort_batch.js" "$2/kl_j-merged.onnx" "$3" --compare "$2/merged-out" --quantized --max-samples 100' \
   _ "$tqt" "$dir" "$mnist/test_images.npy" "$repo"
 t "--stats-in and --calib: the local samples merge in as one more shard" \
-  bash -c '"$1" -q "$2" "$3/mix.onnx" --stats-in "$3/kl_j-shard0.json" --calib "$3/half1.npy" --stats "$3/mix.json" &&
+  bash -c '"$1" -q "$2" "$3/mix.onnx" --stats-in "$3/kl_j-shard0.json" --calib "$3/half1.npy" --stats "$3/mix.json" --search off &&
            cmp "$3/mix.onnx" "$3/kl_j-full.onnx"' \
   _ "$tqt" "$mnist/lenet.onnx" "$dir"
 "$gen" mixnet "$dir/mix-float.onnx" && "$gen" input "$dir/mix_in.npy" 24,3,16,16 5 ||
@@ -158,8 +169,9 @@ for pc in "" --per-channel; do
   t "mixnet${pc:+ $pc}: --stats --report --export-fixpoint" \
     "$tqt" -q "$dir/mix-float.onnx" "$dir/mix8$pc.onnx" --calib "$mixin" $pc \
     --stats "$dir/mix$pc.json" --report "$out/report-mixnet$pc.html" --export-fixpoint "$dir/mix-fix$pc.json"
-  t "mixnet${pc:+ $pc}: statistics and fixed-point fields" \
-    bash -c 'node "$1" fields "$2" && node "$1" fixpoint "$3"' _ "$check" "$dir/mix$pc.json" "$dir/mix-fix$pc.json"
+  t "mixnet${pc:+ $pc}: statistics and fixed-point fields, the search's record" \
+    bash -c 'node "$1" fields "$2" && node "$1" fixpoint "$3" && node "$1" search "$2"' \
+    _ "$check" "$dir/mix$pc.json" "$dir/mix-fix$pc.json"
   "$fixcheck" "$dir/mix8$pc.onnx" "$dir/mix-fix$pc.json" "$mixin" 8 >"$dir/log" 2>&1
   rc=$?
   sed 's/^/#   /' "$dir/log"
@@ -175,8 +187,9 @@ t "mixnet: --stats-in merges 3 shards into the model one run makes" \
   bash -c '"$1" split-npy "$3" 3 "$4/mixpart" &&
            for i in 0 1 2; do "$2" -q "$4/mix-float.onnx" "$4/p.onnx" --calib "$4/mixpart$i.npy" --stats "$4/mp$i.json" || exit 1; done &&
            "$2" -q "$4/mix-float.onnx" "$4/mixmerged.onnx" --stats-in "$4/mp0.json" --stats-in "$4/mp1.json" \
-             --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" &&
-           node "$5" same "$4/mixmerged.json" "$4/mix.json" && cmp "$4/mixmerged.onnx" "$4/mix8.onnx"' \
+             --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" --search off &&
+           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off &&
+           node "$5" same "$4/mixmerged.json" "$4/mix.json" && cmp "$4/mixmerged.onnx" "$4/mixfull.onnx"' \
   _ "$tool" "$tqt" "$mixin" "$dir" "$check"
 
 # ---- warnings ----
