@@ -338,6 +338,7 @@ run "$TQT" -v "$IN" "$QOUT" --calib random --calib-count 4
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "no search on random inputs" bash -c "! grep -q 'exponent search' '$T/stderr'"
 finish "--calib random: no exponent search"
+rm -f "$QOUT"
 
 # calibration data of the wrong shape: the lenet test labels (int64 [1000])
 run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/test_labels.npy"

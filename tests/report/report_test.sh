@@ -188,8 +188,8 @@ t "mixnet: --stats-in merges 3 shards into the model one run makes" \
            for i in 0 1 2; do "$2" -q "$4/mix-float.onnx" "$4/p.onnx" --calib "$4/mixpart$i.npy" --stats "$4/mp$i.json" || exit 1; done &&
            "$2" -q "$4/mix-float.onnx" "$4/mixmerged.onnx" --stats-in "$4/mp0.json" --stats-in "$4/mp1.json" \
              --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" --search off &&
-           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off &&
-           node "$5" same "$4/mixmerged.json" "$4/mix.json" && cmp "$4/mixmerged.onnx" "$4/mixfull.onnx"' \
+           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off --stats "$4/mixfull.json" &&
+           node "$5" same "$4/mixmerged.json" "$4/mixfull.json" && cmp "$4/mixmerged.onnx" "$4/mixfull.onnx"' \
   _ "$tool" "$tqt" "$mixin" "$dir" "$check"
 
 # ---- warnings ----
