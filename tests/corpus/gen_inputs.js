@@ -144,6 +144,11 @@ const EVAL_SPEECH = [
   ['open the pod bay doors', 'en-us+f4', 170, 55], ['namaste deepa', 'en-us+m4', 140, 50],
   ['hey jarvis', 'en-us+m4', 150, 40], ['start a thirty minute timer', 'en-us', 140, 50],
   ['one hour timer', 'en-us+f4', 140, 50], ['hey jarvis', 'en-us+f2', 150, 60],
+  // more of the timer model's classes: with one or two windows a class, one borderline window
+  // would decide its agreement
+  ['set a five minute timer', 'en-gb+m3', 150, 45], ['twenty minute timer', 'en-us+m2', 140, 55],
+  ['set a timer for one hour', 'en-gb+f3', 145, 50], ['ten minute timer please', 'en-us', 150, 45],
+  ['start a one minute timer', 'en-gb', 140, 60], ['set a timer for thirty minutes', 'en-us+f2', 150, 50],
 ];
 
 // A recording: silence, the speech at some gain, silence, all under a little noise.
@@ -317,20 +322,23 @@ async function genWakeWord(row, model) {
     w.slice(-N).forEach((e, j) => data.set(e, j * 96));
     return { [name]: f32([1, N, 96], data) };
   }));
-  // calibration as a user would pick it: a quarter of it the windows where the float model fires
-  // most (the wake phrase: rare, short peaks an even spread misses), the rest spread evenly
-  const all = windows(calib).flat();
+  // n windows: a quarter of them those where the float model fires most (the wake phrase: rare,
+  // short peaks an even spread misses), the rest spread evenly. Calibration as a user would pick
+  // it; evaluation likewise, so that every class the model tells has more than a handful of
+  // windows and one borderline window does not decide a class's agreement.
   const sess = await session(model);
-  const score = [];
-  for (const w of all) {
-    const d = Object.values(await run(sess, w))[0].data;
-    score.push(d.length === 1 ? d[0] : 1 - d[0]); // one score, or 1 - p(no wake phrase)
-  }
-  const order = all.map((_, i) => i).sort((a, b) => score[b] - score[a]);
-  const top = new Set(order.slice(0, Math.ceil(row.calib / 4)));
-  const rest = spread(all.map((_, i) => i).filter((i) => !top.has(i)), row.calib - top.size);
-  const pick = [...top, ...rest].sort((a, b) => a - b).map((i) => all[i]);
-  return { calib: pick, evalA: spread(windows(evl).flat(), row.evalA) };
+  const pick = async (all, n) => {
+    const score = [];
+    for (const w of all) {
+      const d = Object.values(await run(sess, w))[0].data;
+      score.push(d.length === 1 ? d[0] : 1 - d[0]); // one score, or 1 - p(no wake phrase)
+    }
+    const order = all.map((_, i) => i).sort((a, b) => score[b] - score[a]);
+    const top = new Set(order.slice(0, Math.ceil(n / 4)));
+    const rest = spread(all.map((_, i) => i).filter((i) => !top.has(i)), n - top.size);
+    return [...top, ...rest].sort((a, b) => a - b).map((i) => all[i]);
+  };
+  return { calib: await pick(windows(calib).flat(), row.calib), evalA: await pick(windows(evl).flat(), row.evalA) };
 }
 
 async function genOcr(row) {
