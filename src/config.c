@@ -434,14 +434,14 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
   enum {
     K_CALIB, K_CALIB_COUNT, K_ACT_METHOD, K_WEIGHT_METHOD, K_INPUT_METHOD, K_PERCENTILE, K_WBITS,
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
-    K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
+    K_ALIGN_CONCAT, K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
     K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
-      "no_align_add", "set_input", "input_shape", "opset", "op_types", "nodes", "preprocess",
-      "quantize_weights_only", "search", "search_samples", NULL};
+      "no_align_add", "align_concat", "set_input", "input_shape", "opset", "op_types", "nodes",
+      "preprocess", "quantize_weights_only", "search", "search_samples", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -472,6 +472,7 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_BBITS: st = cfg_bits(c, name, v, true, &o->bbits); break;
     case K_PER_CHANNEL: st = cfg_bool(c, name, v, &o->per_channel); break;
     case K_NO_ALIGN_ADD: st = cfg_bool(c, name, v, &o->no_align_add); break;
+    case K_ALIGN_CONCAT: st = cfg_bool(c, name, v, &o->align_concat); break;
     case K_EXCLUDE_OP_TYPES:
       st = cfg_strings(c, name, v, false, &o->exclude_op_types, &o->n_exclude_op_types);
       break;

@@ -87,6 +87,7 @@ struct tqt_options {
   const char *const *quantize_weights_only;
   size_t n_quantize_weights_only;
   bool no_align_add; /* Add inputs keep their own scales */
+  bool align_concat; /* every Concat input shares the output's scale, even one other nodes read */
   /* Per-op-type and per-node settings (config file); among "nodes" entries the first wins. */
   const struct tqt_override *overrides;
   size_t n_overrides;

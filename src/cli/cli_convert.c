@@ -59,6 +59,8 @@ static const char convert_help[] =
     "  --exclude-nodes N,/RE/   leave these nodes in float (exact names or /regular expressions/,\n"
     "                    matched against the names in IN; inlined nodes are 'call/inner')\n"
     "  --no-align-add    let the inputs of Add keep their own scales\n"
+    "  --align-concat    every Concat input shares the output's scale (default: only those\n"
+    "                    no other node reads; the others keep theirs and are requantized)\n"
     "  --min-quantized F fail (exit 1, no OUT) when less than this fraction of the compute\n"
     "                    nodes (Conv, ConvTranspose, Gemm, MatMul) is quantized; below 0.5 is\n"
     "                    a warning anyway unless nodes were excluded; -v says why\n"
@@ -282,7 +284,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
-    OPT_NO_ALIGN_ADD, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
+    OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
     OPT_KEEP_FLOAT16,
@@ -312,6 +314,7 @@ int cli_convert_main(int argc, char **argv) {
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
+      {"align-concat", no_argument, NULL, OPT_ALIGN_CONCAT},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"strip", no_argument, NULL, OPT_STRIP},
       {"opset", required_argument, NULL, OPT_OPSET},
@@ -416,6 +419,7 @@ int cli_convert_main(int argc, char **argv) {
       topts.search_samples = (size_t)v;
       break;
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
+    case OPT_ALIGN_CONCAT: topts.align_concat = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
     case OPT_CONFIG: break; /* read before the loop */
     case OPT_RETRAIN: retrain = true; break;

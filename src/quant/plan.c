@@ -326,17 +326,29 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   const size_t none = SIZE_MAX;
   size_t in0 = none, w = none;
   struct tqt_qtensor *t;
+  /* The input whose scale the output shares (passes_scale): input 0, or for Concat the first
+   * input that shares the output's scale. */
+  size_t shared = none;
+  bool signed_input = false; /* a quantized input may be negative */
   if (op->all_inputs) {
-    /* Concat shares one scale across inputs and output; Add aligns its inputs by default. */
-    bool align = !strcmp(n->op_type, "Concat") || (!strcmp(n->op_type, "Add") && !c->o->no_align_add);
+    /* Add aligns its inputs by default. Concat shares one scale across its output and the inputs
+     * that only it reads: an input other nodes read too (a U-Net's skip connection, a DenseNet's
+     * feature map) keeps its own, or the Concat's largest input would take bits from those
+     * readers; the Concat's output requantizes it (a shift). */
+    bool concat = !strcmp(n->op_type, "Concat");
+    bool align = concat || (!strcmp(n->op_type, "Add") && !c->o->no_align_add);
     for (size_t k = 0; k < n->n_inputs; k++) {
       if (!(t = plan_input(c, n, n->inputs[k], true))) {
         if (c->d->status) return -1;
         continue;
       }
       size_t ti = (size_t)(t - p->tensors);
-      if (in0 != none && align) plan_group_join(p, in0, ti);
+      const struct tqt_node *only;
+      bool joins = align && (!concat || c->o->align_concat || plan_readers(g, n->inputs[k], &only) == 1);
+      if (shared != none && joins) plan_group_join(p, shared, ti);
+      if (shared == none && joins) shared = ti;
       if (in0 == none) in0 = ti;
+      signed_input |= t->is_signed;
     }
   } else {
     if ((t = plan_input(c, n, n->inputs[0], false))) in0 = (size_t)(t - p->tensors);
@@ -377,10 +389,10 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   if (!out) goto oom;
   out->is_signed = !(op->unsigned_out ||
                      (!strcmp(n->op_type, "Clip") && plan_clip_nonnegative(g, n)));
-  if (op->passes_scale && in0 != none) {
-    out->is_signed = p->tensors[in0].is_signed;
-    plan_group_join(p, in0, (size_t)(out - p->tensors));
-  }
+  if (!op->all_inputs) shared = in0;
+  if (op->passes_scale && in0 != none) /* the input values: their signs */
+    out->is_signed = op->all_inputs ? signed_input : p->tensors[in0].is_signed;
+  if (op->passes_scale && shared != none) plan_group_join(p, shared, (size_t)(out - p->tensors));
   return 0;
 oom:
   tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");

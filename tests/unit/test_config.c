@@ -304,7 +304,7 @@ static void test_unknown_keys_are_errors_with_a_suggestion(void **state) {
       {"{\"threads\": 4}",
        "unknown key 'threads' (known keys: calib, calib_count, act_method, weight_method, "
        "input_method, percentile, wbits, abits, bbits, per_channel, exclude_op_types, "
-       "exclude_nodes, no_align_add, set_input, input_shape, opset, op_types, nodes, preprocess, "
+       "exclude_nodes, no_align_add, align_concat, set_input, input_shape, opset, op_types, nodes, preprocess, "
        "quantize_weights_only, search, search_samples)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
