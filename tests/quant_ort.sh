@@ -71,6 +71,21 @@ fi
 check mixnet "$dir/mixnet-float.onnx" "$dir/mix_in.npy" --quantized --calib "$dir/mix_in.npy"
 check resnet18 "$dir/r18.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
 check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
+# a skip connection read by a Concat and by another Conv: it keeps its own scale by default
+"$gen" skipcat "$dir/skipcat-float.onnx" && "$gen" input "$dir/skip_in.npy" 32,3,16,16 4 ||
+  not_ok "generate the skipcat model"
+check skipcat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy"
+check skipcat-align-concat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy" \
+  --align-concat
+skip_sqnr() { "$tqt" compare -q "$dir/skipcat-float.onnx" "$1" --data "$dir/skip_in.npy" |
+  sed -n "s/^output 'skip':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
+own=$(skip_sqnr "$dir/skipcat.onnx") shared=$(skip_sqnr "$dir/skipcat-align-concat.onnx")
+echo "# skipcat: the skip reader's output SQNR $own dB with its own scale, $shared dB sharing the Concat's"
+if awk -v a="${own:-x}" -v b="${shared:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }'; then
+  ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
+else
+  not_ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
+fi
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"

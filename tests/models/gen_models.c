@@ -7,6 +7,11 @@
  *   gen_models mixnet OUT.onnx             a small net with what quantization must handle besides
  *                                          plain convolutions: depthwise Conv, Sigmoid, Concat,
  *                                          Resize, MatMul, Gemm, residual Add (input [1,3,16,16])
+ *   gen_models skipcat OUT.onnx            a U-Net's skip connection: a = Conv+Relu of input
+ *                                          [1,3,16,16]; b = Conv+Relu of a with 32x larger
+ *                                          weights; outputs `decoder` = Conv(Concat(a, b)) and
+ *                                          `skip` = Conv(a): a is read by the Concat and by
+ *                                          another node
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -258,6 +263,36 @@ static int gen_mixnet(const char *path) {
   if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, idn, 1, out) ||
       !tqt_graph_output_add(g.a, g.m->graph, "logits", TQT_DTYPE_FLOAT, 2, out_dims))
     g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+static int gen_skipcat(const char *path) {
+  struct gen g = {.m = tqt_model_create(), .rng = 0x736b6970};
+  if (!g.m) return 1;
+  g.a = g.m->arena;
+  g.m->has_ir_version = true;
+  g.m->ir_version = 8;
+  int64_t in_dims[4] = {1, 3, 16, 16}, out_dims[4] = {1, 4, 16, 16};
+  if (tqt_model_opset_set(g.m, "", 13) ||
+      !tqt_graph_input_add(g.a, g.m->graph, "input", TQT_DTYPE_FLOAT, 4, in_dims))
+    g.failed = 1;
+  struct tqt_node *n;
+  const char *a = gen_conv(&g, "input", 3, 8, 3, 1, true);
+  int64_t wd[4] = {8, 8, 3, 3};
+  const char *b_in[2] = {a, gen_weight(&g, "wide_w", 4, wd, 32 * sqrt(2.0 / 72), 0)};
+  const char *b = gen_node(&g, "Conv", 2, b_in, &n);
+  int64_t pads[4] = {1, 1, 1, 1};
+  if (n && tqt_node_attr_add_ints(g.a, n, "pads", 4, pads)) g.failed = 1;
+  b = gen_node(&g, "Relu", 1, &b, &n);
+  const char *cat_in[2] = {a, b};
+  const char *cat = gen_node(&g, "Concat", 2, cat_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "axis", 1)) g.failed = 1;
+  const char *outs[2] = {gen_conv(&g, cat, 16, 4, 3, 1, false), gen_conv(&g, a, 8, 4, 1, 1, false)};
+  const char *names[2] = {"decoder", "skip"};
+  for (int i = 0; i < 2; i++)
+    if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", names[i], 1, &outs[i], 1, &names[i]) ||
+        !tqt_graph_output_add(g.a, g.m->graph, names[i], TQT_DTYPE_FLOAT, 4, out_dims))
+      g.failed = 1;
   return gen_finish(&g, path);
 }
 
@@ -601,6 +636,7 @@ int main(int argc, char **argv) {
     return gen_resnet18(argv[2], argc > 3 && strcmp(argv[3], "--bn") == 0);
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
@@ -611,6 +647,7 @@ int main(int argc, char **argv) {
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
+                  "                  skipcat OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
