@@ -55,6 +55,9 @@ enum tqt_search_mode {
   TQT_SEARCH_MODE_OFF,
 };
 
+/* The calibration samples the exponent search measures on, unless told. */
+#define TQT_SEARCH_SAMPLES_DEFAULT 32
+
 /* "auto", "always", "off" → mode; false when unknown. */
 bool tqt_search_mode_parse(const char *name, enum tqt_search_mode *out);
 const char *tqt_search_mode_name(enum tqt_search_mode mode);
@@ -78,7 +81,7 @@ struct tqt_options {
   const char *input_method;  /* graph inputs (the data itself); NULL means max */
   double percentile;         /* for percentile; 0 means 99.99 */
   enum tqt_search_mode search; /* exponent search at the model outputs (quant.h) */
-  size_t search_samples;       /* the calibration samples it measures on; 0 means 8 */
+  size_t search_samples;       /* the calibration samples it measures on; 0: the default */
   const char *const *exclude_op_types;
   size_t n_exclude_op_types;
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */

@@ -39,6 +39,8 @@ void tqt_histogram_add(struct tqt_histogram *h, const float *x, size_t n);
 /* Adds all of src into dst (dst's range grows to src's when smaller). */
 void tqt_histogram_merge(struct tqt_histogram *dst, const struct tqt_histogram *src);
 double tqt_histogram_bin_width(const struct tqt_histogram *h);
+/* The fraction of the values whose |x| is at least level (a bin that level cuts counts in part). */
+double tqt_histogram_fraction_above(const struct tqt_histogram *h, double level);
 
 /* "max", "3sd", "percentile", "kl_j", "mse" → method; false when unknown. */
 bool tqt_threshold_method_parse(const char *name, enum tqt_threshold_method *out);

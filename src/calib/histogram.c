@@ -127,3 +127,15 @@ void tqt_histogram_merge(struct tqt_histogram *dst, const struct tqt_histogram *
   if (s.min < dst->min) dst->min = s.min;
   if (s.max > dst->max) dst->max = s.max;
 }
+
+double tqt_histogram_fraction_above(const struct tqt_histogram *h, double level) {
+  if (!h->count || !h->has_range) return 0;
+  double w = tqt_histogram_bin_width(h), above = 0;
+  for (size_t i = 0; i < TQT_HIST_BINS; i++) {
+    if (!h->bins[i]) continue;
+    double lo = (double)i * w, hi = lo + w;
+    if (lo >= level) above += (double)h->bins[i];
+    else if (hi > level) above += (double)h->bins[i] * (hi - level) / w; /* spread evenly */
+  }
+  return above / (double)h->count;
+}

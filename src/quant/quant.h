@@ -143,7 +143,8 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
 
 struct tqt_search_options {
   enum tqt_search_mode mode;
-  size_t samples; /* the first calibration samples the error is measured on (> 0) */
+  size_t samples; /* calibration samples the error is measured on, spread over them (> 0) */
+  size_t max_samples; /* the calibration samples: the first max_samples of specs (0: all) */
   int threads;
   tqt_progress_fn progress; /* done of total plan tensors */
   void *progress_ctx;
@@ -152,8 +153,10 @@ struct tqt_search_options {
 /* Exponent search, after tqt_quant_plan_finish: for each scale group of activations or
  * per-tensor weights, in the order of the plan, the exponents below and above the calibrated
  * one are tried while the error of the model's outputs (the Q/DQ model against m, the float
- * model, on the first o->samples samples of specs) falls; the best stays. The tries are kept
- * on the group's root tensor (search_start, search_tries). */
+ * model, on o->samples samples spread over specs) falls; the best stays. Steps down stop where
+ * the samples do not show what they clip, and at the largest value of class scores
+ * (search.c). The tries are kept on the group's root tensor (search_start,
+ * search_tries). */
 enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_model *m,
                                  const char *const *specs, size_t n_specs,
                                  const struct tqt_search_options *o, struct tqt_diag *d);

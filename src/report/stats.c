@@ -239,18 +239,6 @@ static void stats_range(const struct tqt_qtensor *t, double *lo, double *hi) {
 }
 
 /* The fraction of |x| in h above the level where values saturate. */
-static double stats_hist_clipped(const struct tqt_histogram *h, double level) {
-  if (!h->count || !h->has_range) return 0;
-  double w = tqt_histogram_bin_width(h), above = 0;
-  for (size_t i = 0; i < TQT_HIST_BINS; i++) {
-    if (!h->bins[i]) continue;
-    double lo = (double)i * w, hi = lo + w;
-    if (lo >= level) above += (double)h->bins[i];
-    else if (hi > level) above += (double)h->bins[i] * (hi - level) / w;
-  }
-  return above / (double)h->count;
-}
-
 /* Statistics of a constant (weight or bias) from its data: histogram, clipping and SQNR of
  * its quantization at the plan's scales, exactly as qdq.c quantizes it. */
 static void stats_constant(struct stats_ctx *c, const struct tqt_qtensor *t, json_t *j,
@@ -371,7 +359,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
     stats_set(j, "std", h->count ? tqt_json_real(sqrt(var > 0 ? var : 0)) : json_null(), &c->bad);
     if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
       double level = (hi + 0.5) * tqt_quant_scale(p, t, 0);
-      stats_set(j, "clipped_fraction", json_real(stats_hist_clipped(h, level)), &c->bad);
+      stats_set(j, "clipped_fraction", json_real(tqt_histogram_fraction_above(h, level)), &c->bad);
       stats_set(j, "sqnr_db", json_null(), &c->bad);
     }
     stats_set(j, "histogram", tqt_histogram_to_json(h), &c->bad);
@@ -452,8 +440,8 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "percentile", json_real(o->percentile > 0 ? o->percentile : 99.99), &c->bad);
   stats_set(j, "per_channel", json_boolean(o->per_channel), &c->bad);
   stats_set(j, "search", json_string(tqt_search_mode_name(o->search)), &c->bad);
-  stats_set(j, "search_samples", json_integer(o->search_samples ? (json_int_t)o->search_samples : 8),
-            &c->bad);
+  size_t search_samples = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
+  stats_set(j, "search_samples", json_integer((json_int_t)search_samples), &c->bad);
   stats_set(j, "align_add", json_boolean(!o->no_align_add), &c->bad);
   stats_set(j, "align_concat", json_boolean(o->align_concat), &c->bad);
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
