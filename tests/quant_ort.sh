@@ -35,8 +35,8 @@ if awk -v f="$float_acc" -v q="$int8_acc" 'BEGIN { exit !(f != "" && q != "" && 
 else
   not_ok "lenet int8 accuracy within 0.5 points of float"
 fi
-check lenet-per-channel "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
-  --calib "$mnist/calib.npy" --per-channel
+check lenet-per-tensor "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --per-tensor
 check lenet-4bit-weights "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
   --calib "$mnist/calib.npy" --wbits 4
 

@@ -136,7 +136,7 @@ function search(path) {
     const kept = tries.find((k) => k.output_sqnr_db === best);
     if (kept.exponent !== t.exponent) fail(`${what}: exponent ${t.exponent}, best try ${kept.exponent}`);
     if (s.tensors.some((m) => m.group === t.name && m.exponent !== t.exponent)) fail(`${what}: group split`);
-    moved += t.exponent !== t.search.start;
+    moved += t.exponent !== t.search.start || kept.uniform === true;
     level = best;
   }
   if (level !== sum.output_sqnr_after_db) fail(`ends at ${level} dB, summary says ${sum.output_sqnr_after_db}`);

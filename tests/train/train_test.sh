@@ -14,11 +14,12 @@ mnist=$repo/examples/mnist
 sqnr() { node "$repo/tests/train/sqnr.js" "$1" "$2" | sed 's/sqnr: //'; }
 acc() { node "$mnist/accuracy.js" "$1" "$mnist/test_labels.npy" | sed 's/accuracy: //'; }
 
-# quantize NAME MODEL TEST_INPUT [options...]: the model, its outputs on TEST_INPUT in NAME-out/
+# quantize NAME MODEL TEST_INPUT [options...]: the model, its outputs on TEST_INPUT in NAME-out/.
+# Weights per tensor: retraining trains per-tensor exponents only (per-channel ones: issue #14).
 quantize() {
   local name=$1 model=$2 input=$3
   shift 3
-  "$tqt" -q "$model" "$dir/$name.onnx" "$@" &&
+  "$tqt" -q "$model" "$dir/$name.onnx" --per-tensor "$@" &&
     "$tqt" run -q -o "$dir/$name-out" "$dir/$name.onnx" "$input"
 }
 
