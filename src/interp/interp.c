@@ -27,6 +27,8 @@ struct interp_ref {
 struct interp_node {
   struct tqt_kernel_ctx k;
   bool fused; /* a Relu/Clip the node before it applies: skipped at run time */
+  bool constant; /* every input an initializer or a constant node's output: run once */
+  bool computed; /* a constant node's outputs are in their slots */
   struct interp_ref *in;
   uint32_t *out;
   uint32_t *release; /* slots of this graph whose last reader this node is */
@@ -377,6 +379,7 @@ struct plan_missing {
 static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph *g,
                                   struct interp_graph *parent, struct plan_missing *missing,
                                   struct interp_graph **out, struct tqt_diag *d);
+static void plan_constants(struct interp_graph *pg);
 static void plan_fuse_clamps(struct interp_graph *pg, const size_t *readers);
 
 static enum tqt_status plan_node(struct tqt_interp *in, struct interp_graph *pg, size_t idx,
@@ -533,7 +536,10 @@ static enum tqt_status plan_graph(struct tqt_interp *in, const struct tqt_graph 
       goto fail;
     }
   }
-  if (!in->o.observer) plan_fuse_clamps(pg, readers);
+  if (!in->o.observer) {
+    plan_constants(pg);
+    plan_fuse_clamps(pg, readers);
+  }
   /* Release lists: each unpinned slot after its last reader. */
   for (size_t s = 0; s < pg->n_slots; s++) {
     if (pg->pinned[s] || last_reader[s] == SIZE_MAX) continue;
@@ -556,6 +562,29 @@ fail:
   free(last_reader);
   free(readers);
   return st;
+}
+
+/* Nodes that compute the same values in every run (a DequantizeLinear of an int8 weight, a Shape
+ * of an initializer) run once: their outputs stay in their slots. Not done when an observer
+ * watches the values (it sees every run's). The interpreter has no random ops. */
+static void plan_constants(struct interp_graph *pg) {
+  bool *fixed = calloc(pg->n_slots + 1, sizeof *fixed); /* slots whose value never changes */
+  if (!fixed) return; /* an optimisation only */
+  for (size_t i = 0; i < pg->g->n_initializers; i++) {
+    uint32_t slot;
+    if (!plan_slot_of(pg, pg->g->initializers[i]->name, &slot)) fixed[slot] = true;
+  }
+  for (size_t i = 0; i < pg->n_inputs; i++) fixed[pg->input_slots[i]] = false; /* may be fed */
+  for (size_t i = 0; i < pg->n_nodes; i++) {
+    struct interp_node *pn = &pg->nodes[i];
+    bool constant = pn->k.kernel && !pn->k.n_subgraphs;
+    for (size_t j = 0; constant && j < pn->k.n_inputs; j++)
+      constant = pn->in[j].slot == SLOT_NONE || (pn->in[j].up == 0 && fixed[pn->in[j].slot]);
+    for (size_t j = 0; constant && j < pn->k.n_outputs; j++)
+      if (pn->out[j] != SLOT_NONE) fixed[pn->out[j]] = pg->pinned[pn->out[j]] = true;
+    pn->constant = constant;
+  }
+  free(fixed);
 }
 
 /* The constant a Clip bound comes from: an attribute before opset 11, an input after. */
@@ -682,7 +711,7 @@ static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
   for (size_t i = 0; i < pg->n_nodes; i++) {
     struct interp_node *pn = &pg->nodes[i];
     struct tqt_kernel_ctx *k = &pn->k;
-    if (pn->fused) goto release;
+    if (pn->fused || pn->computed) goto release;
     for (size_t j = 0; j < k->n_inputs; j++) k->inputs[j] = run_resolve(pg, pn->in[j]);
     for (size_t j = 0; j < k->n_outputs; j++)
       k->outputs[j] = pn->out[j] == SLOT_NONE ? NULL : &pg->slots[pn->out[j]];
@@ -692,6 +721,7 @@ static enum tqt_status run_graph(struct tqt_interp *in, struct interp_graph *pg,
       if (d->status == TQT_STATUS_OK) tqt_kernel_fail(k, st, "failed");
       return d->status;
     }
+    pn->computed = pn->constant;
     if (in->o.observer) {
       for (size_t j = 0; j < k->n_outputs; j++) {
         if (!k->outputs[j] || k->outputs[j]->kind == TQT_VALUE_KIND_NONE) continue;
