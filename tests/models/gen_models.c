@@ -266,16 +266,13 @@ static int gen_mixnet(const char *path) {
   return gen_finish(&g, path);
 }
 
+static int gen_begin(struct gen *g, const char *input, int32_t dtype, size_t rank,
+                     const int64_t *dims);
+
 static int gen_skipcat(const char *path) {
-  struct gen g = {.m = tqt_model_create(), .rng = 0x736b6970};
-  if (!g.m) return 1;
-  g.a = g.m->arena;
-  g.m->has_ir_version = true;
-  g.m->ir_version = 8;
+  struct gen g = {.rng = 0x736b6970};
   int64_t in_dims[4] = {1, 3, 16, 16}, out_dims[4] = {1, 4, 16, 16};
-  if (tqt_model_opset_set(g.m, "", 13) ||
-      !tqt_graph_input_add(g.a, g.m->graph, "input", TQT_DTYPE_FLOAT, 4, in_dims))
-    g.failed = 1;
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
   struct tqt_node *n;
   const char *a = gen_conv(&g, "input", 3, 8, 3, 1, true);
   int64_t wd[4] = {8, 8, 3, 3};
