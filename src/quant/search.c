@@ -29,6 +29,8 @@
 /* --search auto: at most this many values computed by all the searched runs together (about a
  * minute of the interpreter on one core). */
 #define SEARCH_AUTO_BUDGET 4e9
+/* At most this many bytes of samples and reference outputs held (large images take fewer). */
+#define SEARCH_MEMORY_BUDGET ((size_t)1 << 30)
 /* Steps away from the calibrated exponent, each way. */
 #define SEARCH_MAX_STEPS 3
 /* A step down is measured only where the search samples show the clipping it adds: unless the
@@ -141,6 +143,19 @@ static enum tqt_status search_reference(struct search *s, const char *const *spe
       s->ref_size[j] = n;
       for (size_t e = 0; e < n; e++)
         if (isfinite(r[e])) s->ref_energy[j] += (double)r[e] * r[e];
+    }
+    if (k == 0) { /* what one sample holds: as many as the memory budget allows */
+      size_t bytes = 1;
+      for (size_t i = 0; i < s->n_in; i++)
+        if (v[i].kind == TQT_VALUE_KIND_TENSOR)
+          bytes += (size_t)tqt_rt_numel(&v[i].t) * tqt_dtype_size(v[i].t.dtype);
+      for (size_t j = 0; j < s->n_out; j++) bytes += s->ref_size[j] * sizeof(float);
+      size_t fit = SEARCH_MEMORY_BUDGET / bytes;
+      if (fit < s->n_samples) {
+        s->n_samples = fit ? fit : 1;
+        tqt_diag_note(d, "exponent search: %zu samples fit in %zu MiB", s->n_samples,
+                      SEARCH_MEMORY_BUDGET >> 20);
+      }
     }
   }
 fail:
