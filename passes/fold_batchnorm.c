@@ -2,7 +2,11 @@
  * whose output nothing else reads folds into that node's weights and bias:
  *   a = scale / sqrt(var + epsilon)   (the BN's own epsilon)
  *   W' = W · a per output channel,    b' = (b − mean) · a + B
- * The new weights are new initializers; the old ones go when nothing reads them (cleanup). */
+ * So does an affine written out as a Mul by a constant and/or an Add of a constant, each per
+ * output channel or one value (Paddle's LearnableAffineBlock, a bias Add after a bias-free
+ * Conv): a = the Mul's (or 1), b' = b · a + the Add's. Left apart, each step would be
+ * requantized. The new weights are new initializers; the old ones go when nothing reads them
+ * (cleanup). */
 #include <math.h>
 #include <string.h>
 
@@ -101,6 +105,68 @@ static int bnfold_apply(struct bnfold_ctx *c, struct tqt_graph *g, struct tqt_no
   return 0;
 }
 
+/* What a fold needs of the producer p (Conv, ConvTranspose, Gemm with constant float weights,
+ * its output read by one node only): its output channels, the rank of its output, and its own
+ * bias as a per-channel vector (Gemm: beta · C). False when p cannot take a fold. */
+struct bnfold_producer {
+  int64_t n_out;
+  size_t out_rank;
+  const struct tqt_tensor *bias; /* NULL: none */
+  int64_t bias_n;
+  float beta;
+};
+
+static bool bnfold_producer(struct tqt_graph *g, struct tqt_node *p, struct bnfold_producer *f) {
+  if (!p || *p->domain || p->n_outputs != 1 || p->n_inputs < 2) return false;
+  bool conv = !strcmp(p->op_type, "Conv"), convt = !strcmp(p->op_type, "ConvTranspose");
+  bool gemm = !strcmp(p->op_type, "Gemm");
+  if ((!conv && !convt && !gemm) || bnfold_readers(g, p->outputs[0]) != 1) return false;
+  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
+  if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data || w->rank < 2) return false;
+  if (conv) {
+    f->n_out = w->dims[0];
+  } else if (convt) {
+    f->n_out = w->dims[1] * tqt_attr_int(p, "group", 1);
+  } else {
+    if (w->rank != 2) return false;
+    f->n_out = tqt_attr_int(p, "transB", 0) ? w->dims[0] : w->dims[1];
+  }
+  f->out_rank = w->rank;
+  f->bias = p->n_inputs > 2 && *p->inputs[2] ? bnfold_initializer(g, p->inputs[2]) : NULL;
+  if (p->n_inputs > 2 && *p->inputs[2] && (!f->bias || f->bias->dtype != TQT_DTYPE_FLOAT))
+    return false;
+  f->bias_n = f->bias ? tqt_tensor_numel(f->bias) : 0;
+  if (f->bias && f->bias_n != f->n_out && !(gemm && f->bias_n == 1)) return false;
+  if (gemm && f->bias && f->bias->rank == 2 && f->bias->dims[0] != 1) return false;
+  f->beta = gemm ? tqt_attr_float(p, "beta", 1.0f) : 1.0f;
+  return true;
+}
+
+/* The producer's bias for channel i, beta included (0 without one). */
+static float bnfold_bias_at(const struct bnfold_producer *f, int64_t i) {
+  return f->bias ? f->beta * ((const float *)f->bias->data)[f->bias_n == 1 ? 0 : i] : 0.0f;
+}
+
+/* Writes the fold into p and makes the folded node's output p's. */
+static int bnfold_commit(struct bnfold_ctx *c, struct tqt_graph *g, struct tqt_node *p,
+                         const float *a, const float *shift, int64_t n_out, const char *output) {
+  if (bnfold_apply(c, g, p, a, shift, n_out)) return -1;
+  if (!strcmp(p->op_type, "Gemm")) {
+    struct tqt_attr *at = (struct tqt_attr *)tqt_node_attr_find(p, "beta");
+    if (at) at->f = 1.0f;
+  }
+  p->outputs[0] = (char *)output;
+  return 0;
+}
+
+/* The node of g, before index end, that produces name; NULL when none. */
+static struct tqt_node *bnfold_producer_of(struct tqt_graph *g, size_t end, const char *name) {
+  for (size_t i = 0; i < end; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
+      if (strcmp(g->nodes[i]->outputs[k], name) == 0) return g->nodes[i];
+  return NULL;
+}
+
 /* Folds BN node index bi of g into its producer when every condition holds. 1 folded, 0 not,
  * -1 out of memory. */
 static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
@@ -109,25 +175,10 @@ static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
   if (tqt_attr_int(bn, "training_mode", 0) || tqt_attr_int(bn, "spatial", 1) == 0) return 0;
   for (size_t k = 1; k < bn->n_outputs; k++)
     if (*bn->outputs[k]) return 0; /* running statistics asked for: training */
-  struct tqt_node *p = NULL;
-  for (size_t i = 0; i < bi && !p; i++)
-    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
-      if (strcmp(g->nodes[i]->outputs[k], bn->inputs[0]) == 0) p = g->nodes[i];
-  if (!p || *p->domain || p->n_outputs != 1 || p->n_inputs < 2) return 0;
-  bool conv = !strcmp(p->op_type, "Conv"), convt = !strcmp(p->op_type, "ConvTranspose");
-  bool gemm = !strcmp(p->op_type, "Gemm");
-  if ((!conv && !convt && !gemm) || bnfold_readers(g, p->outputs[0]) != 1) return 0;
-  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
-  if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data || w->rank < 2) return 0;
-  int64_t n_out;
-  if (conv) {
-    n_out = w->dims[0];
-  } else if (convt) {
-    n_out = w->dims[1] * tqt_attr_int(p, "group", 1);
-  } else {
-    if (w->rank != 2) return 0;
-    n_out = tqt_attr_int(p, "transB", 0) ? w->dims[0] : w->dims[1];
-  }
+  struct tqt_node *p = bnfold_producer_of(g, bi, bn->inputs[0]);
+  struct bnfold_producer f;
+  if (!bnfold_producer(g, p, &f)) return 0;
+  int64_t n_out = f.n_out;
   const struct tqt_tensor *scale = bnfold_initializer(g, bn->inputs[1]);
   const struct tqt_tensor *beta = bnfold_initializer(g, bn->inputs[2]);
   const struct tqt_tensor *mean = bnfold_initializer(g, bn->inputs[3]);
@@ -135,14 +186,6 @@ static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
   if (!bnfold_is_float_vector(scale, n_out) || !bnfold_is_float_vector(beta, n_out) ||
       !bnfold_is_float_vector(mean, n_out) || !bnfold_is_float_vector(var, n_out))
     return 0;
-  /* The producer's own bias, as a per-channel vector (Gemm: beta · C, C of N or 1 values). */
-  const struct tqt_tensor *bias = p->n_inputs > 2 && *p->inputs[2]
-                                      ? bnfold_initializer(g, p->inputs[2]) : NULL;
-  if (p->n_inputs > 2 && *p->inputs[2] && (!bias || bias->dtype != TQT_DTYPE_FLOAT)) return 0;
-  int64_t bias_n = bias ? tqt_tensor_numel(bias) : 0;
-  if (bias && bias_n != n_out && !(gemm && bias_n == 1)) return 0;
-  if (gemm && bias && bias->rank == 2 && bias->dims[0] != 1) return 0;
-  float gemm_beta = gemm ? tqt_attr_float(p, "beta", 1.0f) : 1.0f;
   float eps = tqt_attr_float(bn, "epsilon", 1e-5f);
   float *a = tqt_arena_calloc(c->m->arena, (size_t)n_out, sizeof *a);
   float *shift = tqt_arena_calloc(c->m->arena, (size_t)n_out, sizeof *shift);
@@ -150,17 +193,83 @@ static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
   const float *sc = scale->data, *bt = beta->data, *mu = mean->data, *vr = var->data;
   for (int64_t i = 0; i < n_out; i++) {
     a[i] = sc[i] / sqrtf(vr[i] + eps);
-    float b = bias ? gemm_beta * ((const float *)bias->data)[bias_n == 1 ? 0 : i] : 0.0f;
-    shift[i] = (b - mu[i]) * a[i] + bt[i];
+    shift[i] = (bnfold_bias_at(&f, i) - mu[i]) * a[i] + bt[i];
   }
-  if (bnfold_apply(c, g, p, a, shift, n_out)) return -1;
-  if (gemm) {
-    struct tqt_attr *at = (struct tqt_attr *)tqt_node_attr_find(p, "beta");
-    if (at) at->f = 1.0f;
-  }
+  if (bnfold_commit(c, g, p, a, shift, n_out, bn->outputs[0])) return -1;
   tqt_diag_note(c->d, "fold_batchnorm: '%s' folded into '%s' (%s)", bn->name, p->name,
                 p->op_type);
-  p->outputs[0] = bn->outputs[0];
+  return 1;
+}
+
+/* The per-channel values of n's constant operand when n is a Mul or Add of x and a float
+ * constant that holds one value or one per channel of an output of rank out_rank (channel axis
+ * 1); *step gives the index step per channel (0: one value). NULL otherwise. */
+static const float *bnfold_affine_operand(struct tqt_graph *g, const struct tqt_node *n,
+                                          const char *x, const struct bnfold_producer *f,
+                                          int64_t *step) {
+  if (*n->domain || n->n_inputs != 2 || n->n_outputs != 1 ||
+      (strcmp(n->op_type, "Mul") && strcmp(n->op_type, "Add")))
+    return NULL;
+  int k = strcmp(n->inputs[0], x) == 0 ? 1 : strcmp(n->inputs[1], x) == 0 ? 0 : -1;
+  if (k < 0 || strcmp(n->inputs[1 - k], x)) return NULL;
+  const struct tqt_tensor *t = bnfold_initializer(g, n->inputs[k]);
+  if (!t || t->dtype != TQT_DTYPE_FLOAT || !t->data || t->rank > f->out_rank) return NULL;
+  int64_t numel = tqt_tensor_numel(t);
+  if (numel == 1) {
+    *step = 0;
+    return t->data;
+  }
+  /* Right-aligned against the output: only the channel axis may hold more than one value. */
+  size_t channel = t->rank + 1 >= f->out_rank ? t->rank + 1 - f->out_rank : SIZE_MAX;
+  for (size_t i = 0; i < t->rank; i++)
+    if (t->dims[i] != (i == channel ? f->n_out : 1)) return NULL;
+  *step = 1;
+  return t->data;
+}
+
+/* The only node of g that reads name (none in a body, not a graph output), and its index. */
+static struct tqt_node *bnfold_only_reader(struct tqt_graph *g, const char *name, size_t *index) {
+  if (bnfold_readers(g, name) != 1) return NULL;
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (strcmp(g->nodes[i]->inputs[k], name) == 0) {
+        *index = i;
+        return g->nodes[i];
+      }
+  return NULL;
+}
+
+/* Folds the Mul and/or Add of constants that follow producer node pi of g into it (remove[]
+ * marks them). 1 folded, 0 not, -1 out of memory. */
+static int bnfold_try_affine(struct bnfold_ctx *c, struct tqt_graph *g, size_t pi, bool *remove) {
+  struct tqt_node *p = g->nodes[pi];
+  struct bnfold_producer f;
+  if (!bnfold_producer(g, p, &f)) return 0;
+  size_t mi = 0, ai = 0;
+  struct tqt_node *mul = bnfold_only_reader(g, p->outputs[0], &mi), *add = NULL;
+  int64_t mstep = 0, astep = 0;
+  const float *mv = mul && !strcmp(mul->op_type, "Mul")
+                        ? bnfold_affine_operand(g, mul, p->outputs[0], &f, &mstep) : NULL;
+  if (!mv) mul = NULL;
+  const char *x = mul ? mul->outputs[0] : p->outputs[0];
+  add = bnfold_only_reader(g, x, &ai);
+  const float *av = add && !strcmp(add->op_type, "Add")
+                        ? bnfold_affine_operand(g, add, x, &f, &astep) : NULL;
+  if (!av) add = NULL;
+  if (!mul && !add) return 0;
+  float *a = tqt_arena_calloc(c->m->arena, (size_t)f.n_out, sizeof *a);
+  float *shift = tqt_arena_calloc(c->m->arena, (size_t)f.n_out, sizeof *shift);
+  if (!a || !shift) return -1;
+  for (int64_t i = 0; i < f.n_out; i++) {
+    a[i] = mul ? mv[i * mstep] : 1.0f;
+    shift[i] = bnfold_bias_at(&f, i) * a[i] + (add ? av[i * astep] : 0.0f);
+  }
+  const char *out = add ? add->outputs[0] : mul->outputs[0];
+  if (bnfold_commit(c, g, p, a, shift, f.n_out, out)) return -1;
+  if (mul) remove[mi] = true;
+  if (add) remove[ai] = true;
+  tqt_diag_note(c->d, "fold_batchnorm: %s%s%s folded into '%s' (%s)", mul ? "Mul" : "",
+                mul && add ? " and " : "", add ? "Add" : "", p->name, p->op_type);
   return 1;
 }
 
@@ -170,9 +279,16 @@ static int bnfold_graph(struct tqt_graph *g, int depth, void *ctx) {
   bool *remove = tqt_arena_calloc(c->m->arena, g->n_nodes + 1, sizeof *remove);
   if (!remove) return -1;
   for (size_t i = 0; i < g->n_nodes; i++) {
+    if (remove[i]) continue; /* a Mul or Add folded already */
     int r = bnfold_try(c, g, i);
     if (r < 0) return -1;
     remove[i] = r == 1;
+    c->changed += r;
+  }
+  for (size_t i = 0; i < g->n_nodes; i++) { /* after BN: Conv, BN, Mul, Add fold whole */
+    if (remove[i]) continue;
+    int r = bnfold_try_affine(c, g, i, remove);
+    if (r < 0) return -1;
     c->changed += r;
   }
   tqt_graph_nodes_compact(g, remove);
