@@ -86,6 +86,10 @@ if awk -v a="${own:-x}" -v b="${shared:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 
 else
   not_ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
 fi
+# affines folded into Conv and Gemm by the passes, then quantized
+"$gen" affine "$dir/affine-float.onnx" && "$gen" input "$dir/aff_in.npy" 16,3,8,8 6 ||
+  not_ok "generate the affine model"
+check affine "$dir/affine-float.onnx" "$dir/aff_in.npy" --quantized --calib "$dir/aff_in.npy"
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"

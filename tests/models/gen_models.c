@@ -12,6 +12,11 @@
  *                                          weights; outputs `decoder` = Conv(Concat(a, b)) and
  *                                          `skip` = Conv(a): a is read by the Concat and by
  *                                          another node
+ *   gen_models affine OUT.onnx             affines written out after Conv and Gemm (input x
+ *                                          [1,3,8,8]): Conv, Mul by [1,4,1,1], Add of one value;
+ *                                          a bias-free Conv, Add of [4,1,1]; Conv, Mul by [8]
+ *                                          (along the width: no fold); Flatten, Gemm (transB),
+ *                                          Mul by one value, Add of [10]: output [1,10]
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -290,6 +295,44 @@ static int gen_skipcat(const char *path) {
     if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", names[i], 1, &outs[i], 1, &names[i]) ||
         !tqt_graph_output_add(g.a, g.m->graph, names[i], TQT_DTYPE_FLOAT, 4, out_dims))
       g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+/* A float constant of the given shape with seeded values around mean, and x op constant. */
+static const char *gen_const_op(struct gen *g, const char *op, const char *x, size_t rank,
+                                const int64_t *dims, double mean) {
+  struct tqt_node *n;
+  const char *ins[2] = {x, gen_weight(g, "k", rank, dims, 0.2, mean)};
+  return gen_node(g, op, 2, ins, &n);
+}
+
+static int gen_affine(const char *path) {
+  struct gen g = {.rng = 0x616666};
+  int64_t in_dims[4] = {1, 3, 8, 8}, out_dims[2] = {1, 10};
+  if (gen_begin(&g, "x", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  struct tqt_node *n;
+  int64_t c4[4] = {1, 4, 1, 1}, one[1] = {1}, c4r3[3] = {4, 1, 1}, w8[1] = {8}, n10[1] = {10};
+  const char *y = gen_conv(&g, "x", 3, 4, 3, 1, false);
+  y = gen_const_op(&g, "Mul", y, 4, c4, 1.0);
+  y = gen_const_op(&g, "Add", y, 1, one, 0.5);
+  int64_t wd[4] = {4, 4, 1, 1};
+  const char *c2_in[2] = {y, gen_weight(&g, "w", 4, wd, 0.5, 0)};
+  y = gen_node(&g, "Conv", 2, c2_in, &n); /* no bias: the Add after it is one */
+  y = gen_const_op(&g, "Add", y, 3, c4r3, 0.0);
+  y = gen_conv(&g, y, 4, 4, 1, 1, false);
+  y = gen_const_op(&g, "Mul", y, 1, w8, 1.0);
+  y = gen_node(&g, "Flatten", 1, &y, &n);
+  int64_t fc_dims[2] = {10, 256};
+  const char *fc_in[3] = {y, gen_weight(&g, "fc_w", 2, fc_dims, 0.1, 0),
+                          gen_weight(&g, "fc_b", 1, n10, 0.1, 0)};
+  y = gen_node(&g, "Gemm", 3, fc_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "transB", 1)) g.failed = 1;
+  y = gen_const_op(&g, "Mul", y, 1, one, 2.0);
+  y = gen_const_op(&g, "Add", y, 1, n10, 0.0);
+  const char *out[1] = {"y"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, &y, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
   return gen_finish(&g, path);
 }
 
@@ -634,6 +677,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "affine") == 0) return gen_affine(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
@@ -644,7 +688,7 @@ int main(int argc, char **argv) {
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  skipcat OUT.onnx |\n"
+                  "                  skipcat OUT.onnx | affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
