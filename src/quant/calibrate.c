@@ -10,16 +10,21 @@
 #include "dataset.h"
 #include "quant.h"
 
+struct tqt_qtensor *tqt_quant_observed(const struct tqt_quant_plan *p, const char *name,
+                                       const struct tqt_value *v) {
+  struct tqt_qtensor *t = tqt_quant_plan_find(p, name);
+  return t && t->kind == TQT_QTENSOR_KIND_ACTIVATION && v->kind == TQT_VALUE_KIND_TENSOR &&
+                 v->t.dtype == TQT_DTYPE_FLOAT
+             ? t
+             : NULL;
+}
+
 int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
                       const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
   (void)d;
-  struct tqt_quant_plan *p = ctx;
-  struct tqt_qtensor *t = tqt_quant_plan_find(p, name);
-  if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || v->kind != TQT_VALUE_KIND_TENSOR ||
-      v->t.dtype != TQT_DTYPE_FLOAT)
-    return 0;
-  tqt_histogram_add(t->hist, v->t.data, (size_t)tqt_rt_numel(&v->t));
+  struct tqt_qtensor *t = tqt_quant_observed(ctx, name, v);
+  if (t) tqt_histogram_add(t->hist, v->t.data, (size_t)tqt_rt_numel(&v->t));
   return 0;
 }
 
@@ -194,13 +199,11 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   if (st != TQT_STATUS_OK) return st;
   /* One exponent per scale group: the largest, so that no member clips more than it chose to. */
   for (size_t i = 0; i < p->n_tensors; i++) {
-    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[t->group];
-    while (root->group != (size_t)(root - p->tensors)) root = &p->tensors[root->group];
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
     if (t->kind != TQT_QTENSOR_KIND_BIAS && t->exponent > root->exponent) root->exponent = t->exponent;
   }
   for (size_t i = 0; i < p->n_tensors; i++) {
-    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[t->group];
-    while (root->group != (size_t)(root - p->tensors)) root = &p->tensors[root->group];
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
     if (t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents) t->exponent = root->exponent;
   }
   /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */

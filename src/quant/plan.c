@@ -197,6 +197,11 @@ static size_t plan_group_root(struct tqt_quant_plan *p, size_t i) {
   return i;
 }
 
+size_t tqt_quant_group_root(const struct tqt_quant_plan *p, size_t i) {
+  while (p->tensors[i].group != i) i = p->tensors[i].group;
+  return i;
+}
+
 static void plan_group_join(struct tqt_quant_plan *p, size_t a, size_t b) {
   size_t ra = plan_group_root(p, a), rb = plan_group_root(p, b);
   if (ra != rb) p->tensors[rb].group = ra;

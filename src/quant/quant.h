@@ -122,6 +122,12 @@ void tqt_quant_plan_destroy(struct tqt_quant_plan *p);
 struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name);
 
 /* The observer that calibration hands to the interpreter (ctx: the plan). */
+/* The root of tensor i's scale group: the tensor whose exponent the whole group takes. */
+size_t tqt_quant_group_root(const struct tqt_quant_plan *p, size_t i);
+/* The activation of p that value v (named name) gives statistics to, or NULL: not in the plan,
+ * not an activation, not a float tensor. */
+struct tqt_qtensor *tqt_quant_observed(const struct tqt_quant_plan *p, const char *name,
+                                       const struct tqt_value *v);
 int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
                       const struct tqt_value *v, struct tqt_diag *d);
 

@@ -1,5 +1,5 @@
 /* Exponent search (quant.h): each scale group's exponent moved to its neighbours while that
- * lowers the error at the model's outputs on the first calibration samples.
+ * lowers the error at the model's outputs on some of the calibration samples.
  *
  * A power-of-two threshold has only a handful of sensible values, so trying them is cheap where
  * a continuous threshold would need an optimizer; and the error that matters is the one after
@@ -54,20 +54,13 @@ struct search {
   size_t evaluations;
 };
 
-static size_t search_root(const struct tqt_quant_plan *p, size_t i) {
-  while (p->tensors[i].group != i) i = p->tensors[i].group;
-  return i;
-}
-
 /* Interpreter observer of the reference runs: each activation's histogram over the samples. */
 static int search_observe(void *ctx, const struct tqt_node *node, const char *name,
                           const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
   struct search *s = ctx;
-  const struct tqt_qtensor *t = tqt_quant_plan_find(s->p, name);
-  if (!t || t->kind != TQT_QTENSOR_KIND_ACTIVATION || v->kind != TQT_VALUE_KIND_TENSOR ||
-      v->t.dtype != TQT_DTYPE_FLOAT)
-    return 0;
+  const struct tqt_qtensor *t = tqt_quant_observed(s->p, name, v);
+  if (!t) return 0;
   struct tqt_histogram **h = &s->seen[t - s->p->tensors];
   if (!*h) {
     if (!(*h = malloc(sizeof **h))) {
@@ -227,7 +220,7 @@ static void search_unit_set(struct tqt_quant_plan *p, size_t r, int e, const int
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i];
     if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) continue;
-    if (search_root(p, i) == r) t->exponent = e;
+    if (tqt_quant_group_root(p, i) == r) t->exponent = e;
   }
 }
 
@@ -252,7 +245,7 @@ static bool search_unit_ranked(const struct search *s, size_t r) {
   const struct tqt_quant_plan *p = s->p;
   for (size_t i = 0; i < p->n_tensors; i++)
     if (!p->tensors[i].skip && p->tensors[i].kind == TQT_QTENSOR_KIND_ACTIVATION &&
-        search_root(p, i) == r && tqt_name_map_get(&s->ranked, p->tensors[i].name, NULL))
+        tqt_quant_group_root(p, i) == r && tqt_name_map_get(&s->ranked, p->tensors[i].name, NULL))
       return true;
   return false;
 }
@@ -263,7 +256,7 @@ static bool search_unit_covered(const struct search *s, size_t r, int e) {
   const struct tqt_quant_plan *p = s->p;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
-    if (t->skip || t->kind != TQT_QTENSOR_KIND_ACTIVATION || !t->hist || search_root(p, i) != r)
+    if (t->skip || t->kind != TQT_QTENSOR_KIND_ACTIVATION || !t->hist || tqt_quant_group_root(p, i) != r)
       continue;
     const struct tqt_histogram *seen = s->seen[i];
     double top = t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1;
@@ -285,7 +278,7 @@ static int search_unit_peak(const struct tqt_quant_plan *p, size_t r) {
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
     if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents ||
-        search_root(p, i) != r)
+        tqt_quant_group_root(p, i) != r)
       continue;
     if (!t->hist || !t->hist->count) return INT32_MAX;
     int e = tqt_threshold_exponent(fmax(fabs(t->hist->min), fabs(t->hist->max)));
@@ -369,7 +362,7 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
     if (t->kind == TQT_QTENSOR_KIND_ACTIVATION && p->samples)
       values += (double)t->hist->count / (double)p->samples;
     if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS) continue;
-    size_t r = t->channel_exponents ? i : search_root(p, i);
+    size_t r = t->channel_exponents ? i : tqt_quant_group_root(p, i);
     if (!searched[r]) n_groups++;
     searched[r] = true;
   }

@@ -196,12 +196,6 @@ struct stats_ctx {
   bool bad; /* out of memory while building JSON */
 };
 
-static const struct tqt_qtensor *stats_root(const struct tqt_quant_plan *p,
-                                            const struct tqt_qtensor *t) {
-  while (t->group != (size_t)(t - p->tensors)) t = &p->tensors[t->group];
-  return t;
-}
-
 static bool stats_owns(const struct stats_ctx *c, const struct tqt_node *n) {
   void *v;
   return n->n_outputs && tqt_name_map_get(&c->owners, n->outputs[0], &v) && v == n;
@@ -335,7 +329,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
       stats_push(ce, json_integer(t->channel_exponents[i]), &c->bad);
     stats_set(j, "channel_exponents", ce, &c->bad);
   }
-  const struct tqt_qtensor *root = stats_root(p, t);
+  const struct tqt_qtensor *root = &p->tensors[tqt_quant_group_root(p, (size_t)(t - p->tensors))];
   if (root != t && t->kind != TQT_QTENSOR_KIND_BIAS)
     stats_set(j, "group", json_string(root->name), &c->bad);
   if (t->n_search_tries) stats_set(j, "search", stats_search_tries(c, t), &c->bad);

@@ -75,11 +75,6 @@ struct train {
   struct tqt_name_map reported_names;
 };
 
-static size_t train_root(const struct tqt_quant_plan *p, size_t i) {
-  while (p->tensors[i].group != i) i = p->tensors[i].group;
-  return i;
-}
-
 static void train_teardown_model(struct train *t) {
   tqt_interp_destroy(t->in);
   t->in = NULL;
@@ -438,7 +433,7 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     const struct tqt_qtensor *q = &p->tensors[i];
     if (p->graphs[q->owner_graph].depth == 0) continue;
     n_in_bodies += !q->skip;
-    frozen[train_root(p, i)] = true;
+    frozen[tqt_quant_group_root(p, i)] = true;
   }
   if (n_in_bodies)
     tqt_diag_warn(d, "retrain: the %zu tensors quantized inside If/Loop/Scan bodies (and their "
@@ -446,9 +441,9 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
   for (size_t i = 0; i < p->n_tensors; i++) t.param_of[i] = SIZE_MAX;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *q = &p->tensors[i];
-    if (q->kind == TQT_QTENSOR_KIND_BIAS || q->channel_exponents || frozen[train_root(p, i)])
+    if (q->kind == TQT_QTENSOR_KIND_BIAS || q->channel_exponents || frozen[tqt_quant_group_root(p, i)])
       continue;
-    size_t r = train_root(p, i);
+    size_t r = tqt_quant_group_root(p, i);
     if (t.param_of[r] == SIZE_MAX) {
       t.param_of[r] = t.n_params;
       t.params[t.n_params].root = r;
