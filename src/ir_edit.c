@@ -85,6 +85,12 @@ struct tqt_model *tqt_model_clone(const struct tqt_model *m) {
   if (!c) return NULL;
   c->has_ir_version = m->has_ir_version;
   c->ir_version = m->ir_version;
+  c->producer_name = m->producer_name;
+  c->producer_version = m->producer_version;
+  c->domain = m->domain;
+  c->has_model_version = m->has_model_version;
+  c->model_version = m->model_version;
+  c->path = m->path; /* strings are shared like the tensors: m outlives the copy */
   for (size_t i = 0; i < m->n_opsets; i++)
     if (tqt_model_opset_set(c, m->opsets[i].domain, m->opsets[i].version)) goto fail;
   if (!(c->graph = tqt_graph_clone(c->arena, m->graph, NULL))) goto fail;

@@ -11,8 +11,9 @@ struct tqt_node *tqt_node_clone(struct tqt_arena *a, const struct tqt_node *n,
                                 struct tqt_graph *owner);
 struct tqt_graph *tqt_graph_clone(struct tqt_arena *a, const struct tqt_graph *g,
                                   struct tqt_graph *parent);
-/* A model of its own holding a copy of m's IR version, opsets and main graph (tensor data
- * shared), for a rewrite that must leave m as it is. NULL when out of memory. */
+/* A model of its own holding a copy of m's main graph, opsets and metadata (tensor data and
+ * strings shared: m must outlive it and not change its tensors' bytes), for a rewrite that must
+ * leave m as it is (Q/DQ inserted into one of them). NULL when out of memory. */
 struct tqt_model *tqt_model_clone(const struct tqt_model *m);
 
 /* Renames, through map (old name → new name, values are const char *), the inputs and outputs

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 
+#include "ir_edit.h"
 #include "progress.h"
 #include "report/compare.h"
 #include "report/fixpoint.h"
@@ -27,8 +28,9 @@ enum tqt_status cli_analysis_before_insert(struct cli_analysis *a, const struct 
                                            const struct tqt_model *m, const struct tqt_options *o,
                                            const char *in_path, struct tqt_diag *d) {
   if (!cli_analysis_wanted(a)) return TQT_STATUS_OK;
-  enum tqt_status st = tqt_model_snapshot(m, &a->float_model, d);
-  if (st != TQT_STATUS_OK || (!a->stats_path && !a->report_path)) return st;
+  if (!(a->float_model = tqt_model_clone(m)))
+    return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  if (!a->stats_path && !a->report_path) return TQT_STATUS_OK;
   struct tqt_stats_source src = {.plan = plan, .float_model = m, .options = o,
                                  .model_path = in_path};
   return tqt_stats_build(&src, &a->stats, d);

@@ -90,31 +90,6 @@ bool tqt_compare_metrics_add(struct tqt_compare_metrics *m, const struct tqt_rt_
   return true;
 }
 
-/* ---- models ---- */
-
-enum tqt_status tqt_model_snapshot(const struct tqt_model *m, struct tqt_model **out,
-                                   struct tqt_diag *d) {
-  *out = NULL;
-  struct tqt_model *c = tqt_model_create();
-  if (!c) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
-  c->has_ir_version = m->has_ir_version;
-  c->ir_version = m->ir_version;
-  c->producer_name = m->producer_name;
-  c->producer_version = m->producer_version;
-  c->domain = m->domain;
-  c->has_model_version = m->has_model_version;
-  c->model_version = m->model_version;
-  c->path = m->path; /* strings are shared like the tensors: m outlives the snapshot */
-  for (size_t i = 0; i < m->n_opsets; i++)
-    if (tqt_model_opset_set(c, m->opsets[i].domain, m->opsets[i].version)) goto oom;
-  if (!(c->graph = tqt_graph_clone(c->arena, m->graph, NULL))) goto oom;
-  *out = c;
-  return TQT_STATUS_OK;
-oom:
-  tqt_model_destroy(c);
-  return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
-}
-
 /* ---- matching ---- */
 
 /* B's producers: value name → node. */

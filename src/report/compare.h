@@ -89,10 +89,5 @@ enum tqt_status tqt_compare_models(struct tqt_model *a, struct tqt_model *b,
 const struct tqt_compare_entry *tqt_compare_layer(const struct tqt_compare *c, const char *name);
 void tqt_compare_destroy(struct tqt_compare *c);
 
-/* A copy of m's main graph, opsets and metadata in a model of its own (tensor data shared with m:
- * m must outlive it and not change its tensors' bytes). For keeping the float model when Q/DQ is
- * inserted into m. */
-enum tqt_status tqt_model_snapshot(const struct tqt_model *m, struct tqt_model **out,
-                                   struct tqt_diag *d);
 
 #endif
