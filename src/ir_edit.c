@@ -194,6 +194,13 @@ void tqt_graph_nodes_compact(struct tqt_graph *g, const bool *remove) {
   g->n_nodes = kept;
 }
 
+struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
+      if (!strcmp(g->nodes[i]->outputs[k], name)) return g->nodes[i];
+  return NULL;
+}
+
 /* ---- unique names ---- */
 
 static int edit_collect(struct tqt_graph *g, int depth, void *ctx) {

@@ -30,6 +30,8 @@ int tqt_graph_nodes_splice(struct tqt_arena *a, struct tqt_graph *g, size_t at,
                            struct tqt_node *const *nodes, size_t n);
 /* Drops the nodes whose remove[i] is set, keeping the order of the rest. */
 void tqt_graph_nodes_compact(struct tqt_graph *g, const bool *remove);
+/* The node of g (not of its subgraphs) that writes `name`, or NULL: a scan, for a few lookups. */
+struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name);
 
 /* Every value and node name of the model (all graphs and functions) into used. 0 or -1. */
 int tqt_names_collect(struct tqt_model *m, struct tqt_name_map *used);

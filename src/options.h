@@ -49,12 +49,16 @@ struct tqt_preprocess {
   bool grayscale;       /* one channel: 0.299 R + 0.587 G + 0.114 B for colour images */
 };
 
+/* The refinements measured at the model's outputs: the exponent search and bias correction. */
 enum tqt_search_mode {
-  TQT_SEARCH_MODE_AUTO,   /* when the searched runs stay within a budget of computed values */
+  TQT_SEARCH_MODE_AUTO,   /* search: within a budget of computed values; bias: kept if it helps */
   TQT_SEARCH_MODE_ALWAYS,
   TQT_SEARCH_MODE_OFF,
 };
 
+/* auto: at most this many values computed by all the measured runs of a refinement together
+ * (about a minute of the interpreter on one core). */
+#define TQT_SEARCH_AUTO_BUDGET 4e9
 /* The calibration samples the exponent search measures on, unless told. */
 #define TQT_SEARCH_SAMPLES_DEFAULT 32
 
@@ -82,6 +86,7 @@ struct tqt_options {
   double percentile;         /* for percentile; 0 means 99.99 */
   enum tqt_search_mode search; /* exponent search at the model outputs (quant.h) */
   size_t search_samples;       /* the calibration samples it measures on; 0: the default */
+  enum tqt_search_mode bias_correction; /* on the same samples, after the search (quant.h) */
   const char *const *exclude_op_types;
   size_t n_exclude_op_types;
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */

@@ -50,6 +50,10 @@ static const char convert_help[] =
     "                    (default: when it costs at most ~4e9 computed values), always, off\n"
     "  --search-samples N  calibration samples the search measures on, spread over them\n"
     "                    (default 32)\n"
+    "  --bias-correction MODE  each quantized Conv/Gemm bias moved by the mean error its\n"
+    "                    quantization adds per output channel, measured on the search's\n"
+    "                    samples; auto (default: kept when the outputs' error falls),\n"
+    "                    always, off\n"
     "Quantization:\n"
     "  --wbits N, --abits N   weight and activation bits, 2-8 (default 8; fewer bits keep\n"
     "                    int8/uint8 containers with a narrower range)\n"
@@ -284,7 +288,7 @@ int cli_convert_main(int argc, char **argv) {
   enum {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
-    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
@@ -313,6 +317,7 @@ int cli_convert_main(int argc, char **argv) {
       {"per-tensor", no_argument, NULL, OPT_PER_TENSOR},
       {"search", required_argument, NULL, OPT_SEARCH},
       {"search-samples", required_argument, NULL, OPT_SEARCH_SAMPLES},
+      {"bias-correction", required_argument, NULL, OPT_BIAS_CORRECTION},
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
@@ -363,6 +368,7 @@ int cli_convert_main(int argc, char **argv) {
   double min_quantized = -1; /* --min-quantized: the least fraction of compute nodes */
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
+  struct tqt_quant_samples *samples = NULL;
   int status = CLI_EXIT_USAGE;
   /* analysis (cli_analysis.h) */
   struct cli_analysis analysis = {.stats_in = calloc(list_max, sizeof *analysis.stats_in)};
@@ -414,6 +420,12 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_SEARCH:
       if (!tqt_search_mode_parse(optarg, &topts.search)) {
         status = cli_usage_error("--search takes auto, always or off, not '%s'", optarg);
+        goto done;
+      }
+      break;
+    case OPT_BIAS_CORRECTION:
+      if (!tqt_search_mode_parse(optarg, &topts.bias_correction)) {
+        status = cli_usage_error("--bias-correction takes auto, always or off, not '%s'", optarg);
         goto done;
       }
       break;
@@ -631,16 +643,27 @@ int cli_convert_main(int argc, char **argv) {
     if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
         convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK)
       goto in_fail;
-    /* The search measures on real samples: random inputs say nothing about the model's use. */
-    if (n_calib && !random_calib && topts.search != TQT_SEARCH_MODE_OFF) {
+    /* The search and bias correction measure on real samples: random inputs say nothing about
+     * the model's use. */
+    if (n_calib && !random_calib &&
+        (topts.search != TQT_SEARCH_MODE_OFF || topts.bias_correction != TQT_SEARCH_MODE_OFF)) {
       size_t ss = topts.search_samples ? topts.search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
-      struct tqt_search_options so = {.mode = topts.search, .threads = threads,
-                                      .samples = ss, .max_samples = calib_count,
-                                      .progress = convert_progress, .progress_ctx = &progress};
+      if (tqt_quant_samples_load(plan, m, calib_specs, n_calib, ss, calib_count, threads, &samples,
+                                 &d) != TQT_STATUS_OK)
+        goto in_fail;
+    }
+    if (samples && topts.search != TQT_SEARCH_MODE_OFF) {
+      struct tqt_search_options so = {.mode = topts.search, .progress = convert_progress,
+                                      .progress_ctx = &progress};
       cli_progress_start(&progress, "exponent search", 0, d.verbosity == TQT_VERBOSITY_QUIET);
-      if (tqt_quant_search(plan, m, calib_specs, n_calib, &so, &d) != TQT_STATUS_OK) goto in_fail;
+      if (tqt_quant_search(plan, m, samples, &so, &d) != TQT_STATUS_OK) goto in_fail;
       cli_progress_end(&progress);
     }
+    if (samples && topts.bias_correction != TQT_SEARCH_MODE_OFF &&
+        tqt_quant_bias_correct(plan, m, samples, topts.bias_correction, &d) != TQT_STATUS_OK)
+      goto in_fail;
+    tqt_quant_samples_free(samples);
+    samples = NULL;
     train.max_samples = calib_count;
     train.threads = threads;
     if (retrain && tqt_train_thresholds(plan, m, calib_specs, n_calib, &train, &d) != TQT_STATUS_OK)
@@ -680,6 +703,7 @@ done:
   /* analysis (cli_analysis.h) */
   free(analysis.stats_in);
   cli_analysis_free(&analysis);
+  tqt_quant_samples_free(samples);
   tqt_quant_plan_destroy(plan);
   tqt_model_destroy(m);
   tqt_arena_destroy(config_arena);

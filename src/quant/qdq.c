@@ -155,7 +155,8 @@ static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
   for (size_t ch = 0; ch < n_ch; ch++) scales[ch] = (float)tqt_quant_scale(c->p, t, ch);
   for (int64_t i = 0; i < numel; i++) {
     size_t ch = n_ch > 1 ? (size_t)((i / inner) % (int64_t)n_ch) : 0;
-    double v = nearbyint((double)(x[i] / scales[ch])); /* float division, half to even: QuantizeLinear's */
+    float f = t->bias_correction ? x[i] - t->bias_correction[i] : x[i];
+    double v = nearbyint((double)(f / scales[ch])); /* float division, half to even: QuantizeLinear's */
     if (v < lo || v > hi) clipped++;
     tqt_rt_set(&view, i, v < lo ? lo : v > hi ? hi : v);
   }

@@ -49,8 +49,10 @@ struct tqt_qtensor {
   int axis;
   size_t n_channels;
   int *channel_exponents;
-  /* Biases: the input activation and the weight whose scales multiply into theirs. */
+  /* Biases: the input activation and the weight whose scales multiply into theirs; the bias
+   * correction per value (subtracted before quantizing; NULL: none). */
   size_t bias_input, bias_weight;
+  float *bias_correction;
   const struct tqt_node *owner; /* the node that made it quantized, for messages */
   size_t owner_graph, owner_node; /* where: p->graphs[owner_graph], node owner_node */
   /* Set by finish: an activation no calibration sample computed (a branch never taken), and a
@@ -107,6 +109,10 @@ struct tqt_quant_plan {
    * (search_groups 0: no search ran). */
   size_t search_groups, search_changed;
   double search_error_before, search_error_after;
+  /* Set by tqt_quant_bias_correct: layers measured, layers and channels shifted, the output
+   * error before and after (bias_layers 0: no correction ran). */
+  size_t bias_layers, bias_corrected_layers, bias_channels;
+  double bias_error_before, bias_error_after;
 };
 
 /* Conv, ConvTranspose, Gemm and MatMul: the nodes whose quantization the coverage counts. */
@@ -147,25 +153,57 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d);
 
+/* The measuring samples of the refinements after calibration (samples.c): some calibration
+ * samples, spread over them, held with the float model's outputs on them and, per activation of
+ * the plan, the histogram of its values in them. */
+struct tqt_quant_samples;
+
+/* Loads `want` samples spread over the first max_samples (0: all) of specs (fewer when they do
+ * not fit in 1 GiB with their reference outputs) and runs m, the float model, over them. */
+enum tqt_status tqt_quant_samples_load(const struct tqt_quant_plan *p, const struct tqt_model *m,
+                                       const char *const *specs, size_t n_specs, size_t want,
+                                       size_t max_samples, int threads,
+                                       struct tqt_quant_samples **out, struct tqt_diag *d);
+void tqt_quant_samples_free(struct tqt_quant_samples *s);
+size_t tqt_quant_samples_count(const struct tqt_quant_samples *s);
+/* How many runs over the samples were made (each of count samples). */
+size_t tqt_quant_samples_runs(const struct tqt_quant_samples *s);
+/* The values plan tensor i (an activation) took in the samples, or NULL. */
+const struct tqt_histogram *tqt_quant_samples_seen(const struct tqt_quant_samples *s, size_t i);
+/* Runs qm (whose outputs are m's) over the samples with an observer (may be NULL); *error (when
+ * error is not NULL): per float output, the energy of the difference to m's output over the
+ * energy of m's output (10^(-SQNR/10)), summed over the outputs; a value that is not finite
+ * where m's is makes it infinite. */
+enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_model *qm,
+                                      tqt_observer_fn observer, void *observer_ctx,
+                                      double *error, struct tqt_diag *d);
+/* The error of the plan as it stands: m with its Q/DQ, run over the samples. */
+enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
+                                        struct tqt_diag *d);
+
 struct tqt_search_options {
   enum tqt_search_mode mode;
-  size_t samples; /* calibration samples the error is measured on, spread over them (> 0) */
-  size_t max_samples; /* the calibration samples: the first max_samples of specs (0: all) */
-  int threads;
   tqt_progress_fn progress; /* done of total plan tensors */
   void *progress_ctx;
 };
 
 /* Exponent search, after tqt_quant_plan_finish: for each scale group of activations or
  * per-tensor weights, in the order of the plan, the exponents below and above the calibrated
- * one are tried while the error of the model's outputs (the Q/DQ model against m, the float
- * model, on o->samples samples spread over specs) falls; the best stays. Steps down stop where
- * the samples do not show what they clip, and at the largest value of class scores
- * (search.c). The tries are kept on the group's root tensor (search_start,
+ * one are tried while the error at the model's outputs on the samples falls; the best stays.
+ * Steps down stop where the samples do not show what they clip, and at the largest value of
+ * class scores (search.c). The tries are kept on the group's root tensor (search_start,
  * search_tries). */
 enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_model *m,
-                                 const char *const *specs, size_t n_specs,
+                                 struct tqt_quant_samples *samples,
                                  const struct tqt_search_options *o, struct tqt_diag *d);
+
+/* Bias correction, after the exponents are final: each bias of a quantized Conv, ConvTranspose
+ * or Gemm of the main graph gets, per output channel, the mean error its node's quantization adds
+ * there on the samples (bias_correction), where it stands out of the noise. Mode auto keeps them
+ * when they lower the error at the outputs, always keeps them (bias.c). */
+enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                       struct tqt_quant_samples *samples,
+                                       enum tqt_search_mode mode, struct tqt_diag *d);
 
 /* The initializer called name in any graph of m (names are unique model-wide); *graph and *index
  * (when not NULL) say where. NULL when there is none. */

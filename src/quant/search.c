@@ -21,16 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset.h"
-#include "ir_edit.h"
 #include "quant.h"
 
 #define SEARCH_NOMEM(d) tqt_diag_fail((d), TQT_STATUS_NOMEM, "out of memory")
-/* --search auto: at most this many values computed by all the searched runs together (about a
- * minute of the interpreter on one core). */
-#define SEARCH_AUTO_BUDGET 4e9
-/* At most this many bytes of samples and reference outputs held (large images take fewer). */
-#define SEARCH_MEMORY_BUDGET ((size_t)1 << 30)
 /* Steps away from the calibrated exponent, each way. */
 #define SEARCH_MAX_STEPS 3
 /* A step down is measured only where the search samples show the clipping it adds: unless the
@@ -40,172 +33,10 @@
 
 struct search {
   struct tqt_quant_plan *p;
-  const struct tqt_model *m;
-  const struct tqt_search_options *o;
+  struct tqt_quant_samples *samples;
   struct tqt_diag *d;
-  size_t n_samples, n_in, n_out;
-  struct tqt_value *inputs;    /* n_samples × n_in, owned copies */
-  const struct tqt_value **ptrs; /* n_in, pointing into inputs for one sample */
-  float **ref;                 /* n_samples × n_out float outputs (NULL: not a float tensor) */
-  size_t *ref_size;            /* n_out */
-  double *ref_energy;          /* n_out: Σ over samples of Σ y² */
-  struct tqt_histogram **seen; /* per plan tensor: an activation's values in the samples */
-  struct tqt_name_map ranked;  /* inputs of Softmax, LogSoftmax, ArgMax, TopK */
-  size_t evaluations;
+  struct tqt_name_map ranked; /* inputs of Softmax, LogSoftmax, ArgMax, TopK */
 };
-
-/* Interpreter observer of the reference runs: each activation's histogram over the samples. */
-static int search_observe(void *ctx, const struct tqt_node *node, const char *name,
-                          const struct tqt_value *v, struct tqt_diag *d) {
-  (void)node;
-  struct search *s = ctx;
-  const struct tqt_qtensor *t = tqt_quant_observed(s->p, name, v);
-  if (!t) return 0;
-  struct tqt_histogram **h = &s->seen[t - s->p->tensors];
-  if (!*h) {
-    if (!(*h = malloc(sizeof **h))) {
-      SEARCH_NOMEM(d);
-      return -1;
-    }
-    tqt_histogram_init(*h);
-  }
-  tqt_histogram_add(*h, v->t.data, (size_t)tqt_rt_numel(&v->t));
-  return 0;
-}
-
-/* Loads the samples and the float model's outputs on them. */
-static enum tqt_status search_reference(struct search *s, const char *const *specs,
-                                        size_t n_specs) {
-  struct tqt_diag *d = s->d;
-  struct tqt_interp_options io = {.threads = s->o->threads, .observer = search_observe,
-                                  .observer_ctx = s};
-  struct tqt_interp *in = NULL;
-  struct tqt_dataset *ds = NULL;
-  const struct tqt_value_info **infos = NULL;
-  enum tqt_status st = tqt_interp_create((struct tqt_model *)s->m, &io, &in, d);
-  if (st != TQT_STATUS_OK) return st;
-  s->n_in = tqt_interp_input_count(in);
-  s->n_out = tqt_interp_output_count(in);
-  if (!(infos = calloc(s->n_in + 1, sizeof *infos))) {
-    st = SEARCH_NOMEM(d);
-    goto fail;
-  }
-  for (size_t i = 0; i < s->n_in; i++) infos[i] = tqt_interp_input_info(in, i);
-  if ((st = tqt_dataset_open(specs, n_specs, infos, s->n_in, s->p->preprocess, &ds, d)) !=
-      TQT_STATUS_OK)
-    goto fail;
-  size_t count = tqt_dataset_count(ds);
-  if (s->o->max_samples && s->o->max_samples < count) count = s->o->max_samples;
-  s->n_samples = count < s->o->samples ? count : s->o->samples;
-  s->inputs = calloc(s->n_samples * s->n_in + 1, sizeof *s->inputs);
-  s->ptrs = calloc(s->n_in + 1, sizeof *s->ptrs);
-  s->ref = calloc(s->n_samples * s->n_out + 1, sizeof *s->ref);
-  s->ref_size = calloc(s->n_out + 1, sizeof *s->ref_size);
-  s->ref_energy = calloc(s->n_out + 1, sizeof *s->ref_energy);
-  if (!s->inputs || !s->ptrs || !s->ref || !s->ref_size || !s->ref_energy) {
-    st = SEARCH_NOMEM(d);
-    goto fail;
-  }
-  for (size_t k = 0; k < s->n_samples; k++) {
-    struct tqt_value *v = &s->inputs[k * s->n_in];
-    /* Spread over the calibration samples: the first ones are often alike (one folder, one
-     * recording), and an exponent judged on them alone can clip what the others hold. */
-    size_t at = (size_t)(((double)k + 0.5) * (double)count / (double)s->n_samples);
-    if ((st = tqt_dataset_sample(ds, at, v, d)) != TQT_STATUS_OK) goto fail;
-    for (size_t i = 0; i < s->n_in; i++) { /* owned copies: the dataset reuses its buffers */
-      struct tqt_value copy = {0};
-      if ((st = tqt_value_copy(&copy, &v[i], d)) != TQT_STATUS_OK) goto fail;
-      v[i] = copy;
-      s->ptrs[i] = &v[i];
-    }
-    if ((st = tqt_interp_run(in, s->ptrs, s->n_in, d)) != TQT_STATUS_OK) {
-      tqt_diag_prefix(d, "search: sample %zu: ", k);
-      goto fail;
-    }
-    for (size_t j = 0; j < s->n_out; j++) {
-      const struct tqt_value *y = tqt_interp_output(in, j);
-      if (y->kind != TQT_VALUE_KIND_TENSOR || y->t.dtype != TQT_DTYPE_FLOAT) continue;
-      size_t n = (size_t)tqt_rt_numel(&y->t);
-      float *r = malloc((n + 1) * sizeof *r);
-      if (!r) {
-        st = SEARCH_NOMEM(d);
-        goto fail;
-      }
-      memcpy(r, y->t.data, n * sizeof *r);
-      s->ref[k * s->n_out + j] = r;
-      s->ref_size[j] = n;
-      for (size_t e = 0; e < n; e++)
-        if (isfinite(r[e])) s->ref_energy[j] += (double)r[e] * r[e];
-    }
-    if (k == 0) { /* what one sample holds: as many as the memory budget allows */
-      size_t bytes = 1;
-      for (size_t i = 0; i < s->n_in; i++)
-        if (v[i].kind == TQT_VALUE_KIND_TENSOR)
-          bytes += (size_t)tqt_rt_numel(&v[i].t) * tqt_dtype_size(v[i].t.dtype);
-      for (size_t j = 0; j < s->n_out; j++) bytes += s->ref_size[j] * sizeof(float);
-      size_t fit = SEARCH_MEMORY_BUDGET / bytes;
-      if (fit < s->n_samples) {
-        s->n_samples = fit ? fit : 1;
-        tqt_diag_note(d, "exponent search: %zu samples fit in %zu MiB", s->n_samples,
-                      SEARCH_MEMORY_BUDGET >> 20);
-      }
-    }
-  }
-fail:
-  free(infos);
-  tqt_dataset_close(ds);
-  tqt_interp_destroy(in);
-  return st;
-}
-
-/* The error of the plan's current exponents: per float output, the energy of the difference
- * over the energy of the reference (10^(-SQNR/10)), summed over the outputs. A value that is
- * not finite where the reference is makes the error infinite. */
-static enum tqt_status search_error(struct search *s, double *out) {
-  struct tqt_diag *d = s->d;
-  struct tqt_interp *in = NULL;
-  struct tqt_model *qm = tqt_model_clone(s->m);
-  double *diff = calloc(s->n_out + 1, sizeof *diff);
-  enum tqt_status st = TQT_STATUS_OK;
-  if (!qm || !diff) {
-    st = SEARCH_NOMEM(d);
-    goto fail;
-  }
-  struct tqt_interp_options io = {.threads = s->o->threads};
-  if ((st = tqt_quant_insert(qm, s->p, d)) != TQT_STATUS_OK ||
-      (st = tqt_interp_create(qm, &io, &in, d)) != TQT_STATUS_OK)
-    goto fail;
-  s->evaluations++;
-  for (size_t k = 0; k < s->n_samples; k++) {
-    for (size_t i = 0; i < s->n_in; i++) s->ptrs[i] = &s->inputs[k * s->n_in + i];
-    if ((st = tqt_interp_run(in, s->ptrs, s->n_in, d)) != TQT_STATUS_OK) {
-      tqt_diag_prefix(d, "search: sample %zu: ", k);
-      goto fail;
-    }
-    for (size_t j = 0; j < s->n_out; j++) {
-      const float *r = s->ref[k * s->n_out + j];
-      const struct tqt_value *y = tqt_interp_output(in, j);
-      if (!r || y->kind != TQT_VALUE_KIND_TENSOR || y->t.dtype != TQT_DTYPE_FLOAT ||
-          (size_t)tqt_rt_numel(&y->t) != s->ref_size[j])
-        continue;
-      const float *q = y->t.data;
-      for (size_t e = 0; e < s->ref_size[j]; e++) {
-        if (!isfinite(r[e])) continue;
-        double delta = (double)q[e] - r[e];
-        diff[j] += isfinite(delta) ? delta * delta : INFINITY;
-      }
-    }
-  }
-  double err = 0;
-  for (size_t j = 0; j < s->n_out; j++)
-    err += diff[j] / (s->ref_energy[j] > 0 ? s->ref_energy[j] : 1e-30);
-  *out = err;
-fail:
-  free(diff);
-  tqt_interp_destroy(in);
-  tqt_model_destroy(qm);
-  return st;
-}
 
 /* Sets the exponent of the unit at r: every member of the scale group rooted there (biases
  * follow from their input and weight), or, for a per-channel weight, every channel's exponent
@@ -258,7 +89,7 @@ static bool search_unit_covered(const struct search *s, size_t r, int e) {
     const struct tqt_qtensor *t = &p->tensors[i];
     if (t->skip || t->kind != TQT_QTENSOR_KIND_ACTIVATION || !t->hist || tqt_quant_group_root(p, i) != r)
       continue;
-    const struct tqt_histogram *seen = s->seen[i];
+    const struct tqt_histogram *seen = tqt_quant_samples_seen(s->samples, i);
     double top = t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1;
     double level = (top + 0.5) * tqt_scale_of(e, t->bits, t->is_signed);
     double all = tqt_histogram_fraction_above(t->hist, level);
@@ -309,7 +140,7 @@ static enum tqt_status search_unit(struct search *s, size_t r, double *current, 
      * largest) can give the lower output error: measured, not assumed. */
     for (size_t c = 0; c < root->n_channels; c++) root->channel_exponents[c] = start;
     double err;
-    if ((st = search_error(s, &err)) != TQT_STATUS_OK) return st;
+    if ((st = tqt_quant_samples_error(s->samples, &err, s->d)) != TQT_STATUS_OK) return st;
     root->search_tries[root->n_search_tries++] = (struct tqt_search_try){start, err, true};
     if (err < *current) {
       *current = err;
@@ -329,7 +160,7 @@ static enum tqt_status search_unit(struct search *s, size_t r, double *current, 
       if (e < floor || (dir > 0 && e > peak) || (dir < 0 && !search_unit_covered(s, r, e))) break;
       search_unit_set(p, r, e, base);
       double err;
-      if ((st = search_error(s, &err)) != TQT_STATUS_OK) return st;
+      if ((st = tqt_quant_samples_error(s->samples, &err, s->d)) != TQT_STATUS_OK) return st;
       root->search_tries[root->n_search_tries++] = (struct tqt_search_try){e, err, false};
       if (!(err < *current)) break;
       *current = err;
@@ -343,16 +174,15 @@ static enum tqt_status search_unit(struct search *s, size_t r, double *current, 
 }
 
 enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_model *m,
-                                 const char *const *specs, size_t n_specs,
+                                 struct tqt_quant_samples *samples,
                                  const struct tqt_search_options *o, struct tqt_diag *d) {
-  struct search s = {.p = p, .m = m, .o = o, .d = d};
+  struct search s = {.p = p, .samples = samples, .d = d};
   enum tqt_status st = TQT_STATUS_OK;
   tqt_name_map_init(&s.ranked);
   /* The units: scale groups (of activations and per-tensor weights) and per-channel weights. */
   size_t n_groups = 0;
   bool *searched = calloc(p->n_tensors + 1, sizeof *searched);
-  s.seen = calloc(p->n_tensors + 1, sizeof *s.seen);
-  if (!searched || !s.seen || tqt_graph_walk(m->graph, search_ranked_visit, &s)) {
+  if (!searched || tqt_graph_walk(m->graph, search_ranked_visit, &s)) {
     st = SEARCH_NOMEM(d);
     goto done;
   }
@@ -366,17 +196,17 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
     if (!searched[r]) n_groups++;
     searched[r] = true;
   }
-  size_t samples = o->samples;
-  double cost = (double)(2 * n_groups + 1) * (double)samples * values;
-  if (o->mode == TQT_SEARCH_MODE_AUTO && cost > SEARCH_AUTO_BUDGET) {
+  size_t n_samples = tqt_quant_samples_count(samples);
+  double cost = (double)(2 * n_groups + 1) * (double)n_samples * values;
+  if (o->mode == TQT_SEARCH_MODE_AUTO && cost > TQT_SEARCH_AUTO_BUDGET) {
     tqt_diag_warn(d, "exponent search skipped: %zu scale groups × %zu samples × %.3g values a run "
                   "is more than --search auto does (--search always, or fewer --search-samples)",
-                  n_groups, samples, values);
+                  n_groups, n_samples, values);
     goto done;
   }
-  if ((st = search_reference(&s, specs, n_specs)) != TQT_STATUS_OK) goto done;
+  size_t runs = tqt_quant_samples_runs(samples);
   double current;
-  if ((st = search_error(&s, &current)) != TQT_STATUS_OK) goto done;
+  if ((st = tqt_quant_samples_error(samples, &current, d)) != TQT_STATUS_OK) goto done;
   double first = current;
   size_t changed = 0;
   for (size_t r = 0; r < p->n_tensors; r++) {
@@ -392,17 +222,8 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
   p->search_changed = changed;
   tqt_diag_note(d, "exponent search: %zu of %zu scale groups moved, output SQNR %.2f → %.2f dB "
                 "(%zu runs of %zu samples)", changed, n_groups, -10 * log10(first),
-                -10 * log10(current), s.evaluations, s.n_samples);
+                -10 * log10(current), tqt_quant_samples_runs(samples) - runs, n_samples);
 done:
-  for (size_t i = 0; s.inputs && i < s.n_samples * s.n_in; i++) tqt_value_release(&s.inputs[i]);
-  free(s.inputs);
-  free(s.ptrs);
-  for (size_t i = 0; s.ref && i < s.n_samples * s.n_out; i++) free(s.ref[i]);
-  free(s.ref);
-  free(s.ref_size);
-  free(s.ref_energy);
-  for (size_t i = 0; s.seen && i < p->n_tensors; i++) free(s.seen[i]);
-  free(s.seen);
   tqt_name_map_free(&s.ranked);
   free(searched);
   return st;

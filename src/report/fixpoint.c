@@ -155,7 +155,10 @@ static int fix_acc_from_weights(const struct fix_ctx *c, const struct tqt_qtenso
   for (int64_t o = 0; o < n_out; o++) {
     double bound = sum[o] * xmax;
     if (bt && bt->data && bt->dtype == TQT_DTYPE_FLOAT && tqt_tensor_numel(bt) == n_out)
-      bound += fabs(fix_quantize(c->p, b, ((const float *)bt->data)[o], n_ch > 1 ? (size_t)o : 0));
+      bound += fabs(fix_quantize(c->p, b,
+                                 ((const float *)bt->data)[o] -
+                                     (b->bias_correction ? b->bias_correction[o] : 0.0f),
+                                 n_ch > 1 ? (size_t)o : 0));
     if (bound > worst) worst = bound;
   }
   free(sum);

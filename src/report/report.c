@@ -170,6 +170,15 @@ static void summary(FILE *fp, const json_t *s) {
              tqt_json_int(set, "search_samples", 0));
     card(fp, "exponent search", v, sub);
   }
+  const json_t *bias = json_object_get(sum, "bias_correction");
+  if (bias) {
+    snprintf(v, sizeof v, "%lld of %lld layers", tqt_json_int(bias, "corrected_layers", 0),
+             tqt_json_int(bias, "layers", 0));
+    snprintf(sub, sizeof sub, "%lld channels shifted; output SQNR %.2f &rarr; %.2f dB",
+             tqt_json_int(bias, "channels", 0), tqt_json_num(bias, "output_sqnr_before_db"),
+             tqt_json_num(bias, "output_sqnr_after_db"));
+    card(fp, "bias correction", v, sub);
+  }
   snprintf(v, sizeof v, "%lld", tqt_json_int(s, "samples", 0));
   long long sq = tqt_json_int(s, "sqnr_samples", 0);
   if (sq) snprintf(sub, sizeof sub, "SQNR measured on %lld samples", sq);
@@ -535,13 +544,36 @@ static void tensor_card(FILE *fp, const json_t *t, size_t index) {
   fputs("</div></div>\n", fp);
 }
 
+/* A bias table cell: how many values bias correction moved and the largest move. */
+static void bias_correction(FILE *fp, const json_t *shift) {
+  size_t i, moved = 0;
+  const json_t *k;
+  double top = 0;
+  json_array_foreach(shift, i, k) {
+    double x = json_number_value(k);
+    moved += x != 0;
+    if (fabs(x) > fabs(top)) top = x;
+  }
+  fprintf(fp, "<td class=\"n\" data-v=\"%zu\">", moved);
+  if (moved) {
+    fprintf(fp, "%zu of %zu, largest ", moved, json_array_size(shift));
+    num(fp, -top);
+  } else {
+    fputs("&mdash;", fp);
+  }
+  fputs("</td>", fp);
+}
+
 /* Biases: int32 at s_in · s_w, nothing to choose: one row each. */
 static void biases(FILE *fp, const json_t *ts, size_t count) {
   fprintf(fp, "<h2 id=\"biases\">Biases (%zu)</h2>\n<p class=\"sub\">int32 at scale s_in &middot; "
-              "s_w (the product of their layer's input and weight scales).</p>\n", count);
+              "s_w (the product of their layer's input and weight scales); corrected: the channels "
+              "that bias correction moved by the mean error of their layer's quantization, and "
+              "the largest move.</p>\n", count);
   fputs("<div class=\"scroll\"><table class=\"sortable\"><thead><tr><th>bias</th><th>for</th>"
         "<th class=\"n\">bits</th><th class=\"n\">fp</th><th class=\"n\">min</th>"
-        "<th class=\"n\">max</th><th class=\"n\">clipped</th><th class=\"n\">SQNR dB</th></tr>"
+        "<th class=\"n\">max</th><th class=\"n\">clipped</th><th class=\"n\">SQNR dB</th>"
+        "<th class=\"n\">corrected</th></tr>"
         "</thead><tbody>\n", fp);
   size_t i;
   const json_t *t;
@@ -567,7 +599,9 @@ static void biases(FILE *fp, const json_t *ts, size_t count) {
     percent(fp, clipped);
     fprintf(fp, "</td><td class=\"n %s\" data-v=\"%.6g\">", sqnr_class(sqnr), isinf(sqnr) ? 1e9 : sqnr);
     num(fp, sqnr);
-    fputs("</td></tr>\n", fp);
+    fputs("</td>", fp);
+    bias_correction(fp, json_object_get(t, "bias_correction"));
+    fputs("</tr>\n", fp);
   }
   fputs("</tbody></table></div>\n", fp);
 }

@@ -333,6 +333,13 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   if (root != t && t->kind != TQT_QTENSOR_KIND_BIAS)
     stats_set(j, "group", json_string(root->name), &c->bad);
   if (t->n_search_tries) stats_set(j, "search", stats_search_tries(c, t), &c->bad);
+  if (t->bias_correction) { /* bias correction: what was subtracted from each value */
+    json_t *shift = json_array();
+    const struct tqt_tensor *b = tqt_quant_initializer(c->m, t->name, NULL, NULL);
+    for (int64_t i = 0; shift && b && i < tqt_tensor_numel(b); i++)
+      stats_push(shift, tqt_json_real(t->bias_correction[i]), &c->bad);
+    stats_set(j, "bias_correction", shift, &c->bad);
+  }
   /* The histogram: the calibration's for activations, the data's for constants. */
   struct tqt_histogram *own = NULL;
   const struct tqt_histogram *h = t->kind == TQT_QTENSOR_KIND_ACTIVATION ? t->hist : NULL;
@@ -436,6 +443,7 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "search", json_string(tqt_search_mode_name(o->search)), &c->bad);
   size_t search_samples = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
   stats_set(j, "search_samples", json_integer((json_int_t)search_samples), &c->bad);
+  stats_set(j, "bias_correction", json_string(tqt_search_mode_name(o->bias_correction)), &c->bad);
   stats_set(j, "align_add", json_boolean(!o->no_align_add), &c->bad);
   stats_set(j, "align_concat", json_boolean(o->align_concat), &c->bad);
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
@@ -550,6 +558,16 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
     stats_set(search, "output_sqnr_before_db", stats_search_db(c->p->search_error_before), &c->bad);
     stats_set(search, "output_sqnr_after_db", stats_search_db(c->p->search_error_after), &c->bad);
     stats_set(summary, "search", search, &c->bad);
+  }
+  if (c->p->bias_layers) {
+    json_t *bias = json_object();
+    stats_set(bias, "layers", json_integer((json_int_t)c->p->bias_layers), &c->bad);
+    stats_set(bias, "corrected_layers", json_integer((json_int_t)c->p->bias_corrected_layers),
+              &c->bad);
+    stats_set(bias, "channels", json_integer((json_int_t)c->p->bias_channels), &c->bad);
+    stats_set(bias, "output_sqnr_before_db", stats_search_db(c->p->bias_error_before), &c->bad);
+    stats_set(bias, "output_sqnr_after_db", stats_search_db(c->p->bias_error_after), &c->bad);
+    stats_set(summary, "bias_correction", bias, &c->bad);
   }
 }
 

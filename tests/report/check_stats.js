@@ -146,6 +146,37 @@ function search(path) {
     `${sum.output_sqnr_after_db.toFixed(2)} dB`);
 }
 
+// Bias correction's record: the channels and layers it counts are the biases' nonzero
+// corrections, only quantized Conv/ConvTranspose/Gemm biases have one, the output SQNR did not
+// fall (auto keeps a layer's correction only when it rises), and at least minChannels moved.
+function bias(path, minChannels) {
+  const s = load(path), sum = s.summary.bias_correction;
+  if (!sum) fail('no summary.bias_correction');
+  need(sum, ['layers', 'corrected_layers', 'channels', 'output_sqnr_before_db', 'output_sqnr_after_db'],
+    'summary.bias_correction');
+  if (s.settings.bias_correction === 'off') fail('settings.bias_correction is off');
+  let layers = 0, channels = 0;
+  for (const t of s.tensors) {
+    if (!t.bias_correction) continue;
+    if (t.kind !== 'bias' || !['Conv', 'ConvTranspose', 'Gemm'].includes(t.owner_op))
+      fail(`tensor '${t.name}' (${t.kind} of ${t.owner_op}) has a bias correction`);
+    const moved = t.bias_correction.filter((x) => x !== 0).length;
+    if (!moved) fail(`tensor '${t.name}': a correction that moves nothing`);
+    if (t.bias_correction.some((x) => !Number.isFinite(x))) fail(`tensor '${t.name}': not finite`);
+    layers++;
+    channels += moved;
+  }
+  if (layers !== sum.corrected_layers) fail(`${layers} biases corrected, summary says ${sum.corrected_layers}`);
+  if (channels !== sum.channels) fail(`${channels} channels moved, summary says ${sum.channels}`);
+  if (!(sum.corrected_layers <= sum.layers)) fail('more layers corrected than measured');
+  if (!(sum.output_sqnr_after_db >= sum.output_sqnr_before_db)) fail('the output SQNR fell');
+  if (channels < minChannels) fail(`${channels} channels moved, expected at least ${minChannels}`);
+  if (channels && !(sum.output_sqnr_after_db > sum.output_sqnr_before_db))
+    fail('channels moved without a gain');
+  console.log(`${channels} channels of ${layers} of ${sum.layers} layers, ` +
+    `${sum.output_sqnr_before_db.toFixed(2)} -> ${sum.output_sqnr_after_db.toFixed(2)} dB`);
+}
+
 function quality(path, minDb, minTop1) {
   const s = load(path);
   for (const o of s.outputs) {
@@ -161,5 +192,6 @@ else if (cmd === 'same') same(args[0], args[1], args[2] === '--tolerant-3sd');
 else if (cmd === 'warning') warning(args[0], args[1]);
 else if (cmd === 'fixpoint') fixpoint(args[0]);
 else if (cmd === 'search') search(args[0]);
+else if (cmd === 'bias') bias(args[0], Number(args[1] || 0));
 else if (cmd === 'quality') quality(args[0], Number(args[1]), Number(args[2]));
-else fail('usage: check_stats.js fields|same|warning|fixpoint|search|quality ...');
+else fail('usage: check_stats.js fields|same|warning|fixpoint|search|bias|quality ...');

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "dataset.h"
+#include "ir_edit.h"
 #include "tqt.h"
 
 struct capture {
@@ -36,13 +37,6 @@ static int observe(void *ctx, const struct tqt_node *node, const char *name,
     if (!strcmp(c->names[i], name) && tqt_value_copy(&c->values[i], v, d) != TQT_STATUS_OK)
       return -1;
   return 0;
-}
-
-static const struct tqt_node *producer(const struct tqt_graph *g, const char *name) {
-  for (size_t i = 0; i < g->n_nodes; i++)
-    for (size_t k = 0; k < g->nodes[i]->n_outputs; k++)
-      if (!strcmp(g->nodes[i]->outputs[k], name)) return g->nodes[i];
-  return NULL;
 }
 
 static const struct tqt_tensor *initializer(const struct tqt_graph *g, const char *name) {
@@ -79,7 +73,7 @@ static int64_t shift_round(int64_t acc, long long s) {
 static const struct tqt_tensor *integers(const struct tqt_graph *g, const char *name,
                                          const json_t *tensor, const json_t *layer,
                                          const char *fp_key, char *why, size_t why_size) {
-  const struct tqt_node *dq = producer(g, name);
+  const struct tqt_node *dq = tqt_graph_producer(g, name);
   if (!dq || strcmp(dq->op_type, "DequantizeLinear") || dq->n_inputs < 2) {
     snprintf(why, why_size, "'%s' is not written by a DequantizeLinear", name);
     return NULL;

@@ -55,6 +55,18 @@ t "lenet: --search off records no search" \
            node -e "const s = require(process.argv[1]); process.exit(s.settings.search === \"off\" &&
              !s.summary.search && !s.tensors.some((t) => t.search) ? 0 : 1)" "$3/off.json" &&
            ! grep -q "search from e" "$3/off.html"' _ "$tqt" "$mnist/lenet.onnx" "$dir" "$mnist/calib.npy"
+t "lenet: bias correction's record is consistent, it moved channels and the output SQNR rose" \
+  node "$check" bias "$dir/lenet.json" 1
+t "lenet: the report shows bias correction (card, per-bias column)" \
+  bash -c 'grep -q "bias correction</div>" "$1" && grep -Eq "<td class=\"n\" data-v=\"[1-9][0-9]*\">[0-9]+ of [0-9]+, largest" "$1"' \
+  _ "$out/report-lenet.html"
+t "lenet: --bias-correction off records none and gives the searched model's SQNR" \
+  bash -c '"$1" -q "$2" "$3/nobc.onnx" --calib "$4" --bias-correction off --stats "$3/nobc.json" &&
+           node -e "const [a, b] = [1, 2].map((i) => require(process.argv[i]));
+             process.exit(b.settings.bias_correction === \"off\" && !b.summary.bias_correction &&
+               !b.tensors.some((t) => t.bias_correction) &&
+               a.summary.bias_correction.output_sqnr_before_db === b.summary.search.output_sqnr_after_db ? 0 : 1)" \
+             "$3/lenet.json" "$3/nobc.json"' _ "$tqt" "$mnist/lenet.onnx" "$dir" "$mnist/calib.npy"
 t "lenet: the fixed-point file holds every field, shifts = fp_in + fp_w - fp_out" \
   node "$check" fixpoint "$dir/lenet-fix.json"
 "$fixcheck" "$dir/lenet8.onnx" "$dir/lenet-fix.json" "$mnist/test_images.npy" 16 >"$dir/log" 2>&1
@@ -108,7 +120,7 @@ t "compare: a missing data file exits 1 naming it" \
 merge_case() { # NAME K PREFIX [options...]: K shards merged against one run
   local name=$1 k=$2 prefix=$3
   shift 3
-  set -- --search off "$@" # the merge is about statistics; the exponent search needs samples
+  set -- --search off --bias-correction off "$@" # the merge is about statistics; the search and bias correction need samples
   local ins=() i
   for ((i = 0; i < k; i++)); do
     "$tqt" -q "$mnist/lenet.onnx" "$dir/shard$i.onnx" --calib "$dir/$prefix$i.npy" \
@@ -137,7 +149,7 @@ t "the merged model runs in ONNX Runtime as in onnx-tqt" \
            node "$4/tests/ort/ort_batch.js" "$2/kl_j-merged.onnx" "$3" --compare "$2/merged-out" --quantized --max-samples 100' \
   _ "$tqt" "$dir" "$mnist/test_images.npy" "$repo"
 t "--stats-in and --calib: the local samples merge in as one more shard" \
-  bash -c '"$1" -q "$2" "$3/mix.onnx" --stats-in "$3/kl_j-shard0.json" --calib "$3/half1.npy" --stats "$3/mix.json" --search off &&
+  bash -c '"$1" -q "$2" "$3/mix.onnx" --stats-in "$3/kl_j-shard0.json" --calib "$3/half1.npy" --stats "$3/mix.json" --search off --bias-correction off &&
            cmp "$3/mix.onnx" "$3/kl_j-full.onnx"' \
   _ "$tqt" "$mnist/lenet.onnx" "$dir"
 "$gen" mixnet "$dir/mix-float.onnx" && "$gen" input "$dir/mix_in.npy" 24,3,16,16 5 ||
@@ -187,8 +199,8 @@ t "mixnet: --stats-in merges 3 shards into the model one run makes" \
   bash -c '"$1" split-npy "$3" 3 "$4/mixpart" &&
            for i in 0 1 2; do "$2" -q "$4/mix-float.onnx" "$4/p.onnx" --calib "$4/mixpart$i.npy" --stats "$4/mp$i.json" || exit 1; done &&
            "$2" -q "$4/mix-float.onnx" "$4/mixmerged.onnx" --stats-in "$4/mp0.json" --stats-in "$4/mp1.json" \
-             --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" --search off &&
-           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off --stats "$4/mixfull.json" &&
+             --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" --search off --bias-correction off &&
+           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off --bias-correction off --stats "$4/mixfull.json" &&
            node "$5" same "$4/mixmerged.json" "$4/mixfull.json" && cmp "$4/mixmerged.onnx" "$4/mixfull.onnx"' \
   _ "$tool" "$tqt" "$mixin" "$dir" "$check"
 

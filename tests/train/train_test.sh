@@ -92,15 +92,15 @@ fi
 if "$gen" mixnet "$dir/mix.onnx" && "$gen" input "$dir/mix_cal.npy" 256,3,16,16 5 &&
    "$gen" input "$dir/mix_test.npy" 200,3,16,16 77 &&
    "$tqt" run -q -o "$dir/mix-float-out" "$dir/mix.onnx" "$dir/mix_test.npy"; then
-  # Retraining against static calibration alone: the exponent search (which retraining would
-  # start from) is off on both sides here.
+  # Retraining against static calibration alone: the exponent search and bias correction (which
+  # retraining would start from) are off on both sides here.
   for wb in 4 8; do
     quantize "mix-w$wb-static" "$dir/mix.onnx" "$dir/mix_test.npy" --calib "$dir/mix_cal.npy" \
-      --wbits "$wb" --search off || not_ok "mixnet w$wb static"
+      --wbits "$wb" --search off --bias-correction off || not_ok "mixnet w$wb static"
     quantize "mix-w$wb-static3sd" "$dir/mix.onnx" "$dir/mix_test.npy" --calib "$dir/mix_cal.npy" \
-      --wbits "$wb" --weight-method 3sd --search off || not_ok "mixnet w$wb static 3sd"
+      --wbits "$wb" --weight-method 3sd --search off --bias-correction off || not_ok "mixnet w$wb static 3sd"
     quantize "mix-w$wb-retrain" "$dir/mix.onnx" "$dir/mix_test.npy" --calib "$dir/mix_cal.npy" \
-      --wbits "$wb" --retrain --search off && ok "mixnet w$wb retrain" || not_ok "mixnet w$wb retrain"
+      --wbits "$wb" --retrain --search off --bias-correction off && ok "mixnet w$wb retrain" || not_ok "mixnet w$wb retrain"
     strict=$([ "$wb" = 4 ] && echo 1 || echo 0)
     compare "mixnet w$wb (static: max weights)" "$dir/mix-float-out/logits.npy" "mix-w$wb-static" "mix-w$wb-retrain" "$strict"
     compare "mixnet w$wb (static: 3sd weights)" "$dir/mix-float-out/logits.npy" "mix-w$wb-static3sd" "mix-w$wb-retrain" "$strict"
