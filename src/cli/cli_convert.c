@@ -111,9 +111,13 @@ static const char convert_help_tail[] =
 static const char convert_help_retrain[] =
     "\n"
     "Retraining (TQT):\n"
-    "  --retrain         after calibration, train every threshold's log2 t (Adam) so that the\n"
-    "                    quantized model's outputs follow the float model's on the calibration\n"
-    "                    samples; weights default to --weight-method 3sd (the paper)\n"
+    "  --retrain         after calibration (and the search, bias correction), train every\n"
+    "                    threshold's log2 t (Adam) from there so that the quantized model's\n"
+    "                    outputs follow the float model's on the calibration samples; the\n"
+    "                    thresholds of the epoch best on held-out samples are kept, the\n"
+    "                    static ones when no epoch beats them\n"
+    "  --val-split F     the fraction of the calibration samples held out to judge epochs\n"
+    "                    (default 0.1, spread over them; 0: judge on the training samples)\n"
     "  --epochs N        passes over the samples (default 5)\n"
     "  --lr X            Adam learning rate on log2 t (default 1e-2)\n"
     "  --batch N         samples per step (default 16)\n"
@@ -291,7 +295,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
-    OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS,
+    OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
     OPT_KEEP_FLOAT16,
   };
@@ -332,6 +336,7 @@ int cli_convert_main(int argc, char **argv) {
       {"lr", required_argument, NULL, OPT_LR},
       {"batch", required_argument, NULL, OPT_BATCH},
       {"seed", required_argument, NULL, OPT_SEED},
+      {"val-split", required_argument, NULL, OPT_VAL_SPLIT},
       {"retrain-loss", required_argument, NULL, OPT_RETRAIN_LOSS},
       {"stats", required_argument, NULL, OPT_STATS},
       {"stats-in", required_argument, NULL, OPT_STATS_IN},
@@ -363,7 +368,8 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_arena *config_arena = NULL;
   const char *config_path = convert_config_path(argc, argv);
   bool no_quantize = false, strip = false, retrain = false, static_shapes = false;
-  struct tqt_train_options train = {.epochs = 5, .lr = 1e-2, .batch = 16};
+  struct tqt_train_options train = {.epochs = 5, .lr = 1e-2, .batch = 16,
+                                    .val_split = TQT_TRAIN_VAL_SPLIT_DEFAULT};
   int threads = 0;
   double min_quantized = -1; /* --min-quantized: the least fraction of compute nodes */
   struct tqt_model *m = NULL;
@@ -462,6 +468,16 @@ int cli_convert_main(int argc, char **argv) {
         status = cli_usage_error("--min-quantized takes a fraction from 0 to 1, not '%s'", optarg);
         goto done;
       }
+      break;
+    }
+    case OPT_VAL_SPLIT: {
+      char *end;
+      double f = strtod(optarg, &end);
+      if (*end || end == optarg || !(f >= 0 && f < 1)) {
+        status = cli_usage_error("--val-split takes a fraction in [0, 1), not '%s'", optarg);
+        goto done;
+      }
+      train.val_split = f;
       break;
     }
     case OPT_LR: {
@@ -608,7 +624,6 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("--retrain needs real --calib samples and quantization");
     goto done;
   }
-  if (retrain && !topts.weight_method) topts.weight_method = "3sd"; /* the paper's start */
   /* float16 is widened for the quantizer only: a float model keeps its own precision */
   if (no_quantize) topts.keep_float16 = true;
   if (!no_quantize && random_calib)

@@ -118,19 +118,43 @@ static int bw_softmax(const struct tqt_node *n, const struct tqt_rt_tensor *y, c
   return 0;
 }
 
-/* Add, Mul (and Sub): broadcast inputs, gradients reduced over broadcast axes. */
+static void bw_leaky_relu(const struct tqt_node *n, const struct tqt_rt_tensor *x, const float *gy,
+                          float *gx) {
+  float alpha = tqt_attr_float(n, "alpha", 0.01f);
+  const float *xv = x->data;
+  for (int64_t i = 0, c = bw_numel(x); i < c; i++) gx[i] += xv[i] < 0 ? alpha * gy[i] : gy[i];
+}
+
+static void bw_tanh(const struct tqt_rt_tensor *y, const float *gy, float *gx) {
+  const float *yv = y->data;
+  for (int64_t i = 0, n = bw_numel(y); i < n; i++) gx[i] += gy[i] * (1 - yv[i] * yv[i]);
+}
+
+/* Add, Sub, Mul, Div, PRelu: broadcast inputs (PRelu's slope one way), gradients reduced over
+ * the broadcast axes. */
 static void bw_binary(const char *op, const struct tqt_rt_tensor *const *x,
                       const struct tqt_rt_tensor *y, const float *gy, float *const *gx) {
   int64_t sa[TQT_RANK_MAX], sb[TQT_RANK_MAX], idx[TQT_RANK_MAX] = {0};
   tqt_broadcast_strides(x[0], y->rank, y->dims, sa);
   tqt_broadcast_strides(x[1], y->rank, y->dims, sb);
   const float *av = x[0]->data, *bv = x[1]->data;
-  bool mul = !strcmp(op, "Mul"), sub = !strcmp(op, "Sub");
+  enum { ADD, SUB, MUL, DIV, PRELU } kind = !strcmp(op, "Sub")   ? SUB
+                                           : !strcmp(op, "Mul")   ? MUL
+                                           : !strcmp(op, "Div")   ? DIV
+                                           : !strcmp(op, "PRelu") ? PRELU
+                                                                  : ADD;
   int64_t ia = 0, ib = 0;
   for (int64_t i = 0, n = bw_numel(y); i < n; i++) {
-    float g = gy[i];
-    if (gx[0]) gx[0][ia] += mul ? g * bv[ib] : g;
-    if (gx[1]) gx[1][ib] += mul ? g * av[ia] : sub ? -g : g;
+    float g = gy[i], a = av[ia], b = bv[ib], ga = g, gb = g;
+    switch (kind) {
+    case ADD: break;
+    case SUB: gb = -g; break;
+    case MUL: ga = g * b, gb = g * a; break;
+    case DIV: ga = g / b, gb = -g * a / (b * b); break;
+    case PRELU: ga = a < 0 ? g * b : g, gb = a < 0 ? g * a : 0; break;
+    }
+    if (gx[0]) gx[0][ia] += ga;
+    if (gx[1]) gx[1][ib] += gb;
     for (size_t k = y->rank; k-- > 0;) { /* next index, offsets updated incrementally */
       ia += sa[k];
       ib += sb[k];
@@ -411,7 +435,7 @@ static int bw_matmul(const struct tqt_node *n, const struct tqt_rt_tensor *const
 static const char *const bw_ops[] = {
     "Conv", "Gemm", "MatMul", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
     "Add", "Sub", "Mul", "Concat", "Reshape", "Flatten", "Transpose", "Squeeze", "Unsqueeze",
-    "Identity", "Sigmoid", "HardSigmoid", "Softmax",
+    "Identity", "Sigmoid", "HardSigmoid", "Softmax", "Div", "PRelu", "LeakyRelu", "Tanh",
 };
 
 bool tqt_train_has_backward(const char *op_type) {
@@ -439,7 +463,10 @@ int tqt_train_backward(const struct tqt_node *n, const struct tqt_rt_tensor *con
   if (!strcmp(op, "Sigmoid")) return gx[0] ? bw_sigmoid(y[0], g, gx[0]), 0 : 0;
   if (!strcmp(op, "HardSigmoid")) return gx[0] ? bw_hard_sigmoid(n, x[0], g, gx[0]), 0 : 0;
   if (!strcmp(op, "Softmax")) return gx[0] ? bw_softmax(n, y[0], g, gx[0], d) : 0;
-  if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul")) {
+  if (!strcmp(op, "LeakyRelu")) return gx[0] ? bw_leaky_relu(n, x[0], g, gx[0]), 0 : 0;
+  if (!strcmp(op, "Tanh")) return gx[0] ? bw_tanh(y[0], g, gx[0]), 0 : 0;
+  if (!strcmp(op, "Add") || !strcmp(op, "Sub") || !strcmp(op, "Mul") || !strcmp(op, "Div") ||
+      !strcmp(op, "PRelu")) {
     if (nx < 2 || !x[1]) return bw_fail(n, d, "two inputs needed");
     bw_binary(op, x, y[0], g, gx);
     return 0;

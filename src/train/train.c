@@ -380,13 +380,15 @@ static void train_apply_exponents(struct train *t, bool *changed) {
   }
 }
 
-/* The mean loss over the samples with the current exponents (forward only). */
+/* The mean loss over the samples which[0 .. count) with the current exponents (forward only). */
 static enum tqt_status train_eval(struct train *t, struct tqt_dataset *ds, struct tqt_value *values,
                                   const struct tqt_value **ptrs, size_t n_in, float **teacher,
-                                  size_t n_out, const size_t *sizes, size_t count, double *out) {
+                                  size_t n_out, const size_t *sizes, const size_t *which,
+                                  size_t count, double *out) {
   enum tqt_status st;
   double sum = 0;
-  for (size_t s = 0; s < count; s++) {
+  for (size_t w = 0; w < count; w++) {
+    size_t s = which[w];
     for (size_t k = 0; k < t->n_slots; k++) {
       t->slots[k].grad_live = false;
       if (!t->slots[k].constant) t->slots[k].recorded = false;
@@ -413,7 +415,7 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
   const struct tqt_value **ptrs = NULL;
   const struct tqt_value_info **infos = NULL;
   float **teacher = NULL;
-  size_t *sizes = NULL, *order = NULL, count = 0, n_out = 0, n_in = 0;
+  size_t *sizes = NULL, *order = NULL, *held = NULL, count = 0, n_out = 0, n_in = 0;
   tqt_name_map_init(&t.reported_names);
   tqt_name_map_init(&t.slot_index);
   /* Parameters: one log2 t per scale group of activations and per-tensor weights. Groups with a
@@ -487,10 +489,22 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     goto done;
   }
   if (!(teacher = calloc(count * n_out + 1, sizeof *teacher)) ||
-      !(order = malloc(count * sizeof *order))) {
+      !(order = malloc(count * sizeof *order)) || !(held = malloc(count * sizeof *held))) {
     st = TRAIN_NOMEM(d);
     goto done;
   }
+  /* The held-out samples, spread over the set (neighbours are often alike): sample s is held
+   * out when the count of held-out ones up to it steps. The rest train. */
+  size_t n_held = (size_t)nearbyint(o->val_split * (double)count), n_train = 0;
+  if (o->val_split > 0 && !n_held) n_held = 1;
+  if (n_held >= count) n_held = 0; /* nothing left to train on: judge on the training samples */
+  for (size_t s = 0, h = 0; s < count; s++) {
+    size_t upto = (s + 1) * n_held / count;
+    if (upto > h) held[h++] = s;
+    else order[n_train++] = s;
+  }
+  const size_t *judged = n_held ? held : order; /* the training samples when none is held out */
+  size_t n_judged = n_held ? n_held : n_train;
   for (size_t s = 0; s < count; s++) {
     if ((st = tqt_dataset_sample(ds, s, values, d)) != TQT_STATUS_OK ||
         (st = tqt_interp_run(fin, ptrs, n_in, d)) != TQT_STATUS_OK)
@@ -518,11 +532,13 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     goto done;
   }
   for (size_t i = 0; i < p->n_tensors; i++) best[i] = p->tensors[i].exponent;
-  if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, count, &best_loss)) !=
-      TQT_STATUS_OK)
+  if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, judged, n_judged,
+                       &best_loss)) != TQT_STATUS_OK)
     goto done_best;
   if (d->verbosity != TQT_VERBOSITY_QUIET)
-    fprintf(stderr, "retrain: static thresholds: loss %.6g\n", best_loss);
+    fprintf(stderr, "retrain: %zu samples train, %zu %s; static thresholds: loss %.6g\n", n_train,
+            n_judged, n_held ? "held out judge the epochs" : "(the same) judge the epochs",
+            best_loss);
   int best_epoch = 0;
   uint64_t rng = o->seed * 0x9e3779b97f4a7c15ull + 0x7471742d74726169ull;
   if (!rng) rng = 1;
@@ -531,15 +547,14 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
   clock_gettime(CLOCK_MONOTONIC, &t0);
   uint64_t step = 0;
   for (int ep = 0; ep < o->epochs; ep++) {
-    for (size_t i = 0; i < count; i++) order[i] = i;
-    for (size_t i = count; i > 1; i--) {
+    for (size_t i = n_train; i > 1; i--) {
       size_t j = (size_t)(train_rand(&rng) % i), tmp = order[i - 1];
       order[i - 1] = order[j];
       order[j] = tmp;
     }
     double epoch_loss = 0;
     size_t in_batch = 0;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < n_train; i++) {
       size_t s = order[i];
       for (size_t k = 0; k < t.n_slots; k++) {
         t.slots[k].grad_live = false;
@@ -558,7 +573,7 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
         st = d->status;
         goto done_best;
       }
-      if (++in_batch < batch && i + 1 < count) continue;
+      if (++in_batch < batch && i + 1 < n_train) continue;
       /* Adam on the mean gradient of the batch. */
       step++;
       double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -580,8 +595,8 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
       }
     }
     double loss;
-    if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, count, &loss)) !=
-        TQT_STATUS_OK)
+    if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, judged, n_judged,
+                         &loss)) != TQT_STATUS_OK)
       goto done_best;
     if (loss < best_loss) {
       best_loss = loss;
@@ -592,7 +607,7 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     if (d->verbosity != TQT_VERBOSITY_QUIET)
       fprintf(stderr,
               "retrain: epoch %d/%d: loss %.6g (while training %.6g), %zu samples, %.2f s\n",
-              ep + 1, o->epochs, loss, epoch_loss / (double)count, count,
+              ep + 1, o->epochs, loss, epoch_loss / (double)n_train, n_train,
               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
   }
   for (size_t i = 0; i < p->n_tensors; i++) p->tensors[i].exponent = best[i];
@@ -614,6 +629,7 @@ done:
   for (size_t i = 0; teacher && i < count * n_out; i++) free(teacher[i]);
   free(teacher);
   free(order);
+  free(held);
   free(sizes);
   free(values);
   free(ptrs);

@@ -30,11 +30,18 @@ struct tqt_train_options {
   enum tqt_train_loss loss;
   size_t max_samples; /* 0: all */
   int threads;
+  /* The fraction of the samples held out (spread over them) on which the best epoch, or the
+   * static thresholds, are chosen; 0: chosen on the training samples. */
+  double val_split;
 };
 
-/* Trains the thresholds of p (after tqt_quant_plan_finish) on the samples of specs. m is the
- * float model p was built on (after the passes); it is not changed. On return the exponents of
- * p are the trained ones (tqt_quant_insert then writes them). */
+#define TQT_TRAIN_VAL_SPLIT_DEFAULT 0.1
+
+/* Trains the thresholds of p (after tqt_quant_plan_finish, the search, bias correction: from
+ * exactly the exponents p holds) on the samples of specs but the held-out ones. m is the float
+ * model p was built on (after the passes); it is not changed. On return the exponents of p are
+ * those of the epoch with the lowest loss on the held-out samples, or p's own when none is lower
+ * (tqt_quant_insert then writes them). */
 enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_model *m,
                                      const char *const *specs, size_t n_specs,
                                      const struct tqt_train_options *o, struct tqt_diag *d);

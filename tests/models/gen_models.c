@@ -17,6 +17,11 @@
  *                                          a bias-free Conv, Add of [4,1,1]; Conv, Mul by [8]
  *                                          (along the width: no fold); Flatten, Gemm (transB),
  *                                          Mul by one value, Add of [10]: output [1,10]
+ *   gen_models prelunet OUT.onnx           a face-embedding net's pieces (MobileFaceNet): Conv
+ *                                          stride 2, PRelu with per-channel slopes [C,1,1],
+ *                                          depthwise Conv, PRelu, 1x1 Conv, residual Add,
+ *                                          GlobalAveragePool, Flatten, Gemm to an embedding
+ *                                          (input [1,3,16,16], output embedding [1,16])
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -273,6 +278,44 @@ static int gen_mixnet(const char *path) {
 
 static int gen_begin(struct gen *g, const char *input, int32_t dtype, size_t rank,
                      const int64_t *dims);
+
+/* PRelu with one slope per channel of x ([c,1,1], as PyTorch exports nn.PReLU(c)). */
+static const char *gen_prelu(struct gen *g, const char *x, int64_t c) {
+  int64_t sd[3] = {c, 1, 1};
+  const char *ins[2] = {x, gen_weight(g, "slope", 3, sd, 0.1, 0.25)};
+  struct tqt_node *n;
+  return gen_node(g, "PRelu", 2, ins, &n);
+}
+
+static int gen_prelunet(const char *path) {
+  struct gen g = {.rng = 0x7072656c};
+  int64_t in_dims[4] = {1, 3, 16, 16}, out_dims[2] = {1, 16};
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  struct tqt_node *n;
+  const char *x = gen_prelu(&g, gen_conv(&g, "input", 3, 16, 3, 2, false), 16); /* [1,16,8,8] */
+  int64_t dw_dims[4] = {16, 1, 3, 3}, b16[1] = {16}, pads[4] = {1, 1, 1, 1};
+  const char *dw_in[3] = {x, gen_weight(&g, "dw_w", 4, dw_dims, 0.4, 0),
+                          gen_weight(&g, "dw_b", 1, b16, 0.05, 0)};
+  const char *dw = gen_node(&g, "Conv", 3, dw_in, &n);
+  if (n && (tqt_node_attr_add_int(g.a, n, "group", 16) ||
+            tqt_node_attr_add_ints(g.a, n, "pads", 4, pads)))
+    g.failed = 1;
+  const char *pw = gen_conv(&g, gen_prelu(&g, dw, 16), 16, 16, 1, 1, false);
+  const char *add_in[2] = {x, pw};
+  const char *res = gen_node(&g, "Add", 2, add_in, &n);
+  const char *gap = gen_node(&g, "GlobalAveragePool", 1, &res, &n);
+  const char *fl = gen_node(&g, "Flatten", 1, &gap, &n); /* [1,16] */
+  int64_t fc_dims[2] = {16, 16};
+  const char *fc_in[3] = {fl, gen_weight(&g, "fc_w", 2, fc_dims, 0.25, 0),
+                          gen_weight(&g, "fc_b", 1, b16, 0.05, 0)};
+  const char *fc = gen_node(&g, "Gemm", 3, fc_in, &n);
+  if (n && tqt_node_attr_add_int(g.a, n, "transB", 1)) g.failed = 1;
+  const char *out[1] = {"embedding"};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, &fc, 1, out) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "embedding", TQT_DTYPE_FLOAT, 2, out_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
 
 static int gen_skipcat(const char *path) {
   struct gen g = {.rng = 0x736b6970};
@@ -677,6 +720,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "prelunet") == 0) return gen_prelunet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "affine") == 0) return gen_affine(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
@@ -688,7 +732,7 @@ int main(int argc, char **argv) {
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  skipcat OUT.onnx | affine OUT.onnx |\n"
+                  "                  skipcat OUT.onnx | prelunet OUT.onnx | affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");

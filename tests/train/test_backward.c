@@ -252,6 +252,18 @@ static void test_add_mul_sub(void **s) {
   check_op("Sub", ins, 2, NULL, 1e-2);
   struct tin ins2[] = {IN("a", 1, 4), IN("b", 3, 1)};
   check_op("Mul", ins2, 2, NULL, 1e-2);
+  check_op("Div", ins2, 2, NULL, 1e-4);
+}
+/* PRelu's slope broadcasts one way: per channel [C,1,1] (as exporters write it) and scalar. */
+static void test_prelu_family(void **s) {
+  (void)s;
+  struct tin ins[] = {IN("x", 2, 3, 4, 5), IN("slope", 3, 1, 1)};
+  check_op("PRelu", ins, 2, NULL, 1e-3);
+  struct tin ins1[] = {IN("x", 2, 3, 4), IN("slope", 1)};
+  check_op("PRelu", ins1, 2, NULL, 1e-3);
+  struct tin x[] = {IN("x", 2, 3, 4)};
+  check_op("LeakyRelu", x, 1, NULL, 1e-3);
+  check_op("Tanh", x, 1, NULL, 1e-3);
 }
 static void axis1(struct tqt_arena *a, struct tqt_node *n) {
   assert_int_equal(tqt_node_attr_add_int(a, n, "axis", 1), 0);
@@ -351,6 +363,7 @@ int main(void) {
       cmocka_unit_test(test_clip),          cmocka_unit_test(test_maxpool),
       cmocka_unit_test(test_averagepool),   cmocka_unit_test(test_averagepool_include_pad),
       cmocka_unit_test(test_global_average), cmocka_unit_test(test_add_mul_sub),
+      cmocka_unit_test(test_prelu_family),
       cmocka_unit_test(test_concat),        cmocka_unit_test(test_reshape_family),
       cmocka_unit_test(test_transpose),     cmocka_unit_test(test_sigmoid_family),
       cmocka_unit_test(test_fake_quant),    cmocka_unit_test(test_sqnr),
