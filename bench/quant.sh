@@ -37,7 +37,7 @@ bench_model() { # name model calib
   read -r srch_s srch_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-s.onnx" --calib "$calib" --bias-correction off)
   read -r def_s def_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-int8.onnx" --calib "$calib")
   local skipped=
-  grep -q "exponent search skipped" "$dir/err" && skipped+=" (search skipped: past --search auto's budget)"
+  grep -q "exponent search per tensor skipped" "$dir/err" && skipped+=" (search per tensor skipped: past --search auto's budget)"
   grep -q "bias correction skipped" "$dir/err" && skipped+=" (bias correction skipped: past its budget)"
   awk -v n="$name" -v c="$cal_s" -v s="$srch_s" -v d="$def_s" -v k="$skipped" 'BEGIN {
     printf "%-9s default conversion %.2f s (search %.2f s, bias correction %.2f s), without both %.2f s: ratio %.2f (goal <= 3)%s\n",

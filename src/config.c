@@ -455,10 +455,11 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_CALIB: st = cfg_calib(c, name, v); break;
     case K_SEARCH:
       if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->search))
-        st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
+        st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"global\", \"off\"");
       break;
     case K_BIAS_CORRECTION:
-      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->bias_correction))
+      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->bias_correction) ||
+          o->bias_correction == TQT_SEARCH_MODE_GLOBAL)
         st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
       break;
     case K_SEARCH_SAMPLES:
@@ -467,7 +468,11 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_CALIB_COUNT:
       if ((st = cfg_int(c, name, v, 1, LLONG_MAX, &x)) == TQT_STATUS_OK) o->calib_count = (size_t)x;
       break;
-    case K_ACT_METHOD: st = cfg_method(c, name, v, false, &o->act_method); break;
+    case K_ACT_METHOD:
+      st = json_is_string(v) && !strcmp(json_string_value(v), "auto")
+               ? cfg_string(c, name, v, &o->act_method)
+               : cfg_method(c, name, v, false, &o->act_method);
+      break;
     case K_WEIGHT_METHOD: st = cfg_method(c, name, v, true, &o->weight_method); break;
     case K_INPUT_METHOD: st = cfg_method(c, name, v, false, &o->input_method); break;
     case K_PERCENTILE: st = cfg_percentile(c, name, v, &o->percentile); break;
@@ -626,7 +631,8 @@ bool tqt_overrides_used(const struct tqt_overrides *ov, size_t i) {
 
 static const char *const search_mode_names[] = {[TQT_SEARCH_MODE_AUTO] = "auto",
                                                 [TQT_SEARCH_MODE_ALWAYS] = "always",
-                                                [TQT_SEARCH_MODE_OFF] = "off"};
+                                                [TQT_SEARCH_MODE_OFF] = "off",
+                                                [TQT_SEARCH_MODE_GLOBAL] = "global"};
 
 const char *tqt_search_mode_name(enum tqt_search_mode mode) { return search_mode_names[mode]; }
 

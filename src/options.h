@@ -54,6 +54,7 @@ enum tqt_search_mode {
   TQT_SEARCH_MODE_AUTO,   /* search: within a budget of computed values; bias: kept if it helps */
   TQT_SEARCH_MODE_ALWAYS,
   TQT_SEARCH_MODE_OFF,
+  TQT_SEARCH_MODE_GLOBAL, /* search only: the activation method for all, not each tensor */
 };
 
 /* auto: at most this many values computed by all the measured runs of a refinement together
@@ -62,7 +63,7 @@ enum tqt_search_mode {
 /* The calibration samples the exponent search measures on, unless told. */
 #define TQT_SEARCH_SAMPLES_DEFAULT 32
 
-/* "auto", "always", "off" → mode; false when unknown. */
+/* "auto", "always", "off", "global" → mode; false when unknown. */
 bool tqt_search_mode_parse(const char *name, enum tqt_search_mode *out);
 const char *tqt_search_mode_name(enum tqt_search_mode mode);
 

@@ -40,14 +40,18 @@ static const char convert_help[] =
     "  --calib-count N   use the first N samples (default: all; 16 for random)\n"
     "  --config FILE.json  settings from a JSON file (keys as the flags, '_' for '-', plus\n"
     "                    per-op-type/per-node overrides and image preprocessing); flags win\n"
-    "  --act-method M    activation thresholds: kl_j (default), max, 3sd, percentile, mse\n"
+    "  --act-method M    activation thresholds: auto (default: kl_j, or with --search global\n"
+    "                    kl_j, mse or max for all, whichever gives the lowest output error),\n"
+    "                    max, 3sd, percentile, kl_j, mse\n"
     "  --weight-method M weight thresholds: max (default), 3sd, mse\n"
     "  --input-method M  thresholds of the graph inputs (the data itself): max (default), or\n"
     "                    any activation method\n"
     "  --percentile P    for the percentile method (default 99.99)\n"
     "  --search MODE     exponent search: each scale's exponent moved down or up while the\n"
-    "                    error of the model's outputs (against the float model) falls; auto\n"
-    "                    (default: when it costs at most ~4e9 computed values), always, off\n"
+    "                    error of the model's outputs (against the float model) falls;\n"
+    "                    global: only the activation method chosen for all (--act-method\n"
+    "                    auto); auto (default): each scale when it costs at most ~4e9\n"
+    "                    computed values, else global; always; off\n"
     "  --search-samples N  calibration samples the search measures on, spread over them\n"
     "                    (default 32)\n"
     "  --bias-correction MODE  each quantized Conv/Gemm bias moved by the mean error its\n"
@@ -425,12 +429,13 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_PER_TENSOR: topts.per_channel = false; break;
     case OPT_SEARCH:
       if (!tqt_search_mode_parse(optarg, &topts.search)) {
-        status = cli_usage_error("--search takes auto, always or off, not '%s'", optarg);
+        status = cli_usage_error("--search takes auto, always, global or off, not '%s'", optarg);
         goto done;
       }
       break;
     case OPT_BIAS_CORRECTION:
-      if (!tqt_search_mode_parse(optarg, &topts.bias_correction)) {
+      if (!tqt_search_mode_parse(optarg, &topts.bias_correction) ||
+          topts.bias_correction == TQT_SEARCH_MODE_GLOBAL) {
         status = cli_usage_error("--bias-correction takes auto, always or off, not '%s'", optarg);
         goto done;
       }
@@ -532,12 +537,17 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_ACT_METHOD:
     case OPT_INPUT_METHOD:
     case OPT_WEIGHT_METHOD:
+      if (opt == OPT_ACT_METHOD && !strcmp(optarg, "auto")) {
+        topts.act_method = optarg;
+        break;
+      }
       if (!tqt_threshold_method_parse(optarg, &method) ||
           (opt == OPT_WEIGHT_METHOD && (method == TQT_THRESHOLD_METHOD_KL_J ||
                                         method == TQT_THRESHOLD_METHOD_PERCENTILE))) {
         status = cli_usage_error("%s: unknown method '%s' (%s)", argv[optind - 1], optarg,
-                                 opt == OPT_WEIGHT_METHOD ? "max, 3sd, mse"
-                                                          : "max, 3sd, percentile, kl_j, mse");
+                                 opt == OPT_WEIGHT_METHOD  ? "max, 3sd, mse"
+                                 : opt == OPT_ACT_METHOD ? "auto, max, 3sd, percentile, kl_j, mse"
+                                                         : "max, 3sd, percentile, kl_j, mse");
         goto done;
       }
       *(opt == OPT_ACT_METHOD     ? &topts.act_method

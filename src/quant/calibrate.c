@@ -104,6 +104,33 @@ static enum tqt_threshold_method calib_act_default(const struct tqt_model *m,
   return TQT_THRESHOLD_METHOD_KL_J;
 }
 
+/* One exponent per scale group (from each member's own): the largest, so that no member clips
+ * more than it chose to. */
+static void calib_group_exponents(struct tqt_quant_plan *p) {
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
+    if (t->kind != TQT_QTENSOR_KIND_BIAS && t->exponent > root->exponent) root->exponent = t->exponent;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
+    if (t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents) t->exponent = root->exponent;
+  }
+}
+
+void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method) {
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    struct tqt_qtensor *t = &p->tensors[i];
+    if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) continue;
+    if (t->method_auto) {
+      struct tqt_threshold_params tp = {method, t->bits, t->is_signed, 0};
+      t->method = method;
+      t->threshold = tqt_threshold(t->hist, &tp);
+    }
+    t->exponent = tqt_threshold_exponent(t->threshold);
+  }
+  calib_group_exponents(p);
+}
+
 /* Node ni of graph gi turns FLOAT (it was QUANTIZED): a tensor it quantized stays float. A
  * Conv/Gemm/MatMul whose output this Relu/Clip was to quantize (plan.c) goes float with it.
  * Counts it and names the first few in list. */
@@ -182,9 +209,12 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
     if (t->kind == TQT_QTENSOR_KIND_WEIGHT) {
       if ((st = calib_weight(p, t, m, o, &s, d)) != TQT_STATUS_OK) break;
     } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
-      enum tqt_threshold_method act = calib_is_graph_input(m, t->name)
-                                          ? input_method
-                                          : calib_method(s.act_method, calib_act_default(m, t));
+      bool input = calib_is_graph_input(m, t->name);
+      enum tqt_threshold_method dflt = calib_act_default(m, t);
+      enum tqt_threshold_method act = input ? input_method : calib_method(s.act_method, dflt);
+      /* KL-J by default, or asked for as "auto": tqt_quant_method_choose may pick another. */
+      t->method_auto = !input && dflt == TQT_THRESHOLD_METHOD_KL_J &&
+                       (!s.act_method || !strcmp(s.act_method, "auto"));
       t->method = act;
       struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
       t->threshold = tqt_threshold(t->hist, &tp);
@@ -197,15 +227,7 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   }
   tqt_overrides_destroy(ov);
   if (st != TQT_STATUS_OK) return st;
-  /* One exponent per scale group: the largest, so that no member clips more than it chose to. */
-  for (size_t i = 0; i < p->n_tensors; i++) {
-    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
-    if (t->kind != TQT_QTENSOR_KIND_BIAS && t->exponent > root->exponent) root->exponent = t->exponent;
-  }
-  for (size_t i = 0; i < p->n_tensors; i++) {
-    struct tqt_qtensor *t = &p->tensors[i], *root = &p->tensors[tqt_quant_group_root(p, i)];
-    if (t->kind != TQT_QTENSOR_KIND_BIAS && !t->channel_exponents) t->exponent = root->exponent;
-  }
+  calib_group_exponents(p);
   /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];

@@ -39,6 +39,7 @@ struct tqt_qtensor {
   const char *name;
   enum tqt_qtensor_kind kind;
   enum tqt_threshold_method method; /* set by finish (not for biases) */
+  bool method_auto; /* an activation whose method tqt_quant_method_choose may change */
   int bits;
   bool is_signed;
   size_t group; /* scale group: tensors that must share one scale (index of its root tensor) */
@@ -113,6 +114,14 @@ struct tqt_quant_plan {
    * error before and after (bias_layers 0: no correction ran). */
   size_t bias_layers, bias_corrected_layers, bias_channels;
   double bias_error_before, bias_error_after;
+  /* Set by tqt_quant_method_choose: the methods tried with their output error (n_method_tries
+   * 0: no choice was made), and the one kept. */
+  struct {
+    enum tqt_threshold_method method;
+    double error;
+  } method_tries[3];
+  size_t n_method_tries;
+  enum tqt_threshold_method method_chosen;
 };
 
 /* Conv, ConvTranspose, Gemm and MatMul: the nodes whose quantization the coverage counts. */
@@ -180,6 +189,17 @@ enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_mo
 /* The error of the plan as it stands: m with its Q/DQ, run over the samples. */
 enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
                                         struct tqt_diag *d);
+
+/* Sets the threshold of every activation whose method is auto (method_auto) by method, and
+ * the exponents of all (activations, per-tensor weights) anew from their thresholds and groups. */
+void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method);
+
+/* The activation method by measurement (--search global, and auto past its budget): the
+ * activations that take the default method (KL-J, or "auto") get KL-J, MSE or max, all the
+ * same, whichever gives the lowest error at the model's outputs on the samples (method.c).
+ * budgeted: skipped, with a warning, when its three runs would pass the budget of --search auto. */
+enum tqt_status tqt_quant_method_choose(struct tqt_quant_plan *p, struct tqt_quant_samples *samples,
+                                        bool budgeted, struct tqt_diag *d);
 
 struct tqt_search_options {
   enum tqt_search_mode mode;

@@ -153,12 +153,23 @@ static void summary(FILE *fp, const json_t *s) {
   FILE *mem;
   char *buf = NULL;
   size_t len = 0;
+  const json_t *choice = json_object_get(sum, "method_choice");
   if ((mem = open_memstream(&buf, &len))) {
     html(mem, tqt_json_str(set, "act_method"));
+    if (choice) { /* auto: what the measurement chose, and why */
+      fputs(" &rarr; ", mem);
+      html(mem, tqt_json_str(choice, "chosen"));
+    }
     fclose(mem);
   }
-  snprintf(sub, sizeof sub, "weights %s, graph inputs %s", tqt_json_str(set, "weight_method"),
-           tqt_json_str(set, "input_method"));
+  int at = snprintf(sub, sizeof sub, "weights %s, graph inputs %s", tqt_json_str(set, "weight_method"),
+                    tqt_json_str(set, "input_method"));
+  size_t ti;
+  const json_t *tried;
+  json_array_foreach(json_object_get(choice, "tries"), ti, tried)
+    if (at >= 0 && (size_t)at < sizeof sub)
+      at += snprintf(sub + at, sizeof sub - (size_t)at, "%s %s %.2f dB", ti ? "," : "; output SQNR",
+                     tqt_json_str(tried, "method"), tqt_json_num(tried, "output_sqnr_db"));
   card(fp, "activation threshold method", buf ? buf : "", sub);
   free(buf);
   const json_t *search = json_object_get(sum, "search");

@@ -435,7 +435,7 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "wbits", json_integer(o->wbits ? o->wbits : 8), &c->bad);
   stats_set(j, "abits", json_integer(o->abits ? o->abits : 8), &c->bad);
   stats_set(j, "bbits", json_integer(o->bbits ? o->bbits : 32), &c->bad);
-  stats_set(j, "act_method", json_string(o->act_method ? o->act_method : "kl_j"), &c->bad);
+  stats_set(j, "act_method", json_string(o->act_method ? o->act_method : "auto"), &c->bad);
   stats_set(j, "weight_method", json_string(o->weight_method ? o->weight_method : "max"), &c->bad);
   stats_set(j, "input_method", json_string(o->input_method ? o->input_method : "max"), &c->bad);
   stats_set(j, "percentile", json_real(o->percentile > 0 ? o->percentile : 99.99), &c->bad);
@@ -558,6 +558,19 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
     stats_set(search, "output_sqnr_before_db", stats_search_db(c->p->search_error_before), &c->bad);
     stats_set(search, "output_sqnr_after_db", stats_search_db(c->p->search_error_after), &c->bad);
     stats_set(summary, "search", search, &c->bad);
+  }
+  if (c->p->n_method_tries) { /* the activation method by measurement */
+    json_t *choice = json_object(), *tries = json_array();
+    stats_set(choice, "chosen", json_string(tqt_threshold_method_name(c->p->method_chosen)), &c->bad);
+    for (size_t i = 0; tries && i < c->p->n_method_tries; i++) {
+      json_t *e = json_object();
+      stats_set(e, "method", json_string(tqt_threshold_method_name(c->p->method_tries[i].method)),
+                &c->bad);
+      stats_set(e, "output_sqnr_db", stats_search_db(c->p->method_tries[i].error), &c->bad);
+      stats_push(tries, e, &c->bad);
+    }
+    stats_set(choice, "tries", tries, &c->bad);
+    stats_set(summary, "method_choice", choice, &c->bad);
   }
   if (c->p->bias_layers) {
     json_t *bias = json_object();

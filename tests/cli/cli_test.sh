@@ -321,7 +321,7 @@ want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "the message names the method" grep -q "entropy" "$T/stderr"
 finish "an unknown threshold method is a usage error"
 
-for bad in "--search sometimes" "--search-samples 0" "--bias-correction maybe" "--val-split 1"; do
+for bad in "--search sometimes" "--search-samples 0" "--bias-correction maybe" "--bias-correction global" "--val-split 1"; do
   run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" $bad
   want "exit status 2 (got $rc)" test "$rc" -eq 2
   want "the message names the option" grep -q -- "${bad% *}" "$T/stderr"

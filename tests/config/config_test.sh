@@ -162,9 +162,9 @@ expect_usage_error "wbits out of range is a usage error naming the key" \
 expect_usage_error "a method of the wrong type in op_types names the nested key" \
   '{"op_types": {"Conv": {"act_method": 3}}}' "'op_types\.Conv\.act_method' must be one of"
 expect_usage_error "an unknown search mode names the key and the modes" \
-  '{"search": "sometimes"}' "'search' must be one of \"auto\", \"always\", \"off\""
+  '{"search": "sometimes"}' "'search' must be one of \"auto\", \"always\", \"global\", \"off\""
 expect_usage_error "an unknown bias correction mode names the key and the modes" \
-  '{"bias_correction": 1}' "'bias_correction' must be one of \"auto\", \"always\", \"off\""
+  '{"bias_correction": "global"}' "'bias_correction' must be one of \"auto\", \"always\", \"off\""
 expect_usage_error "an unknown key is a usage error with a suggestion" \
   '{"calib_cont": 4}' "unknown key 'calib_cont' \(did you mean 'calib_count'\?\)"
 expect_usage_error "malformed JSON is a usage error naming line and column" \

@@ -191,6 +191,20 @@ for pc in "" --per-tensor; do
   else not_ok "mixnet${pc:+ $pc}: integer-only Conv/MatMul/Gemm from the export equal the quantized model"; fi
   t "mixnet${pc:+ $pc}: the report is self-contained" report_ok "$out/report-mixnet$pc.html"
 done
+# 64 samples (24 give the three methods the same exponents)
+t "mixnet --search global: the activation method chosen by measurement, its record consistent" \
+  bash -c '"$6" input "$3/mix64.npy" 64,3,16,16 5 &&
+           "$1" -q "$2" "$3/mixg.onnx" --calib "$3/mix64.npy" --search global --stats "$3/mixg.json" --report "$3/mixg.html" &&
+           node "$5" method "$3/mixg.json"' _ "$tqt" "$dir/mix-float.onnx" "$dir" "$mixin" "$check" "$gen"
+t "mixnet --search global: not KL-J here (MSE measures better), and the report says what it chose" \
+  bash -c 'node -e "process.exit(require(process.argv[1]).summary.method_choice.chosen !== \"kl_j\" ? 0 : 1)" "$1" &&
+           grep -Eq "auto &rarr; (mse|max)</div><div class=\"s\">[^<]*output SQNR kl_j" "$2"' \
+  _ "$dir/mixg.json" "$dir/mixg.html"
+t "mixnet --search global --act-method kl_j: no choice to make" \
+  bash -c '"$1" -q "$2" "$3/mixk.onnx" --calib "$4" --search global --act-method kl_j --stats "$3/mixk.json" &&
+           node -e "const s = require(process.argv[1]); process.exit(!s.summary.method_choice &&
+             s.tensors.every((t) => t.kind !== \"activation\" || [\"kl_j\", \"max\"].includes(t.method)) ? 0 : 1)" "$3/mixk.json"' \
+  _ "$tqt" "$dir/mix-float.onnx" "$dir" "$mixin"
 t "mixnet: compare --per-layer" \
   bash -c '"$1" compare -q "$2" "$3" --data "$4" --per-layer >"$5" && grep -q "^output .logits.:.*SQNR" "$5" &&
            grep -q "where the error grows most" "$5"' \
