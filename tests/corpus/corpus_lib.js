@@ -108,6 +108,34 @@ async function run(sess, feeds) {
   return res;
 }
 
+// Intersection over union of two corner-form boxes [x1, y1, x2, y2].
+function iou(a, b) {
+  const w = Math.min(a[2], b[2]) - Math.max(a[0], b[0]), h = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
+  if (w <= 0 || h <= 0) return 0;
+  const inter = w * h;
+  return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter);
+}
+
+// The faces of one UltraFace sample: scores [A, 2] (softmaxed, column 1 the face) and boxes
+// [A, 4] (normalized corners) from offsets sOff, bOff; the anchors with score >= th, greedy
+// non-maximum suppression by score (a box whose IoU with a kept one exceeds nms is dropped).
+// Returns [{score, box}], highest score first.
+function faceBoxes(scores, sOff, boxes, bOff, anchors, th, nms) {
+  const cand = [];
+  for (let i = 0; i < anchors; i++) {
+    const s = scores[sOff + 2 * i + 1];
+    if (s >= th) cand.push({ score: s, box: Array.from(boxes.subarray(bOff + 4 * i, bOff + 4 * i + 4)) });
+  }
+  cand.sort((a, b) => b.score - a.score);
+  const keep = [];
+  for (const c of cand) {
+    if (c.box[2] <= c.box[0] || c.box[3] <= c.box[1]) continue;
+    if (keep.every((k) => iou(k.box, c.box) <= nms)) keep.push(c);
+  }
+  return keep;
+}
+
 const f32 = (dims, data) => ({ type: 'float32', dims, data: data || new Float32Array(dims.reduce((a, b) => a * b, 1)) });
 
-module.exports = { ort, tio, readManifest, parseSizes, rng, writeSample, readSamples, session, run, f32 };
+module.exports = { ort, tio, readManifest, parseSizes, rng, writeSample, readSamples, session, run, f32,
+  iou, faceBoxes };

@@ -10,9 +10,9 @@
 //        (tests/ort/ort_batch.js --quantized); an output computed in float after the last
 //        DequantizeLinear may differ by more than 1e-5 of its largest magnitude on at most 0.1 %.
 //        Prints one line; exit 1 when an output fails.
-//   node corpus_ort.js metric KIND FLOAT INT8 [FLOAT_B INT8_B]   the task metric of the first
-//        output over all samples, the float model's outputs as the reference; prints "VALUE
-//        DETAIL". KIND:
+//   node corpus_ort.js metric KIND[@OUT,...] FLOAT INT8 [FLOAT_B INT8_B]   the task metric over
+//        all samples, the float model's outputs as the reference, of the first output or of the
+//        outputs named after @ (in the order the kind reads them); prints "VALUE DETAIL". KIND:
 //          decision:T  value > T agrees; balanced: the mean of the agreement on the float model's
 //                      positives and on its negatives (a detector that never fires fails)
 //          top1        the argmax over the last axis agrees; balanced: the mean over the classes
@@ -21,6 +21,10 @@
 //          ctc         greedy CTC decodes (blank 0) identical
 //          sqnr        signal (about the float output's mean) to error, in dB
 //          cosine      mean cosine similarity of the vectors along the last axis
+//          det:T,N     a face detector's boxes (two outputs: scores [S, A, 2], softmaxed, and
+//                      boxes [S, A, 4], normalized corners): per sample the anchors with score
+//                      >= T after greedy NMS at IoU N, for each model; F1 over all samples of
+//                      the int8 boxes against the float ones, matched one to one at IoU >= 0.5
 //   node corpus_ort.js coverage STATS.json           "QUANTIZED TOTAL" compute nodes (Conv,
 //        ConvTranspose, Gemm, MatMul), from summary.compute_nodes or else summary.by_op_type.
 'use strict';
@@ -158,13 +162,47 @@ function argmax(d, off, len) {
   return best;
 }
 
+// Face detections of float (f) and int8 (q) models, sample by sample: [matched, float, int8].
+function detections(param, [fs, fb], [qs, qb]) {
+  const [th, nms] = param.split(',').map(Number);
+  if (!(th > 0) || !(nms > 0)) throw new Error(`det:${param}: wants det:SCORE,NMS`);
+  if (fs.dims.length !== 3 || fs.dims[2] !== 2 || fb.dims[2] !== 4 || fb.dims[1] !== fs.dims[1]) {
+    throw new Error(`det: wants scores [S, A, 2] and boxes [S, A, 4], not [${fs.dims}] and [${fb.dims}]`);
+  }
+  const [S, A] = fs.dims;
+  let tp = 0, nf = 0, nq = 0;
+  for (let s = 0; s < S; s++) {
+    const a = lib.faceBoxes(fs.data, s * A * 2, fb.data, s * A * 4, A, th, nms);
+    const b = lib.faceBoxes(qs.data, s * A * 2, qb.data, s * A * 4, A, th, nms);
+    nf += a.length;
+    nq += b.length;
+    // one to one: the pairs in order of IoU, each box used once
+    const cand = [];
+    a.forEach((x, i) => b.forEach((y, j) => { const v = lib.iou(x.box, y.box); if (v >= 0.5) cand.push([v, i, j]); }));
+    cand.sort((u, v) => v[0] - u[0]);
+    const ua = new Set(), ub = new Set();
+    for (const [, i, j] of cand) if (!ua.has(i) && !ub.has(j)) { ua.add(i); ub.add(j); tp++; }
+  }
+  return [tp, nf, nq];
+}
+
 function metric(kind, pairs) {
   const [name, param] = kind.split(':');
   const th = Number(param);
   let num = 0, den = 0, extra = 0, sig = 0, err = 0, cos = 0;
   const perClass = {};
-  for (const [f, q] of pairs) {
-    if (f.data.length !== q.data.length) throw new Error(`float and int8 outputs differ in size (${f.data.length}, ${q.data.length})`);
+  for (const [fAll, qAll] of pairs) {
+    for (let k = 0; k < fAll.length; k++) {
+      if (fAll[k].data.length !== qAll[k].data.length) {
+        throw new Error(`float and int8 outputs differ in size (${fAll[k].data.length}, ${qAll[k].data.length})`);
+      }
+    }
+    if (name === 'det') {
+      const [tp, nf, nq] = detections(param || '', fAll, qAll);
+      num += tp; den += nf; extra += nq;
+      continue;
+    }
+    const [f, q] = [fAll[0], qAll[0]];
     const C = f.dims[f.dims.length - 1];
     const n = f.data.length;
     if (name === 'decision') {
@@ -222,15 +260,19 @@ function metric(kind, pairs) {
     }
     case 'ctc': return [num / den, `${num}/${den} decodes identical`];
     case 'sqnr': return [err ? 10 * Math.log10(sig / err) : Infinity, 'dB'];
+    case 'det': return [den + extra ? 2 * num / (den + extra) : 1, `F1: ${num} of ${den} float and ${extra} int8 faces matched`];
     default: return [cos / den, `mean over ${den} vectors`];
   }
 }
 
-function cmdMetric(kind, dirs) {
+function cmdMetric(spec, dirs) {
+  const [kind, outs] = spec.split('@');
   const pairs = [];
   for (let i = 0; i + 1 < dirs.length; i += 2) {
-    const name = outputNames(dirs[i])[0];
-    pairs.push([load(dirs[i], name), load(dirs[i + 1], name)]);
+    const have = outputNames(dirs[i]);
+    const names = outs ? outs.split(',') : [have[0]];
+    for (const n of names) if (!have.includes(n)) throw new Error(`the model has no output '${n}' (${have.join(', ')})`);
+    pairs.push([names.map((n) => load(dirs[i], n)), names.map((n) => load(dirs[i + 1], n))]);
   }
   const [v, detail] = metric(kind, pairs);
   console.log(`${Number.isFinite(v) ? v.toFixed(4) : v} ${detail}`);

