@@ -299,22 +299,6 @@ static int plan_weights_only(struct plan_ctx *c, const struct tqt_node *n) {
   return 0;
 }
 
-/* True when name has readers in g and each is a node the plan leaves float (an op it does not
- * quantize, or one excluded): no graph output, no read in a body. */
-static bool plan_read_by_float_only(struct plan_ctx *c, const struct tqt_graph *g, const char *name) {
-  const struct tqt_node *last = NULL;
-  size_t readers = plan_readers(g, name, &last), nodes = 0;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    const struct tqt_node *r = g->nodes[i];
-    bool reads = false;
-    for (size_t k = 0; k < r->n_inputs && !reads; k++) reads = !strcmp(r->inputs[k], name);
-    if (!reads) continue;
-    if (plan_op_find(r) && !plan_excluded(c, r) && !plan_weights_only_named(c, r)) return false;
-    for (size_t k = 0; k < r->n_inputs; k++) nodes += !strcmp(r->inputs[k], name);
-  }
-  return nodes && nodes == readers; /* every read is one of these nodes' inputs */
-}
-
 /* Plans node ni of graph gi (c->g). */
 static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   struct tqt_quant_plan *p = c->p;
@@ -406,11 +390,6 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
       (!strcmp(reader->op_type, "Relu") || !strcmp(reader->op_type, "Clip")) && !*reader->domain &&
       !plan_excluded(c, reader))
     return tqt_name_map_put(&c->deferred, n->outputs[0], NULL) ? (QUANT_NOMEM(c), -1) : 0;
-  /* An output only float nodes read (a DenseNet's Concat before its BatchNormalization) stays
-   * float: its Q/DQ would only add error (a requantization into the largest input's scale, which
-   * the BatchNormalization then scales up per channel). Nodes with weights keep theirs, which
-   * runtimes need to run them as integer ops. */
-  if (!op->has_weights && plan_read_by_float_only(c, g, n->outputs[0])) return 0;
   struct tqt_qtensor *out = plan_tensor(c, n->outputs[0], TQT_QTENSOR_KIND_ACTIVATION, n);
   if (!out) goto oom;
   out->is_signed = !(op->unsigned_out ||
