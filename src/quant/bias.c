@@ -32,7 +32,7 @@ struct bias_layer {
   double *stash;        /* this sample's channel means of the quantized node's output */
   double *sum, *sumsq;  /* over samples, of the channel means' differences */
   size_t count;         /* samples measured */
-  float *shift;         /* the measured shifts while each layer's are tried */
+  float *shift;         /* the measured shifts (NULL: none tell from noise) */
 };
 
 struct bias {
@@ -193,35 +193,33 @@ static enum tqt_status bias_layers_collect(struct bias *b, struct tqt_quant_plan
   return TQT_STATUS_OK;
 }
 
-/* Each measured layer's shifts, where its channels tell them from noise; how many channels. */
-static size_t bias_shifts_set(struct bias *b, struct tqt_arena *a) {
-  size_t channels = 0;
+/* Each measured layer's shifts (l->shift), where its channels tell them from noise; -1 when out
+ * of memory, else whether any channel moves. */
+static int bias_shifts_measure(struct bias *b, struct tqt_arena *a) {
+  int any = 0;
   for (size_t k = 0; k < b->n_layers; k++) {
     struct bias_layer *l = &b->layers[k];
     if (!l->node || !l->shadow || !l->n_channels || !l->count) continue;
     float *shift = tqt_arena_calloc(a, l->n_channels + 1, sizeof *shift);
-    if (!shift) return SIZE_MAX;
-    size_t moved = 0;
+    if (!shift) return -1;
+    bool moved = false;
     for (size_t c = 0; c < l->n_channels; c++) {
       double n = (double)l->count, mean = l->sum[c] / n;
       double var = l->count > 1 ? fmax(0, (l->sumsq[c] - n * mean * mean) / (n - 1)) : 0;
       if (mean == 0 || (l->count > 1 && fabs(mean) <= BIAS_MIN_T * sqrt(var / n))) continue;
       shift[c] = (float)mean;
-      moved++;
+      moved = true;
     }
-    if (moved) l->bias->bias_correction = shift;
-    channels += moved;
+    if (moved) l->shift = shift;
+    any |= moved;
   }
-  return channels;
+  return any;
 }
 
-/* The values a run over the samples computes (what the quantized activations hold). */
-static double bias_run_values(const struct tqt_quant_plan *p, size_t n_samples) {
-  double values = 0;
-  for (size_t i = 0; i < p->n_tensors; i++)
-    if (p->tensors[i].kind == TQT_QTENSOR_KIND_ACTIVATION && p->samples)
-      values += (double)p->tensors[i].hist->count / (double)p->samples;
-  return values * (double)n_samples;
+/* Every measured shift applied (on) or none. */
+static void bias_shifts_apply(struct bias *b, bool on) {
+  for (size_t k = 0; k < b->n_layers; k++)
+    b->layers[k].bias->bias_correction = on ? b->layers[k].shift : NULL;
 }
 
 enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tqt_model *m,
@@ -230,11 +228,11 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
   struct bias b = {0};
   struct tqt_model *qm = NULL;
   enum tqt_status st;
-  double before, current;
+  double before, current, err;
   if ((st = bias_layers_collect(&b, p, m, d)) != TQT_STATUS_OK || !b.n_layers) goto done;
   /* auto: the measured run (a shadow doubles its layer) and one check of all shifts at least;
    * a check of each layer's shifts on its own where the budget allows it. */
-  double run = bias_run_values(p, tqt_quant_samples_count(samples));
+  double run = tqt_quant_samples_run_values(samples);
   if (mode == TQT_SEARCH_MODE_AUTO && 3 * run > TQT_SEARCH_AUTO_BUDGET) {
     tqt_diag_warn(d, "bias correction skipped: 3 runs of %.3g values are more than "
                   "--bias-correction auto does (--bias-correction always, or fewer --search-samples)",
@@ -245,45 +243,37 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
   /* The shadows read but write nothing the outputs depend on: this run's error is the plan's. */
   if ((st = tqt_quant_samples_run(samples, qm, bias_observe, &b, &before, d)) != TQT_STATUS_OK)
     goto done;
-  size_t channels = bias_shifts_set(&b, p->arena), layers = 0;
-  if (channels == SIZE_MAX) {
+  int any = bias_shifts_measure(&b, p->arena);
+  if (any < 0) {
     st = BIAS_NOMEM(d);
     goto done;
   }
   current = before;
-  if (channels && mode == TQT_SEARCH_MODE_ALWAYS) {
-    layers = b.n_layers;
-    if ((st = tqt_quant_samples_error(samples, &current, d)) != TQT_STATUS_OK) goto done;
-  } else if (channels && (double)(b.n_layers + 2) * run <= TQT_SEARCH_AUTO_BUDGET) {
+  if (any && (mode == TQT_SEARCH_MODE_ALWAYS ||
+              (double)(b.n_layers + 2) * run > TQT_SEARCH_AUTO_BUDGET)) {
+    /* always, or all or nothing past the budget of a check per layer */
+    bias_shifts_apply(&b, true);
+    if ((st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK) goto done;
+    if (mode == TQT_SEARCH_MODE_ALWAYS || err < current) current = err;
+    else bias_shifts_apply(&b, false);
+  } else if (any) {
     /* Each layer's shifts kept where they lower the error, in plan order with the earlier
      * layers' choices applied, as the exponent search goes. */
-    for (size_t k = 0; k < b.n_layers; k++) b.layers[k].shift = b.layers[k].bias->bias_correction;
-    for (size_t k = 0; k < b.n_layers; k++) b.layers[k].bias->bias_correction = NULL;
-    channels = 0;
     for (size_t k = 0; k < b.n_layers; k++) {
       struct bias_layer *l = &b.layers[k];
       if (!l->shift) continue;
-      double err;
       l->bias->bias_correction = l->shift;
       if ((st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK) goto done;
-      if (err < current) {
-        current = err;
-        layers++;
-        for (size_t c = 0; c < l->n_channels; c++) channels += l->shift[c] != 0;
-      } else {
-        l->bias->bias_correction = NULL;
-      }
+      if (err < current) current = err;
+      else l->bias->bias_correction = NULL;
     }
-  } else if (channels) { /* all or nothing */
-    double err;
-    if ((st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK) goto done;
-    if (err < current) {
-      current = err;
-      layers = b.n_layers;
-    } else {
-      for (size_t k = 0; k < b.n_layers; k++) b.layers[k].bias->bias_correction = NULL;
-      channels = 0;
-    }
+  }
+  size_t layers = 0, channels = 0; /* what stays corrected */
+  for (size_t k = 0; k < b.n_layers; k++) {
+    const struct bias_layer *l = &b.layers[k];
+    layers += l->bias->bias_correction != NULL;
+    for (size_t c = 0; l->bias->bias_correction && c < l->n_channels; c++)
+      channels += l->bias->bias_correction[c] != 0;
   }
   p->bias_layers = b.n_layers;
   p->bias_corrected_layers = layers;

@@ -15,16 +15,10 @@ enum tqt_status tqt_quant_method_choose(struct tqt_quant_plan *p, struct tqt_qua
   static const enum tqt_threshold_method candidates[] = {
       TQT_THRESHOLD_METHOD_KL_J, TQT_THRESHOLD_METHOD_MSE, TQT_THRESHOLD_METHOD_MAX};
   size_t n = sizeof candidates / sizeof *candidates, chosen = 0;
-  double values = 0; /* per sample, what the quantized activations hold */
   bool any = false;
-  for (size_t i = 0; i < p->n_tensors; i++) {
-    const struct tqt_qtensor *t = &p->tensors[i];
-    any |= !t->skip && t->method_auto;
-    if (t->kind == TQT_QTENSOR_KIND_ACTIVATION && p->samples)
-      values += (double)t->hist->count / (double)p->samples;
-  }
+  for (size_t i = 0; i < p->n_tensors; i++) any |= !p->tensors[i].skip && p->tensors[i].method_auto;
   if (!any) return TQT_STATUS_OK;
-  double runs = (double)n * (double)tqt_quant_samples_count(samples) * values;
+  double runs = (double)n * tqt_quant_samples_run_values(samples);
   if (budgeted && runs > TQT_SEARCH_AUTO_BUDGET) {
     tqt_diag_warn(d, "activation method choice skipped: %zu runs of %.3g values are more than the "
                   "budget of --search auto; the activations keep KL-J (--search global, or "

@@ -175,6 +175,9 @@ enum tqt_status tqt_quant_samples_load(const struct tqt_quant_plan *p, const str
                                        struct tqt_quant_samples **out, struct tqt_diag *d);
 void tqt_quant_samples_free(struct tqt_quant_samples *s);
 size_t tqt_quant_samples_count(const struct tqt_quant_samples *s);
+/* The values one run over the samples computes (what the quantized activations hold): the
+ * refinements' budgets are in these. */
+double tqt_quant_samples_run_values(const struct tqt_quant_samples *s);
 /* How many runs over the samples were made (each of count samples). */
 size_t tqt_quant_samples_runs(const struct tqt_quant_samples *s);
 /* The values plan tensor i (an activation) took in the samples, or NULL. */

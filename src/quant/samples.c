@@ -161,6 +161,15 @@ void tqt_quant_samples_free(struct tqt_quant_samples *s) {
 }
 
 size_t tqt_quant_samples_count(const struct tqt_quant_samples *s) { return s->n_samples; }
+
+double tqt_quant_samples_run_values(const struct tqt_quant_samples *s) {
+  const struct tqt_quant_plan *p = s->p;
+  double per_sample = 0; /* what the quantized activations hold, by the calibration's counts */
+  for (size_t i = 0; p->samples && i < p->n_tensors; i++)
+    if (p->tensors[i].kind == TQT_QTENSOR_KIND_ACTIVATION)
+      per_sample += (double)p->tensors[i].hist->count / (double)p->samples;
+  return per_sample * (double)s->n_samples;
+}
 size_t tqt_quant_samples_runs(const struct tqt_quant_samples *s) { return s->runs; }
 
 const struct tqt_histogram *tqt_quant_samples_seen(const struct tqt_quant_samples *s, size_t i) {
