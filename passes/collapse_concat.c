@@ -3,6 +3,7 @@
  * when quantizing. The inner Concat is left unread for cleanup. */
 #include <string.h>
 
+#include "ir_edit.h"
 #include "passes.h"
 
 struct collapse_ctx {
@@ -13,21 +14,6 @@ struct collapse_ctx {
 
 static bool collapse_is_concat(const struct tqt_node *n) {
   return !strcmp(n->op_type, "Concat") && !*n->domain && n->n_outputs == 1;
-}
-
-static size_t collapse_readers(const struct tqt_graph *g, const char *name) {
-  size_t n = 0;
-  for (size_t i = 0; i < g->n_outputs; i++) n += !strcmp(g->outputs[i].name, name);
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++) n += !strcmp(g->nodes[i]->inputs[k], name);
-    for (size_t k = 0; k < g->nodes[i]->n_attrs; k++) {
-      const struct tqt_attr *at = &g->nodes[i]->attrs[k];
-      if (at->type == TQT_ATTR_TYPE_GRAPH && at->g) n += collapse_readers(at->g, name);
-      for (size_t j = 0; at->type == TQT_ATTR_TYPE_GRAPHS && j < at->n; j++)
-        n += collapse_readers(at->graphs[j], name);
-    }
-  }
-  return n;
 }
 
 static int collapse_graph(struct tqt_graph *g, int depth, void *ctx) {
@@ -42,7 +28,7 @@ static int collapse_graph(struct tqt_graph *g, int depth, void *ctx) {
         if (collapse_is_concat(g->nodes[j]) && !strcmp(g->nodes[j]->outputs[0], outer->inputs[k]))
           inner = g->nodes[j];
       if (!inner || tqt_attr_int(inner, "axis", 0) != tqt_attr_int(outer, "axis", 0) ||
-          collapse_readers(g, inner->outputs[0]) != 1) {
+          tqt_graph_readers(g, inner->outputs[0]) != 1) {
         k++;
         continue;
       }

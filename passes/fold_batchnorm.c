@@ -34,23 +34,6 @@ static bool bnfold_is_float_vector(const struct tqt_tensor *t, int64_t n) {
   return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == n;
 }
 
-/* How many nodes of g (subgraphs included) read name, plus one if it is a graph output. */
-static size_t bnfold_readers(const struct tqt_graph *g, const char *name) {
-  size_t n = 0;
-  for (size_t i = 0; i < g->n_outputs; i++) n += strcmp(g->outputs[i].name, name) == 0;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    const struct tqt_node *node = g->nodes[i];
-    for (size_t k = 0; k < node->n_inputs; k++) n += strcmp(node->inputs[k], name) == 0;
-    for (size_t k = 0; k < node->n_attrs; k++) {
-      const struct tqt_attr *at = &node->attrs[k];
-      if (at->type == TQT_ATTR_TYPE_GRAPH && at->g) n += bnfold_readers(at->g, name);
-      for (size_t j = 0; at->type == TQT_ATTR_TYPE_GRAPHS && j < at->n; j++)
-        n += bnfold_readers(at->graphs[j], name);
-    }
-  }
-  return n;
-}
-
 /* A new float initializer of the given shape, named after stem. */
 static struct tqt_tensor *bnfold_new(struct bnfold_ctx *c, struct tqt_graph *g, const char *stem,
                                      size_t rank, const int64_t *dims) {
@@ -120,7 +103,7 @@ static bool bnfold_producer(struct tqt_graph *g, struct tqt_node *p, struct bnfo
   if (!p || *p->domain || p->n_outputs != 1 || p->n_inputs < 2) return false;
   bool conv = !strcmp(p->op_type, "Conv"), convt = !strcmp(p->op_type, "ConvTranspose");
   bool gemm = !strcmp(p->op_type, "Gemm");
-  if ((!conv && !convt && !gemm) || bnfold_readers(g, p->outputs[0]) != 1) return false;
+  if ((!conv && !convt && !gemm) || tqt_graph_readers(g, p->outputs[0]) != 1) return false;
   struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
   if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data || w->rank < 2) return false;
   if (conv) {
@@ -229,7 +212,7 @@ static const float *bnfold_affine_operand(struct tqt_graph *g, const struct tqt_
 
 /* The only node of g that reads name (none in a body, not a graph output), and its index. */
 static struct tqt_node *bnfold_only_reader(struct tqt_graph *g, const char *name, size_t *index) {
-  if (bnfold_readers(g, name) != 1) return NULL;
+  if (tqt_graph_readers(g, name) != 1) return NULL;
   for (size_t i = 0; i < g->n_nodes; i++)
     for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
       if (strcmp(g->nodes[i]->inputs[k], name) == 0) {

@@ -201,6 +201,22 @@ struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name)
   return NULL;
 }
 
+size_t tqt_graph_readers(const struct tqt_graph *g, const char *name) {
+  size_t n = 0;
+  for (size_t i = 0; i < g->n_outputs; i++) n += !strcmp(g->outputs[i].name, name);
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *node = g->nodes[i];
+    for (size_t k = 0; k < node->n_inputs; k++) n += !strcmp(node->inputs[k], name);
+    for (size_t k = 0; k < node->n_attrs; k++) {
+      const struct tqt_attr *at = &node->attrs[k];
+      if (at->type == TQT_ATTR_TYPE_GRAPH && at->g) n += tqt_graph_readers(at->g, name);
+      for (size_t j = 0; at->type == TQT_ATTR_TYPE_GRAPHS && j < at->n; j++)
+        n += tqt_graph_readers(at->graphs[j], name);
+    }
+  }
+  return n;
+}
+
 /* ---- unique names ---- */
 
 static int edit_collect(struct tqt_graph *g, int depth, void *ctx) {

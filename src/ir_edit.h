@@ -32,6 +32,8 @@ int tqt_graph_nodes_splice(struct tqt_arena *a, struct tqt_graph *g, size_t at,
 void tqt_graph_nodes_compact(struct tqt_graph *g, const bool *remove);
 /* The node of g (not of its subgraphs) that writes `name`, or NULL: a scan, for a few lookups. */
 struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name);
+/* How many node inputs of g and of its subgraphs read name, plus one if it is an output of g. */
+size_t tqt_graph_readers(const struct tqt_graph *g, const char *name);
 
 /* Every value and node name of the model (all graphs and functions) into used. 0 or -1. */
 int tqt_names_collect(struct tqt_model *m, struct tqt_name_map *used);
