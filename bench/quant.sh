@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quantization benchmarks (issue #5), on this machine, one BLAS thread:
 #   1. calibration wall time against a plain `onnx-tqt run` over the same samples, and the
-#      default conversion (with the exponent search and bias correction) against calibration
-#      alone, and the share of each;
+#      default conversion (with the exponent search, bias correction and channel equalization)
+#      against calibration alone, and the share of each;
 #   2. peak memory of calibration with 256 samples against 16;
 #   3. the int8 model against the float model in ONNX Runtime (one thread, same inputs).
 # Models: the bundled LeNet (256 calibration samples) and a generated ResNet-18 (224x224).
@@ -29,19 +29,22 @@ measure() { # label command... → seconds and peak MB
 bench_model() { # name model calib
   local name=$1 model=$2 calib=$3
   read -r run_s run_mb < <(measure "$tqt" run -q --threads 1 -o "$dir/out" "$model" "$calib")
-  read -r cal_s cal_mb < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name-plain.onnx" --calib "$calib" --search off --bias-correction off)
+  read -r cal_s cal_mb < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name-plain.onnx" --calib "$calib" --search off --bias-correction off --equalize off)
   awk -v n="$name" -v r="$run_s" -v c="$cal_s" 'BEGIN {
     printf "%-9s calibration + quantization %.2f s, plain run %.2f s: ratio %.2f (goal <= 1.3)\n", n, c, r, c / r }'
-  # the default conversion: the exponent search and bias correction (issue #19) on top, or
-  # their warnings when skipped
-  read -r srch_s srch_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-s.onnx" --calib "$calib" --bias-correction off)
-  read -r def_s def_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-int8.onnx" --calib "$calib")
+  # the default conversion: the exponent search, bias correction and channel equalization
+  # (issue #19) on top, or their warnings when skipped
+  read -r srch_s srch_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-s.onnx" --calib "$calib" --bias-correction off --equalize off)
+  read -r bias_s bias_mb < <(measure "$tqt" --threads 1 "$model" "$dir/$name-b.onnx" --calib "$calib" --equalize off)
+  read -r def_s def_mb < <(measure "$tqt" -v --threads 1 "$model" "$dir/$name-int8.onnx" --calib "$calib")
   local skipped=
   grep -q "exponent search per tensor skipped" "$dir/err" && skipped+=" (search per tensor skipped: past --search auto's budget)"
   grep -q "bias correction skipped" "$dir/err" && skipped+=" (bias correction skipped: past its budget)"
-  awk -v n="$name" -v c="$cal_s" -v s="$srch_s" -v d="$def_s" -v k="$skipped" 'BEGIN {
-    printf "%-9s default conversion %.2f s (search %.2f s, bias correction %.2f s), without both %.2f s: ratio %.2f (goal <= 3)%s\n",
-      n, d, s - c, d - s, c, d / c, k }'
+  local judged
+  judged=$(sed -n 's/^equalization: \(output SQNR.*\)/\1/p' "$dir/err")
+  awk -v n="$name" -v c="$cal_s" -v s="$srch_s" -v b="$bias_s" -v d="$def_s" -v k="$skipped" -v j="${judged:-nothing to equalize}" 'BEGIN {
+    printf "%-9s default conversion %.2f s (search %.2f s, bias correction %.2f s, equalization %.2f s: %s), without all three %.2f s: ratio %.2f (goal <= 3)%s\n",
+      n, d, s - c, b - s, d - b, j, c, d / c, k }'
 }
 
 bench_model lenet examples/mnist/lenet.onnx examples/mnist/calib.npy

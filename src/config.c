@@ -435,13 +435,14 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_CALIB, K_CALIB_COUNT, K_ACT_METHOD, K_WEIGHT_METHOD, K_INPUT_METHOD, K_PERCENTILE, K_WBITS,
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_ALIGN_CONCAT, K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
-    K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES, K_BIAS_CORRECTION,
+    K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES, K_BIAS_CORRECTION, K_EQUALIZE,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "align_concat", "set_input", "input_shape", "opset", "op_types", "nodes",
-      "preprocess", "quantize_weights_only", "search", "search_samples", "bias_correction", NULL};
+      "preprocess", "quantize_weights_only", "search", "search_samples", "bias_correction",
+      "equalize", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -460,6 +461,11 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_BIAS_CORRECTION:
       if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->bias_correction) ||
           o->bias_correction == TQT_SEARCH_MODE_GLOBAL)
+        st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
+      break;
+    case K_EQUALIZE:
+      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->equalize) ||
+          o->equalize == TQT_SEARCH_MODE_GLOBAL)
         st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
       break;
     case K_SEARCH_SAMPLES:

@@ -88,6 +88,7 @@ struct tqt_options {
   enum tqt_search_mode search; /* exponent search at the model outputs (quant.h) */
   size_t search_samples;       /* the calibration samples it measures on; 0: the default */
   enum tqt_search_mode bias_correction; /* on the same samples, after the search (quant.h) */
+  enum tqt_search_mode equalize;        /* channel equalization before calibration (quant.h) */
   const char *const *exclude_op_types;
   size_t n_exclude_op_types;
   const char *const *exclude_nodes; /* exact names, or /regular expressions/ */

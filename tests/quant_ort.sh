@@ -86,6 +86,26 @@ if awk -v a="${own:-x}" -v b="${shared:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 
 else
   not_ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
 fi
+# channel equalization: a DenseNet's small channels scaled up where they are made and divided
+# back at the BatchNormalization after the Concat (auto: kept since it measures better)
+"$gen" densecat "$dir/dense-float.onnx" && "$gen" input "$dir/dense_in.npy" 32,3,16,16 7 ||
+  not_ok "generate the densecat model"
+check densecat "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized --calib "$dir/dense_in.npy" \
+  --stats "$dir/dense.json"
+check densecat-equalize-off "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized \
+  --calib "$dir/dense_in.npy" --equalize off
+dense_sqnr() { "$tqt" compare -q "$dir/dense-float.onnx" "$1" --data "$dir/dense_in.npy" |
+  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
+on=$(dense_sqnr "$dir/densecat.onnx") off=$(dense_sqnr "$dir/densecat-equalize-off.onnx")
+echo "# densecat: output SQNR $on dB equalized, $off dB without"
+if awk -v a="${on:-x}" -v b="${off:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }' &&
+   node -e "const e = require(process.argv[1]).summary.equalization;
+     process.exit(e.kept && e.scaled_channels > 0 && e.output_sqnr_with_db > e.output_sqnr_without_db ? 0 : 1)" \
+     "$dir/dense.json"; then
+  ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
+else
+  not_ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
+fi
 # affines folded into Conv and Gemm by the passes, then quantized
 "$gen" affine "$dir/affine-float.onnx" && "$gen" input "$dir/aff_in.npy" 16,3,8,8 6 ||
   not_ok "generate the affine model"

@@ -58,6 +58,15 @@ static const char convert_help[] =
     "                    quantization adds per output channel, measured on the search's\n"
     "                    samples; auto (default: kept when the outputs' error falls),\n"
     "                    always, off\n"
+    "  --equalize MODE   channel equalization before calibration: channels of small range\n"
+    "                    multiplied by powers of two where they are made (Conv, Gemm,\n"
+    "                    BatchNormalization) and divided back where they are read (the next\n"
+    "                    weights, a BatchNormalization), the float outputs unchanged; auto\n"
+    "                    (default: kept when the outputs' error after calibration, search\n"
+    "                    and bias correction falls; those then run twice), always, off.\n"
+    "                    --stats-in takes statistics of runs with --equalize off only\n";
+/* Apart from convert_help: C99 caps a string literal at 4095 characters. */
+static const char convert_help_quantization[] =
     "Quantization:\n"
     "  --wbits N, --abits N   weight and activation bits, 2-8 (default 8; fewer bits keep\n"
     "                    int8/uint8 containers with a narrower range)\n"
@@ -265,6 +274,50 @@ done:
 /* How many compute nodes (If/Loop/Scan bodies included) the plan quantizes: -v says why each
  * other one stays float; a warning when fewer than half are and the user excluded none;
  * --min-quantized makes it an error. */
+/* What the stages after the plan need (convert_stages). */
+struct convert_stage {
+  struct tqt_model *m;
+  const struct tqt_options *o;
+  const char *const *specs;
+  size_t n_specs, count;
+  int threads;
+  bool measure; /* real samples: the refinements measure on them */
+};
+
+/* Calibration, thresholds, the measuring samples, the exponent search and bias correction of p
+ * (a tqt_quant_stage_fn: equalization is judged through them). The search and bias correction
+ * measure on real samples only: random inputs say nothing about the model's use. */
+static enum tqt_status convert_stages(void *ctx, struct tqt_quant_plan *p,
+                                      struct tqt_quant_samples **samples, struct tqt_diag *d) {
+  const struct convert_stage *c = ctx;
+  const struct tqt_options *o = c->o;
+  struct cli_progress progress;
+  enum tqt_status st = TQT_STATUS_OK;
+  cli_progress_start(&progress, "calibration", 0, d->verbosity == TQT_VERBOSITY_QUIET);
+  if (c->n_specs && (st = tqt_quant_calibrate(p, c->m, c->specs, c->n_specs, c->count, c->threads,
+                                              convert_progress, &progress, d)) != TQT_STATUS_OK)
+    return st;
+  cli_progress_end(&progress);
+  if ((st = tqt_quant_plan_finish(p, c->m, o, d)) != TQT_STATUS_OK) return st;
+  size_t ss = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
+  bool measured = o->search != TQT_SEARCH_MODE_OFF || o->bias_correction != TQT_SEARCH_MODE_OFF ||
+                  o->equalize == TQT_SEARCH_MODE_AUTO;
+  if (!c->measure || !measured) return TQT_STATUS_OK;
+  if ((st = tqt_quant_samples_load(p, c->m, c->specs, c->n_specs, ss, c->count, c->threads,
+                                   samples, d)) != TQT_STATUS_OK)
+    return st;
+  if (o->search != TQT_SEARCH_MODE_OFF) {
+    struct tqt_search_options so = {.mode = o->search, .progress = convert_progress,
+                                    .progress_ctx = &progress};
+    cli_progress_start(&progress, "exponent search", 0, d->verbosity == TQT_VERBOSITY_QUIET);
+    if ((st = tqt_quant_search(p, c->m, *samples, &so, d)) != TQT_STATUS_OK) return st;
+    cli_progress_end(&progress);
+  }
+  if (o->bias_correction != TQT_SEARCH_MODE_OFF)
+    st = tqt_quant_bias_correct(p, c->m, *samples, o->bias_correction, d);
+  return st;
+}
+
 static enum tqt_status convert_coverage(const struct tqt_quant_plan *p, double min_quantized,
                                         struct tqt_diag *d) {
   for (size_t gi = 0; gi < p->n_graphs; gi++) {
@@ -296,7 +349,7 @@ int cli_convert_main(int argc, char **argv) {
   enum {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
-    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EQUALIZE, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
@@ -326,6 +379,7 @@ int cli_convert_main(int argc, char **argv) {
       {"search", required_argument, NULL, OPT_SEARCH},
       {"search-samples", required_argument, NULL, OPT_SEARCH_SAMPLES},
       {"bias-correction", required_argument, NULL, OPT_BIAS_CORRECTION},
+      {"equalize", required_argument, NULL, OPT_EQUALIZE},
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
@@ -379,6 +433,7 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
   struct tqt_quant_samples *samples = NULL;
+  struct tqt_quant_equalization *equalization = NULL;
   int status = CLI_EXIT_USAGE;
   /* analysis (cli_analysis.h) */
   struct cli_analysis analysis = {.stats_in = calloc(list_max, sizeof *analysis.stats_in)};
@@ -402,6 +457,7 @@ int cli_convert_main(int argc, char **argv) {
     switch (opt) {
     case 'h':
       fputs(convert_help, stdout);
+      fputs(convert_help_quantization, stdout);
       fputs(convert_help_graph, stdout);
       fputs(convert_help_weights_only, stdout);
       fputs(convert_help_retrain, stdout);
@@ -437,6 +493,13 @@ int cli_convert_main(int argc, char **argv) {
       if (!tqt_search_mode_parse(optarg, &topts.bias_correction) ||
           topts.bias_correction == TQT_SEARCH_MODE_GLOBAL) {
         status = cli_usage_error("--bias-correction takes auto, always or off, not '%s'", optarg);
+        goto done;
+      }
+      break;
+    case OPT_EQUALIZE:
+      if (!tqt_search_mode_parse(optarg, &topts.equalize) ||
+          topts.equalize == TQT_SEARCH_MODE_GLOBAL) {
+        status = cli_usage_error("--equalize takes auto, always or off, not '%s'", optarg);
         goto done;
       }
       break;
@@ -658,35 +721,21 @@ int cli_convert_main(int argc, char **argv) {
     if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
     /* analysis (cli_analysis.h): --stats-in histograms merge into the plan's */
     if (cli_analysis_merge(&analysis, plan, m, &d) != TQT_STATUS_OK) goto fail;
-    struct cli_progress progress;
-    cli_progress_start(&progress, "calibration", 0, d.verbosity == TQT_VERBOSITY_QUIET);
-    if (n_calib && tqt_quant_calibrate(plan, m, calib_specs, n_calib, calib_count, threads,
-                                       convert_progress, &progress, &d) != TQT_STATUS_OK)
+    /* Equalization changes the values the statistics describe: only on the samples at hand. */
+    if (n_calib && !random_calib && !analysis.n_stats_in && topts.equalize != TQT_SEARCH_MODE_OFF &&
+        tqt_quant_equalize(plan, m, &topts, calib_specs, n_calib, calib_count, threads,
+                           &equalization, &d) != TQT_STATUS_OK)
       goto in_fail;
-    cli_progress_end(&progress);
-    /* coverage after calibration: nodes of branches never taken turn float there */
-    if (tqt_quant_plan_finish(plan, m, &topts, &d) != TQT_STATUS_OK ||
-        convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK)
-      goto in_fail;
-    /* The search and bias correction measure on real samples: random inputs say nothing about
-     * the model's use. */
-    if (n_calib && !random_calib &&
-        (topts.search != TQT_SEARCH_MODE_OFF || topts.bias_correction != TQT_SEARCH_MODE_OFF)) {
-      size_t ss = topts.search_samples ? topts.search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
-      if (tqt_quant_samples_load(plan, m, calib_specs, n_calib, ss, calib_count, threads, &samples,
+    struct convert_stage stage = {.m = m, .o = &topts, .specs = calib_specs, .n_specs = n_calib,
+                                  .count = calib_count, .threads = threads,
+                                  .measure = n_calib && !random_calib};
+    if (convert_stages(&stage, plan, &samples, &d) != TQT_STATUS_OK) goto in_fail;
+    if (samples && equalization && topts.equalize == TQT_SEARCH_MODE_AUTO &&
+        tqt_quant_equalize_judge(&plan, equalization, m, &samples, &topts, convert_stages, &stage,
                                  &d) != TQT_STATUS_OK)
-        goto in_fail;
-    }
-    if (samples && topts.search != TQT_SEARCH_MODE_OFF) {
-      struct tqt_search_options so = {.mode = topts.search, .progress = convert_progress,
-                                      .progress_ctx = &progress};
-      cli_progress_start(&progress, "exponent search", 0, d.verbosity == TQT_VERBOSITY_QUIET);
-      if (tqt_quant_search(plan, m, samples, &so, &d) != TQT_STATUS_OK) goto in_fail;
-      cli_progress_end(&progress);
-    }
-    if (samples && topts.bias_correction != TQT_SEARCH_MODE_OFF &&
-        tqt_quant_bias_correct(plan, m, samples, topts.bias_correction, &d) != TQT_STATUS_OK)
       goto in_fail;
+    /* coverage after calibration: nodes of branches never taken turn float there */
+    if (convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK) goto in_fail;
     tqt_quant_samples_free(samples);
     samples = NULL;
     train.max_samples = calib_count;
@@ -729,6 +778,7 @@ done:
   free(analysis.stats_in);
   cli_analysis_free(&analysis);
   tqt_quant_samples_free(samples);
+  tqt_quant_equalization_free(equalization);
   tqt_quant_plan_destroy(plan);
   tqt_model_destroy(m);
   tqt_arena_destroy(config_arena);

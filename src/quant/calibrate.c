@@ -253,12 +253,14 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   return TQT_STATUS_OK;
 }
 
-enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
-                                    const char *const *specs, size_t n_specs, size_t max_samples,
-                                    int threads, tqt_progress_fn progress, void *progress_ctx,
-                                    struct tqt_diag *d) {
-  struct tqt_interp_options io = {.threads = threads, .observer = tqt_quant_observe,
-                                  .observer_ctx = p};
+enum tqt_status tqt_quant_dataset_run(const struct tqt_quant_plan *p, struct tqt_model *m,
+                                      const char *const *specs, size_t n_specs,
+                                      size_t max_samples, size_t spread, int threads,
+                                      tqt_observer_fn observer, void *observer_ctx,
+                                      tqt_progress_fn progress, void *progress_ctx, size_t *ran,
+                                      struct tqt_diag *d) {
+  struct tqt_interp_options io = {.threads = threads, .observer = observer,
+                                  .observer_ctx = observer_ctx};
   struct tqt_interp *in = NULL;
   struct tqt_dataset *ds = NULL;
   struct tqt_value *values = NULL;
@@ -266,6 +268,7 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
   const struct tqt_value_info **infos = NULL;
   bool random = n_specs == 1 && !strcmp(specs[0], "random");
   uint64_t state = 0x7471742d72616e64ull;
+  *ran = 0;
   enum tqt_status st = tqt_interp_create(m, &io, &in, d);
   if (st != TQT_STATUS_OK) return st;
   size_t n_in = tqt_interp_input_count(in);
@@ -286,15 +289,18 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
     count = tqt_dataset_count(ds);
     if (max_samples && max_samples < count) count = max_samples;
   }
-  for (size_t s = 0; s < count; s++) {
+  size_t runs = spread && spread < count ? spread : count;
+  for (size_t k = 0; k < runs; k++) {
+    /* spread evenly over the samples: the first ones are often alike (one folder) */
+    size_t s = runs == count ? k : (size_t)(((double)k + 0.5) * (double)count / (double)runs);
     st = random ? tqt_dataset_random(in, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
     if (st != TQT_STATUS_OK) goto fail;
     if ((st = tqt_interp_run(in, ptrs, n_in, d)) != TQT_STATUS_OK) {
       tqt_diag_prefix(d, "calibration sample %zu: ", s);
       goto fail;
     }
-    p->samples++;
-    if (progress) progress(progress_ctx, s + 1, count);
+    ++*ran;
+    if (progress) progress(progress_ctx, k + 1, runs);
   }
 fail:
   for (size_t i = 0; random && values && i < n_in; i++) tqt_value_release(&values[i]);
@@ -303,5 +309,16 @@ fail:
   free(infos);
   tqt_dataset_close(ds);
   tqt_interp_destroy(in);
+  return st;
+}
+
+enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
+                                    const char *const *specs, size_t n_specs, size_t max_samples,
+                                    int threads, tqt_progress_fn progress, void *progress_ctx,
+                                    struct tqt_diag *d) {
+  size_t ran;
+  enum tqt_status st = tqt_quant_dataset_run(p, m, specs, n_specs, max_samples, 0, threads,
+                                             tqt_quant_observe, p, progress, progress_ctx, &ran, d);
+  p->samples += ran;
   return st;
 }

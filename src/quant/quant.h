@@ -114,6 +114,13 @@ struct tqt_quant_plan {
    * error before and after (bias_layers 0: no correction ran). */
   size_t bias_layers, bias_corrected_layers, bias_channels;
   double bias_error_before, bias_error_after;
+  /* Set by tqt_quant_equalize: channels it could scale (seen non-zero), channels scaled, and
+   * the producer groups they belong to. */
+  size_t equalize_channels, equalize_scaled, equalize_groups;
+  /* Whether the model keeps them (auto: when they lower the error at the outputs, measured
+   * with and without: error_after, error_before; 0 when not measured). */
+  bool equalize_kept;
+  double equalize_error_before, equalize_error_after;
   /* Set by tqt_quant_method_choose: the methods tried with their output error (n_method_tries
    * 0: no choice was made), and the one kept. */
   struct {
@@ -148,6 +155,16 @@ int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
 
 typedef void (*tqt_progress_fn)(void *ctx, size_t done, size_t total);
 
+/* Runs m over the samples of specs (the dataset forms of the command line, "random" too) with an
+ * observer: the first max_samples (0: all; 16 for random), or `spread` of them spread evenly over
+ * those (0: every one). *ran: how many ran. */
+enum tqt_status tqt_quant_dataset_run(const struct tqt_quant_plan *p, struct tqt_model *m,
+                                      const char *const *specs, size_t n_specs,
+                                      size_t max_samples, size_t spread, int threads,
+                                      tqt_observer_fn observer, void *observer_ctx,
+                                      tqt_progress_fn progress, void *progress_ctx, size_t *ran,
+                                      struct tqt_diag *d);
+
 /* Runs m (the float model the plan was built on) over the calibration samples of INPUT (the
  * dataset forms of the command line; "random" makes N(0,1) inputs of the inputs' static shapes)
  * and fills the activation histograms. max_samples 0 means all. */
@@ -155,6 +172,20 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
                                     const char *const *specs, size_t n_specs, size_t max_samples,
                                     int threads, tqt_progress_fn progress, void *progress_ctx,
                                     struct tqt_diag *d);
+
+/* Channel equalization, after the plan and before calibration (equalize.c): channels of small
+ * range are multiplied by powers of two at the Conv/Gemm/MatMul/BatchNormalization that makes
+ * them and divided back at the weights or BatchNormalization that read them, where every path
+ * between passes the factor through exactly (Relu, pooling, Concat, ...): m's outputs stay
+ * those of the float model, the quantized tensors hold the small channels with more steps.
+ * The factors come from the channels' ranges on some calibration samples and an error model of
+ * the reading weights. *out: what changed, to undo it (NULL: nothing changed). */
+struct tqt_quant_equalization;
+enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m,
+                                   const struct tqt_options *o, const char *const *specs,
+                                   size_t n_specs, size_t max_samples, int threads,
+                                   struct tqt_quant_equalization **out, struct tqt_diag *d);
+void tqt_quant_equalization_free(struct tqt_quant_equalization *q);
 
 /* Thresholds and exponents for every tensor; scale groups get their largest exponent. An
  * activation no sample computed (a branch never taken) stays float (skip), with the biases that
@@ -192,6 +223,24 @@ enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_mo
 /* The error of the plan as it stands: m with its Q/DQ, run over the samples. */
 enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
                                         struct tqt_diag *d);
+
+/* The stages after the plan that equalization is judged through, as the caller runs them:
+ * calibration, thresholds, the measuring samples (*samples, loaded), the exponent search and
+ * bias correction. */
+typedef enum tqt_status (*tqt_quant_stage_fn)(void *ctx, struct tqt_quant_plan *p,
+                                              struct tqt_quant_samples **samples,
+                                              struct tqt_diag *d);
+
+/* --equalize auto, after stage ran for *plan on the equalized model: the error at the outputs
+ * on the samples with the equalization, and without it (the model as it was, a plan of its own
+ * through stage); without it wins ties. When it goes, the model gets its values back and *plan
+ * and *samples become the other ones. Past the budget of --search auto it stays unmeasured,
+ * with a warning. */
+enum tqt_status tqt_quant_equalize_judge(struct tqt_quant_plan **plan,
+                                         const struct tqt_quant_equalization *q,
+                                         struct tqt_model *m, struct tqt_quant_samples **samples,
+                                         const struct tqt_options *o, tqt_quant_stage_fn stage,
+                                         void *stage_ctx, struct tqt_diag *d);
 
 /* Sets the threshold of every activation whose method is auto (method_auto) by method, and
  * the exponents of all (activations, per-tensor weights) anew from their thresholds and groups. */

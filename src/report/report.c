@@ -181,6 +181,14 @@ static void summary(FILE *fp, const json_t *s) {
              tqt_json_int(set, "search_samples", 0));
     card(fp, "exponent search", v, sub);
   }
+  const json_t *eq = json_object_get(sum, "equalization");
+  if (eq) {
+    snprintf(v, sizeof v, "%lld of %lld channels", tqt_json_int(eq, "scaled_channels", 0),
+             tqt_json_int(eq, "channels", 0));
+    snprintf(sub, sizeof sub, "scaled up by powers of two, in %lld producers' outputs",
+             tqt_json_int(eq, "producer_groups", 0));
+    card(fp, "channel equalization", v, sub);
+  }
   const json_t *bias = json_object_get(sum, "bias_correction");
   if (bias) {
     snprintf(v, sizeof v, "%lld of %lld layers", tqt_json_int(bias, "corrected_layers", 0),

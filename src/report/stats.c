@@ -444,6 +444,7 @@ static json_t *stats_settings(struct stats_ctx *c) {
   size_t search_samples = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
   stats_set(j, "search_samples", json_integer((json_int_t)search_samples), &c->bad);
   stats_set(j, "bias_correction", json_string(tqt_search_mode_name(o->bias_correction)), &c->bad);
+  stats_set(j, "equalize", json_string(tqt_search_mode_name(o->equalize)), &c->bad);
   stats_set(j, "align_add", json_boolean(!o->no_align_add), &c->bad);
   stats_set(j, "align_concat", json_boolean(o->align_concat), &c->bad);
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
@@ -571,6 +572,18 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
     }
     stats_set(choice, "tries", tries, &c->bad);
     stats_set(summary, "method_choice", choice, &c->bad);
+  }
+  if (c->p->equalize_channels) {
+    json_t *eq = json_object();
+    stats_set(eq, "channels", json_integer((json_int_t)c->p->equalize_channels), &c->bad);
+    stats_set(eq, "scaled_channels", json_integer((json_int_t)c->p->equalize_scaled), &c->bad);
+    stats_set(eq, "producer_groups", json_integer((json_int_t)c->p->equalize_groups), &c->bad);
+    stats_set(eq, "kept", json_boolean(c->p->equalize_kept), &c->bad);
+    if (c->p->equalize_error_after > 0 || c->p->equalize_error_before > 0) {
+      stats_set(eq, "output_sqnr_without_db", stats_search_db(c->p->equalize_error_before), &c->bad);
+      stats_set(eq, "output_sqnr_with_db", stats_search_db(c->p->equalize_error_after), &c->bad);
+    }
+    stats_set(summary, "equalization", eq, &c->bad);
   }
   if (c->p->bias_layers) {
     json_t *bias = json_object();
@@ -794,6 +807,13 @@ static enum tqt_status stats_merge_one(struct tqt_quant_plan *p, const char *fin
   if (tqt_json_int(j, "version", 0) != TQT_STATS_VERSION) {
     st = tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED, "%s: statistics version %lld (this onnx-tqt "
                        "reads %d)", path, tqt_json_int(j, "version", 0), TQT_STATS_VERSION);
+    goto done;
+  }
+  const json_t *eq = json_object_get(json_object_get(j, "summary"), "equalization");
+  if (json_is_true(json_object_get(eq, "kept"))) { /* its histograms are of rescaled channels */
+    st = tqt_diag_fail(d, TQT_STATUS_INVALID,
+                       "%s: written by a run whose channel equalization rescaled the model; "
+                       "statistics to merge need --equalize off", path);
     goto done;
   }
   const char *theirs = tqt_json_str(json_object_get(j, "model"), "fingerprint");

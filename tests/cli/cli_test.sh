@@ -78,6 +78,15 @@ want "help mentions the info subcommand" grep -q "info" "$T/stdout"
 want "nothing on stderr" test ! -s "$T/stderr"
 finish "--help exits 0 and mentions info"
 
+# every long option the command parses is taught by --help (the table in cli_convert.c)
+run "$TQT" --help
+missing=$(sed -n 's/^ *{"\([a-z0-9-]*\)", \(no\|required\)_argument.*/\1/p' "$ROOT/src/cli/cli_convert.c" |
+  while read -r opt; do grep -q -- "--$opt\b" "$T/stdout" || echo "--$opt"; done)
+want "the option table was read" test "$(sed -n 's/^ *{"\([a-z0-9-]*\)", \(no\|required\)_argument.*/\1/p' \
+  "$ROOT/src/cli/cli_convert.c" | wc -l)" -gt 40
+want "--help names every option (missing: ${missing:-none})" test -z "$missing"
+finish "--help names every option of the command"
+
 run "$TQT" --version
 want "exit status 0 (got $rc)" test "$rc" -eq 0
 want "prints onnx-tqt and a version" grep -Eq '^onnx-tqt [0-9]+\.[0-9]+' "$T/stdout"
@@ -321,7 +330,7 @@ want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "the message names the method" grep -q "entropy" "$T/stderr"
 finish "an unknown threshold method is a usage error"
 
-for bad in "--search sometimes" "--search-samples 0" "--bias-correction maybe" "--bias-correction global" "--val-split 1"; do
+for bad in "--search sometimes" "--search-samples 0" "--bias-correction maybe" "--bias-correction global" "--equalize global" "--val-split 1"; do
   run "$TQT" "$IN" "$QOUT" --calib "$ROOT/examples/mnist/calib.npy" $bad
   want "exit status 2 (got $rc)" test "$rc" -eq 2
   want "the message names the option" grep -q -- "${bad% *}" "$T/stderr"

@@ -142,18 +142,20 @@ want "--stats: 3 float Gemm nodes with their int8 weights (rank 2), not their bi
     s.settings.quantize_weights_only.join() === "Gemm,LSTM" ? 0 : 1);' "$T/out/weights_only.json"
 finish "config: quantize_weights_only keeps the Gemm nodes float with int8 weights"
 
-# The measured refinements from the file: search and bias correction off, as the flags do.
+# The measured refinements from the file: search, bias correction and equalization off, as the
+# flags do.
 cat >"$T/cfg/refine.json" <<'EOF'
-{"calib": "calib.npy", "calib_count": 8, "search": "off", "bias_correction": "off"}
+{"calib": "calib.npy", "calib_count": 8, "search": "off", "bias_correction": "off", "equalize": "off"}
 EOF
 run "$TQT" -v "$LENET" "$T/out/refine.onnx" --config "$T/cfg/refine.json" --stats "$T/out/refine.json"
 want "exit status 0 (got $rc)" test "$rc" -eq 0
-want "neither runs" bash -c "! grep -Eq 'exponent search|bias correction' '$T/stderr'"
-want "--stats: both off, no record of either" node -e '
+want "none runs" bash -c "! grep -Eq 'exponent search|bias correction|equalization' '$T/stderr'"
+want "--stats: all off, no record of any" node -e '
   const s = require(process.argv[1]);
   process.exit(s.settings.search === "off" && s.settings.bias_correction === "off" &&
-    !s.summary.search && !s.summary.bias_correction ? 0 : 1);' "$T/out/refine.json"
-finish "config: search and bias_correction set to off"
+    s.settings.equalize === "off" && !s.summary.search && !s.summary.bias_correction &&
+    !s.summary.equalization ? 0 : 1);' "$T/out/refine.json"
+finish "config: search, bias_correction and equalize set to off"
 
 # ---- usage errors: exit 2, one line naming the file and the key ----
 
@@ -165,6 +167,8 @@ expect_usage_error "an unknown search mode names the key and the modes" \
   '{"search": "sometimes"}' "'search' must be one of \"auto\", \"always\", \"global\", \"off\""
 expect_usage_error "an unknown bias correction mode names the key and the modes" \
   '{"bias_correction": "global"}' "'bias_correction' must be one of \"auto\", \"always\", \"off\""
+expect_usage_error "an unknown equalization mode names the key and the modes" \
+  '{"equalize": "global"}' "'equalize' must be one of \"auto\", \"always\", \"off\""
 expect_usage_error "an unknown key is a usage error with a suggestion" \
   '{"calib_cont": 4}' "unknown key 'calib_cont' \(did you mean 'calib_count'\?\)"
 expect_usage_error "malformed JSON is a usage error naming line and column" \

@@ -22,6 +22,12 @@
  *                                          depthwise Conv, PRelu, 1x1 Conv, residual Add,
  *                                          GlobalAveragePool, Flatten, Gemm to an embedding
  *                                          (input [1,3,16,16], output embedding [1,16])
+ *   gen_models densecat OUT.onnx           a DenseNet's pieces: output channels of very different
+ *                                          ranges (row c of a Conv's weights scaled by 2^-c),
+ *                                          Relu, MaxPool, Concat on channels each read by a
+ *                                          BatchNormalization that normalizes them (it cannot
+ *                                          fold), Relu, 1x1 and 3x3 Conv, GlobalAveragePool,
+ *                                          Flatten, Gemm (input [1,3,16,16], output y [1,10])
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -287,9 +293,26 @@ static const char *gen_prelu(struct gen *g, const char *x, int64_t c) {
   return gen_node(g, "PRelu", 2, ins, &n);
 }
 
+/* A classifier's head: GlobalAveragePool, Flatten, Gemm (transB) from cin to cout features,
+ * the graph output `name` [1, cout]. */
+static void gen_head(struct gen *g, const char *x, int64_t cin, int64_t cout, double std,
+                     const char *name) {
+  struct tqt_node *n;
+  const char *gap = gen_node(g, "GlobalAveragePool", 1, &x, &n);
+  const char *fl = gen_node(g, "Flatten", 1, &gap, &n); /* [1,cin] */
+  int64_t fc_dims[2] = {cout, cin}, b_dims[1] = {cout}, out_dims[2] = {1, cout};
+  const char *fc_in[3] = {fl, gen_weight(g, "fc_w", 2, fc_dims, std, 0),
+                          gen_weight(g, "fc_b", 1, b_dims, 0.05, 0)};
+  const char *fc = gen_node(g, "Gemm", 3, fc_in, &n);
+  if (n && tqt_node_attr_add_int(g->a, n, "transB", 1)) g->failed = 1;
+  if (!tqt_graph_node_add(g->a, g->m->graph, "Identity", "output", 1, &fc, 1, &name) ||
+      !tqt_graph_output_add(g->a, g->m->graph, name, TQT_DTYPE_FLOAT, 2, out_dims))
+    g->failed = 1;
+}
+
 static int gen_prelunet(const char *path) {
   struct gen g = {.rng = 0x7072656c};
-  int64_t in_dims[4] = {1, 3, 16, 16}, out_dims[2] = {1, 16};
+  int64_t in_dims[4] = {1, 3, 16, 16};
   if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
   struct tqt_node *n;
   const char *x = gen_prelu(&g, gen_conv(&g, "input", 3, 16, 3, 2, false), 16); /* [1,16,8,8] */
@@ -303,17 +326,81 @@ static int gen_prelunet(const char *path) {
   const char *pw = gen_conv(&g, gen_prelu(&g, dw, 16), 16, 16, 1, 1, false);
   const char *add_in[2] = {x, pw};
   const char *res = gen_node(&g, "Add", 2, add_in, &n);
-  const char *gap = gen_node(&g, "GlobalAveragePool", 1, &res, &n);
-  const char *fl = gen_node(&g, "Flatten", 1, &gap, &n); /* [1,16] */
-  int64_t fc_dims[2] = {16, 16};
-  const char *fc_in[3] = {fl, gen_weight(&g, "fc_w", 2, fc_dims, 0.25, 0),
-                          gen_weight(&g, "fc_b", 1, b16, 0.05, 0)};
-  const char *fc = gen_node(&g, "Gemm", 3, fc_in, &n);
-  if (n && tqt_node_attr_add_int(g.a, n, "transB", 1)) g.failed = 1;
-  const char *out[1] = {"embedding"};
-  if (!tqt_graph_node_add(g.a, g.m->graph, "Identity", "output", 1, &fc, 1, out) ||
-      !tqt_graph_output_add(g.a, g.m->graph, "embedding", TQT_DTYPE_FLOAT, 2, out_dims))
+  gen_head(&g, res, 16, 16, 0.25, "embedding");
+  return gen_finish(&g, path);
+}
+
+/* Conv whose output channel c has 2^-c of the range of channel 0 (its weight row and bias
+ * scaled), + Relu. */
+static const char *gen_conv_spread(struct gen *g, const char *x, int64_t cin, int64_t cout,
+                                   int64_t k) {
+  const char *y = gen_conv(g, x, cin, cout, k, 1, false);
+  struct tqt_graph *gr = g->m->graph;
+  float *w = gr->initializers[gr->n_initializers - 2]->data;
+  float *b = gr->initializers[gr->n_initializers - 1]->data;
+  for (int64_t c = 0; c < cout; c++) {
+    float f = (float)pow(2.0, -(double)c);
+    for (int64_t i = 0; i < cin * k * k; i++) w[c * cin * k * k + i] *= f;
+    b[c] *= f;
+  }
+  struct tqt_node *n;
+  return gen_node(g, "Relu", 1, &y, &n);
+}
+
+/* BatchNormalization of c channels whose ranges fall as 2^-i within each part (parts of
+ * sizes[0], sizes[1], ...): it scales each back to about one. */
+static const char *gen_bn_normalizing(struct gen *g, const char *x, size_t n_parts,
+                                      const int64_t *sizes) {
+  int64_t c = 0;
+  for (size_t i = 0; i < n_parts; i++) c += sizes[i];
+  int64_t bd[1] = {c};
+  const char *ins[5] = {x};
+  ins[1] = gen_weight(g, "gamma", 1, bd, 0.1, 1); /* one by one: an initializer list's calls */
+  ins[2] = gen_weight(g, "beta", 1, bd, 0.1, 0);  /* have no order */
+  ins[3] = gen_weight(g, "mean", 1, bd, 0.0, 0);
+  ins[4] = gen_weight(g, "var", 1, bd, 0.0, 1);
+  struct tqt_graph *gr = g->m->graph;
+  float *mean = gr->initializers[gr->n_initializers - 2]->data;
+  float *var = gr->initializers[gr->n_initializers - 1]->data;
+  for (size_t i = 0, at = 0; i < n_parts; at += (size_t)sizes[i], i++)
+    for (int64_t j = 0; j < sizes[i]; j++) {
+      double f = pow(2.0, -(double)j);
+      mean[at + (size_t)j] = (float)(0.5 * f);
+      var[at + (size_t)j] = (float)(f * f);
+    }
+  struct tqt_node *n;
+  const char *y = gen_node(g, "BatchNormalization", 5, ins, &n);
+  if (n && tqt_node_attr_add_float(g->a, n, "epsilon", 1e-5f)) g->failed = 1;
+  return y;
+}
+
+static const char *gen_concat(struct gen *g, size_t n_in, const char *const *ins) {
+  struct tqt_node *n;
+  const char *y = gen_node(g, "Concat", n_in, ins, &n);
+  if (n && tqt_node_attr_add_int(g->a, n, "axis", 1)) g->failed = 1;
+  return y;
+}
+
+static int gen_densecat(const char *path) {
+  struct gen g = {.rng = 0x64656e73};
+  int64_t in_dims[4] = {1, 3, 16, 16};
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  struct tqt_node *n;
+  const char *x0 = gen_conv_spread(&g, "input", 3, 8, 3);
+  int64_t ks[2] = {2, 2};
+  x0 = gen_node(&g, "MaxPool", 1, &x0, &n); /* [1,8,8,8] */
+  if (n && (tqt_node_attr_add_ints(g.a, n, "kernel_shape", 2, ks) ||
+            tqt_node_attr_add_ints(g.a, n, "strides", 2, ks)))
     g.failed = 1;
+  int64_t part1[1] = {8}, part2[2] = {8, 8};
+  const char *cat1 = gen_concat(&g, 1, &x0);
+  const char *h = gen_node(&g, "Relu", 1, (const char *[]){gen_bn_normalizing(&g, cat1, 1, part1)}, &n);
+  h = gen_conv(&g, h, 8, 8, 1, 1, true);
+  const char *x1 = gen_conv_spread(&g, h, 8, 8, 3);
+  const char *cat2 = gen_concat(&g, 2, (const char *[]){x0, x1});
+  h = gen_node(&g, "Relu", 1, (const char *[]){gen_bn_normalizing(&g, cat2, 2, part2)}, &n);
+  h = gen_conv(&g, h, 16, 8, 1, 1, true);
+  gen_head(&g, h, 8, 10, 0.5, "y");
   return gen_finish(&g, path);
 }
 
@@ -721,6 +808,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "prelunet") == 0) return gen_prelunet(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "densecat") == 0) return gen_densecat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "affine") == 0) return gen_affine(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
@@ -732,7 +820,8 @@ int main(int argc, char **argv) {
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  skipcat OUT.onnx | prelunet OUT.onnx | affine OUT.onnx |\n"
+                  "                  skipcat OUT.onnx | prelunet OUT.onnx | densecat OUT.onnx |\n"
+                  "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");

@@ -120,7 +120,8 @@ t "compare: a missing data file exits 1 naming it" \
 merge_case() { # NAME K PREFIX [options...]: K shards merged against one run
   local name=$1 k=$2 prefix=$3
   shift 3
-  set -- --search off --bias-correction off "$@" # the merge is about statistics; the search and bias correction need samples
+  # the merge is about statistics; the search, bias correction and equalization need samples
+  set -- --search off --bias-correction off --equalize off "$@"
   local ins=() i
   for ((i = 0; i < k; i++)); do
     "$tqt" -q "$mnist/lenet.onnx" "$dir/shard$i.onnx" --calib "$dir/$prefix$i.npy" \
@@ -155,12 +156,25 @@ t "--stats-in and --calib: the local samples merge in as one more shard" \
 "$gen" mixnet "$dir/mix-float.onnx" && "$gen" input "$dir/mix_in.npy" 24,3,16,16 5 ||
   not_ok "generate the mixnet model and its inputs"
 t "--stats-in: statistics of another model are refused, naming the file" \
-  bash -c '"$1" -q "$4" "$3/mixq.onnx" --calib "$3/mix_in.npy" --stats "$3/other.json" &&
+  bash -c '"$1" -q "$4" "$3/mixq.onnx" --calib "$3/mix_in.npy" --stats "$3/other.json" --equalize off &&
            "$1" -q "$2" "$3/x.onnx" --stats-in "$3/other.json" 2>"$3/err.txt"; [ $? -eq 1 ] &&
            grep -q "other.json: written for another model" "$3/err.txt" && [ ! -e "$3/x.onnx" ]' \
   _ "$tqt" "$mnist/lenet.onnx" "$dir" "$dir/mix-float.onnx"
+t "--stats-in: statistics of a run whose equalization rescaled channels are refused, naming the option" \
+  bash -c '"$1" densecat "$2/dense.onnx" && "$1" input "$2/dense_in.npy" 16,3,16,16 8 &&
+           "$3" -q "$2/dense.onnx" "$2/denseq.onnx" --calib "$2/dense_in.npy" --equalize always --stats "$2/dense.json" \
+             --report "$2/dense.html" &&
+           "$3" -q "$2/dense.onnx" "$2/x.onnx" --stats-in "$2/dense.json" 2>"$2/err.txt"; [ $? -eq 1 ] &&
+           grep -q "dense.json: written by a run whose channel equalization rescaled the model; statistics to merge need --equalize off" "$2/err.txt" &&
+           [ ! -e "$2/x.onnx" ]' \
+  _ "$gen" "$dir" "$tqt"
+t "densecat --equalize always: the statistics and the report say how many channels it scaled" \
+  bash -c 'node -e "const e = require(process.argv[1]).summary.equalization;
+             process.exit(e.kept && e.scaled_channels > 0 && e.scaled_channels <= e.channels ? 0 : 1)" "$1/dense.json" &&
+           grep -Eq "channel equalization</div><div class=\"v\">[1-9][0-9]* of [0-9]+ channels" "$1/dense.html"' \
+  _ "$dir"
 t "--stats-in: statistics made with other options are refused, naming file and tensor" \
-  bash -c '"$1" -q "$2" "$3/ex.onnx" --calib "$3/half0.npy" --exclude-op-types MaxPool --stats "$3/ex.json" &&
+  bash -c '"$1" -q "$2" "$3/ex.onnx" --calib "$3/half0.npy" --exclude-op-types MaxPool --stats "$3/ex.json" --equalize off &&
            "$1" -q "$2" "$3/x.onnx" --stats-in "$3/ex.json" 2>"$3/err.txt"; [ $? -eq 1 ] &&
            grep -q "ex.json: no statistics for tensor " "$3/err.txt"' \
   _ "$tqt" "$mnist/lenet.onnx" "$dir"
@@ -211,10 +225,10 @@ t "mixnet: compare --per-layer" \
   _ "$tqt" "$dir/mix-float.onnx" "$dir/mix8.onnx" "$mixin" "$dir/cmp.txt"
 t "mixnet: --stats-in merges 3 shards into the model one run makes" \
   bash -c '"$1" split-npy "$3" 3 "$4/mixpart" &&
-           for i in 0 1 2; do "$2" -q "$4/mix-float.onnx" "$4/p.onnx" --calib "$4/mixpart$i.npy" --stats "$4/mp$i.json" || exit 1; done &&
+           for i in 0 1 2; do "$2" -q "$4/mix-float.onnx" "$4/p.onnx" --calib "$4/mixpart$i.npy" --stats "$4/mp$i.json" --equalize off || exit 1; done &&
            "$2" -q "$4/mix-float.onnx" "$4/mixmerged.onnx" --stats-in "$4/mp0.json" --stats-in "$4/mp1.json" \
              --stats-in "$4/mp2.json" --stats "$4/mixmerged.json" --search off --bias-correction off &&
-           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off --bias-correction off --stats "$4/mixfull.json" &&
+           "$2" -q "$4/mix-float.onnx" "$4/mixfull.onnx" --calib "$3" --search off --bias-correction off --equalize off --stats "$4/mixfull.json" &&
            node "$5" same "$4/mixmerged.json" "$4/mixfull.json" && cmp "$4/mixmerged.onnx" "$4/mixfull.onnx"' \
   _ "$tool" "$tqt" "$mixin" "$dir" "$check"
 
