@@ -62,8 +62,9 @@ static const char convert_help[] =
     "                    multiplied by powers of two where they are made (Conv, Gemm,\n"
     "                    BatchNormalization) and divided back where they are read (the next\n"
     "                    weights, a BatchNormalization), the float outputs unchanged; auto\n"
-    "                    (default: kept when the outputs' error after calibration, search\n"
-    "                    and bias correction falls; those then run twice), always, off.\n"
+    "                    (default: kept when it lowers the outputs' error after calibration,\n"
+    "                    search and bias correction by more than 0.25 dB; those then run\n"
+    "                    twice), always, off.\n"
     "                    --stats-in takes statistics of runs with --equalize off only\n";
 /* Apart from convert_help: C99 caps a string literal at 4095 characters. */
 static const char convert_help_quantization[] =

@@ -233,7 +233,7 @@ typedef enum tqt_status (*tqt_quant_stage_fn)(void *ctx, struct tqt_quant_plan *
 
 /* --equalize auto, after stage ran for *plan on the equalized model: the error at the outputs
  * on the samples with the equalization, and without it (the model as it was, a plan of its own
- * through stage); without it wins ties. When it goes, the model gets its values back and *plan
+ * through stage); it stays only when the error falls by more than 0.25 dB. When it goes, the model gets its values back and *plan
  * and *samples become the other ones. Past the budget of --search auto it stays unmeasured,
  * with a warning. */
 enum tqt_status tqt_quant_equalize_judge(struct tqt_quant_plan **plan,
