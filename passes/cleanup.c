@@ -30,12 +30,8 @@ static bool cleanup_is_input_or_initializer(const struct tqt_graph *g, const cha
 /* The static type of a value in g (graph input, initializer or value_info), or NULL. */
 static const struct tqt_type *cleanup_type_of(const struct tqt_graph *g, const char *name,
                                               struct tqt_type *scratch) {
-  for (size_t i = 0; i < g->n_inputs; i++)
-    if (strcmp(g->inputs[i].name, name) == 0) return g->inputs[i].type;
-  for (size_t i = 0; i < g->n_value_info; i++)
-    if (strcmp(g->value_info[i].name, name) == 0) return g->value_info[i].type;
-  for (size_t i = 0; i < g->n_outputs; i++)
-    if (strcmp(g->outputs[i].name, name) == 0) return g->outputs[i].type;
+  const struct tqt_type *declared = tqt_graph_value_type(g, name);
+  if (declared) return declared;
   for (size_t i = 0; i < g->n_initializers; i++) {
     const struct tqt_tensor *t = g->initializers[i];
     if (strcmp(t->name, name) != 0) continue;

@@ -20,16 +20,6 @@ struct bnfold_ctx {
   int changed;
 };
 
-static struct tqt_tensor *bnfold_initializer(struct tqt_graph *g, const char *name) {
-  for (size_t i = 0; *name && i < g->n_initializers; i++)
-    if (strcmp(g->initializers[i]->name, name) == 0) {
-      for (size_t k = 0; k < g->n_inputs; k++) /* an overridable default is no constant */
-        if (strcmp(g->inputs[k].name, name) == 0) return NULL;
-      return g->initializers[i];
-    }
-  return NULL;
-}
-
 static bool bnfold_is_float_vector(const struct tqt_tensor *t, int64_t n) {
   return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == n;
 }
@@ -45,7 +35,7 @@ static struct tqt_tensor *bnfold_new(struct bnfold_ctx *c, struct tqt_graph *g, 
 /* Scales W along its output channels and writes the folded bias. */
 static int bnfold_apply(struct bnfold_ctx *c, struct tqt_graph *g, struct tqt_node *p,
                         const float *a, const float *shift, int64_t n_out) {
-  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
+  struct tqt_tensor *w = tqt_graph_constant(g, p->inputs[1]);
   const char *op = p->op_type;
   char *w_stem = tqt_arena_printf(c->m->arena, "%s_bnfold", w->name);
   struct tqt_tensor *w2 = w_stem ? bnfold_new(c, g, w_stem, w->rank, w->dims) : NULL;
@@ -104,7 +94,7 @@ static bool bnfold_producer(struct tqt_graph *g, struct tqt_node *p, struct bnfo
   bool conv = !strcmp(p->op_type, "Conv"), convt = !strcmp(p->op_type, "ConvTranspose");
   bool gemm = !strcmp(p->op_type, "Gemm");
   if ((!conv && !convt && !gemm) || tqt_graph_readers(g, p->outputs[0]) != 1) return false;
-  struct tqt_tensor *w = bnfold_initializer(g, p->inputs[1]);
+  struct tqt_tensor *w = tqt_graph_constant(g, p->inputs[1]);
   if (!w || w->dtype != TQT_DTYPE_FLOAT || !w->data || w->rank < 2) return false;
   if (conv) {
     f->n_out = w->dims[0];
@@ -115,7 +105,7 @@ static bool bnfold_producer(struct tqt_graph *g, struct tqt_node *p, struct bnfo
     f->n_out = tqt_attr_int(p, "transB", 0) ? w->dims[0] : w->dims[1];
   }
   f->out_rank = w->rank;
-  f->bias = p->n_inputs > 2 && *p->inputs[2] ? bnfold_initializer(g, p->inputs[2]) : NULL;
+  f->bias = p->n_inputs > 2 && *p->inputs[2] ? tqt_graph_constant(g, p->inputs[2]) : NULL;
   if (p->n_inputs > 2 && *p->inputs[2] && (!f->bias || f->bias->dtype != TQT_DTYPE_FLOAT))
     return false;
   f->bias_n = f->bias ? tqt_tensor_numel(f->bias) : 0;
@@ -162,10 +152,10 @@ static int bnfold_try(struct bnfold_ctx *c, struct tqt_graph *g, size_t bi) {
   struct bnfold_producer f;
   if (!bnfold_producer(g, p, &f)) return 0;
   int64_t n_out = f.n_out;
-  const struct tqt_tensor *scale = bnfold_initializer(g, bn->inputs[1]);
-  const struct tqt_tensor *beta = bnfold_initializer(g, bn->inputs[2]);
-  const struct tqt_tensor *mean = bnfold_initializer(g, bn->inputs[3]);
-  const struct tqt_tensor *var = bnfold_initializer(g, bn->inputs[4]);
+  const struct tqt_tensor *scale = tqt_graph_constant(g, bn->inputs[1]);
+  const struct tqt_tensor *beta = tqt_graph_constant(g, bn->inputs[2]);
+  const struct tqt_tensor *mean = tqt_graph_constant(g, bn->inputs[3]);
+  const struct tqt_tensor *var = tqt_graph_constant(g, bn->inputs[4]);
   if (!bnfold_is_float_vector(scale, n_out) || !bnfold_is_float_vector(beta, n_out) ||
       !bnfold_is_float_vector(mean, n_out) || !bnfold_is_float_vector(var, n_out))
     return 0;
@@ -195,7 +185,7 @@ static const float *bnfold_affine_operand(struct tqt_graph *g, const struct tqt_
     return NULL;
   int k = strcmp(n->inputs[0], x) == 0 ? 1 : strcmp(n->inputs[1], x) == 0 ? 0 : -1;
   if (k < 0 || strcmp(n->inputs[1 - k], x)) return NULL;
-  const struct tqt_tensor *t = bnfold_initializer(g, n->inputs[k]);
+  const struct tqt_tensor *t = tqt_graph_constant(g, n->inputs[k]);
   if (!t || t->dtype != TQT_DTYPE_FLOAT || !t->data || t->rank > f->out_rank) return NULL;
   int64_t numel = tqt_tensor_numel(t);
   if (numel == 1) {

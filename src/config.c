@@ -452,22 +452,21 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
   json_object_foreach((json_t *)root, name, v) {
     enum tqt_status st = TQT_STATUS_OK;
     long long x = 0;
-    switch (cfg_lookup(known, name)) {
+    int k = cfg_lookup(known, name);
+    switch (k) {
     case K_CALIB: st = cfg_calib(c, name, v); break;
     case K_SEARCH:
       if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->search))
         st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"global\", \"off\"");
       break;
     case K_BIAS_CORRECTION:
-      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->bias_correction) ||
-          o->bias_correction == TQT_SEARCH_MODE_GLOBAL)
+    case K_EQUALIZE: { /* the refinements without a global mode */
+      enum tqt_search_mode *mode = k == K_EQUALIZE ? &o->equalize : &o->bias_correction;
+      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), mode) ||
+          *mode == TQT_SEARCH_MODE_GLOBAL)
         st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
       break;
-    case K_EQUALIZE:
-      if (!json_is_string(v) || !tqt_search_mode_parse(json_string_value(v), &o->equalize) ||
-          o->equalize == TQT_SEARCH_MODE_GLOBAL)
-        st = cfg_fail(c, name, "must be one of \"auto\", \"always\", \"off\"");
-      break;
+    }
     case K_SEARCH_SAMPLES:
       if ((st = cfg_int(c, name, v, 1, 1000000, &x)) == TQT_STATUS_OK) o->search_samples = (size_t)x;
       break;

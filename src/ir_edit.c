@@ -201,6 +201,26 @@ struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name)
   return NULL;
 }
 
+struct tqt_tensor *tqt_graph_constant(const struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; *name && i < g->n_initializers; i++)
+    if (!strcmp(g->initializers[i]->name, name)) {
+      for (size_t k = 0; k < g->n_inputs; k++) /* an overridable default is no constant */
+        if (!strcmp(g->inputs[k].name, name)) return NULL;
+      return g->initializers[i];
+    }
+  return NULL;
+}
+
+const struct tqt_type *tqt_graph_value_type(const struct tqt_graph *g, const char *name) {
+  for (size_t i = 0; i < g->n_inputs; i++)
+    if (!strcmp(g->inputs[i].name, name)) return g->inputs[i].type;
+  for (size_t i = 0; i < g->n_value_info; i++)
+    if (!strcmp(g->value_info[i].name, name)) return g->value_info[i].type;
+  for (size_t i = 0; i < g->n_outputs; i++)
+    if (!strcmp(g->outputs[i].name, name)) return g->outputs[i].type;
+  return NULL;
+}
+
 size_t tqt_graph_readers(const struct tqt_graph *g, const char *name) {
   size_t n = 0;
   for (size_t i = 0; i < g->n_outputs; i++) n += !strcmp(g->outputs[i].name, name);

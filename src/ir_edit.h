@@ -32,6 +32,10 @@ int tqt_graph_nodes_splice(struct tqt_arena *a, struct tqt_graph *g, size_t at,
 void tqt_graph_nodes_compact(struct tqt_graph *g, const bool *remove);
 /* The node of g (not of its subgraphs) that writes `name`, or NULL: a scan, for a few lookups. */
 struct tqt_node *tqt_graph_producer(const struct tqt_graph *g, const char *name);
+/* The initializer of g called name that no input of g overrides, or NULL. */
+struct tqt_tensor *tqt_graph_constant(const struct tqt_graph *g, const char *name);
+/* The type g declares for a value (its inputs, value_info, outputs), or NULL. */
+const struct tqt_type *tqt_graph_value_type(const struct tqt_graph *g, const char *name);
 /* How many node inputs of g and of its subgraphs read name, plus one if it is an output of g. */
 size_t tqt_graph_readers(const struct tqt_graph *g, const char *name);
 

@@ -491,19 +491,16 @@ int cli_convert_main(int argc, char **argv) {
       }
       break;
     case OPT_BIAS_CORRECTION:
-      if (!tqt_search_mode_parse(optarg, &topts.bias_correction) ||
-          topts.bias_correction == TQT_SEARCH_MODE_GLOBAL) {
-        status = cli_usage_error("--bias-correction takes auto, always or off, not '%s'", optarg);
+    case OPT_EQUALIZE: { /* the refinements without a global mode */
+      bool eq = opt == OPT_EQUALIZE;
+      enum tqt_search_mode *mode = eq ? &topts.equalize : &topts.bias_correction;
+      if (!tqt_search_mode_parse(optarg, mode) || *mode == TQT_SEARCH_MODE_GLOBAL) {
+        status = cli_usage_error("--%s takes auto, always or off, not '%s'",
+                                 eq ? "equalize" : "bias-correction", optarg);
         goto done;
       }
       break;
-    case OPT_EQUALIZE:
-      if (!tqt_search_mode_parse(optarg, &topts.equalize) ||
-          topts.equalize == TQT_SEARCH_MODE_GLOBAL) {
-        status = cli_usage_error("--equalize takes auto, always or off, not '%s'", optarg);
-        goto done;
-      }
-      break;
+    }
     case OPT_SEARCH_SAMPLES:
       if ((v = convert_int(optarg, 1, 1000000)) < 0) {
         status = cli_usage_error("--search-samples takes 1 to 1000000, not '%s'", optarg);

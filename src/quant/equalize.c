@@ -57,12 +57,13 @@ struct eq_group {
   size_t channels;
   size_t parent; /* union-find: an Add of two groups' outputs makes them one */
   bool fixed;    /* a reader that cannot take a factor: every channel stays */
+  bool one_exponent; /* the producer's weights have one exponent for all rows (--per-tensor) */
   /* On the root: per channel the largest range/tensor-range of the quantized values holding it,
-   * the modelled error per shift, the shift chosen. */
+   * the modelled error per shift, the largest shift allowed, the shift chosen. */
   double *share;
   double *cost;
+  int *limit;
   int *shift;
-  int cap; /* producer with one weight exponent for all channels: no row past the largest */
 };
 
 struct eq_absorber {
@@ -108,61 +109,30 @@ static void eq_fix(struct eq *e, const struct eq_value *v) {
     if (v->pieces[i].group != EQ_NONE) e->groups[v->pieces[i].group].fixed = true;
 }
 
-/* A float initializer of the main graph that no other node reads and no graph input can
- * override, or NULL. */
-static struct tqt_tensor *eq_own_constant(struct eq *e, const char *name) {
-  const struct tqt_graph *g = e->m->graph;
-  if (!*name) return NULL;
-  for (size_t i = 0; i < g->n_inputs; i++)
-    if (!strcmp(g->inputs[i].name, name)) return NULL;
-  for (size_t i = 0; i < g->n_initializers; i++) {
-    struct tqt_tensor *t = g->initializers[i];
-    if (strcmp(t->name, name)) continue;
-    if (t->dtype != TQT_DTYPE_FLOAT || tqt_graph_readers(g, name) != 1 ||
-        !tqt_tensor_data(t, e->m->arena, NULL))
-      return NULL;
-    return t;
-  }
-  return NULL;
+/* An initializer of the main graph that no graph input overrides, its data loaded, or NULL. */
+static struct tqt_tensor *eq_constant(const struct eq *e, const char *name) {
+  struct tqt_tensor *t = tqt_graph_constant(e->m->graph, name);
+  return t && tqt_tensor_data(t, e->m->arena, NULL) ? t : NULL;
 }
 
-/* Any initializer of the main graph (read only), or NULL. */
-static const struct tqt_tensor *eq_constant(const struct eq *e, const char *name) {
-  const struct tqt_graph *g = e->m->graph;
-  for (size_t i = 0; *name && i < g->n_initializers; i++)
-    if (!strcmp(g->initializers[i]->name, name)) {
-      for (size_t k = 0; k < g->n_inputs; k++)
-        if (!strcmp(g->inputs[k].name, name)) return NULL;
-      return tqt_tensor_data(g->initializers[i], e->m->arena, NULL) ? g->initializers[i] : NULL;
-    }
-  return NULL;
+/* eq_constant when it is float and no other node reads it (rescaling it changes no one else). */
+static struct tqt_tensor *eq_own_constant(const struct eq *e, const char *name) {
+  struct tqt_tensor *t = eq_constant(e, name);
+  return t && t->dtype == TQT_DTYPE_FLOAT && tqt_graph_readers(e->m->graph, name) == 1 ? t : NULL;
 }
 
 /* The rank the main graph declares for a value, or 0 when it does not say. */
 static size_t eq_rank(const struct eq *e, const char *name) {
-  const struct tqt_graph *g = e->m->graph;
-  const struct tqt_value_info *lists[3] = {g->inputs, g->value_info, g->outputs};
-  size_t counts[3] = {g->n_inputs, g->n_value_info, g->n_outputs};
-  for (int l = 0; l < 3; l++)
-    for (size_t i = 0; i < counts[l]; i++)
-      if (!strcmp(lists[l][i].name, name) && lists[l][i].type && lists[l][i].type->has_shape)
-        return lists[l][i].type->rank;
-  return 0;
+  const struct tqt_type *t = tqt_graph_value_type(e->m->graph, name);
+  return t && t->has_shape ? t->rank : 0;
 }
 
 /* The channels (axis 1) the main graph declares for a value, or 0 when unknown. */
 static size_t eq_declared_channels(const struct eq *e, const char *name) {
-  const struct tqt_graph *g = e->m->graph;
-  const struct tqt_value_info *lists[3] = {g->inputs, g->value_info, g->outputs};
-  size_t counts[3] = {g->n_inputs, g->n_value_info, g->n_outputs};
-  for (int l = 0; l < 3; l++)
-    for (size_t i = 0; i < counts[l]; i++) {
-      const struct tqt_type *t = lists[l][i].type;
-      if (!strcmp(lists[l][i].name, name) && t && t->has_shape && t->rank >= 2 &&
-          t->dims[1].has_value && t->dims[1].value > 0)
-        return (size_t)t->dims[1].value;
-    }
-  return 0;
+  const struct tqt_type *t = tqt_graph_value_type(e->m->graph, name);
+  return t && t->has_shape && t->rank >= 2 && t->dims[1].has_value && t->dims[1].value > 0
+             ? (size_t)t->dims[1].value
+             : 0;
 }
 
 static struct eq_value *eq_value_add(struct eq *e, const char *name, size_t n_pieces,
@@ -178,12 +148,14 @@ static struct eq_value *eq_value_add(struct eq *e, const char *name, size_t n_pi
 }
 
 /* A new group for the output of producer n with `channels` channels. */
-static struct eq_value *eq_group_add(struct eq *e, struct tqt_node *n, size_t channels, int cap) {
+static struct eq_value *eq_group_add(struct eq *e, struct tqt_node *n, size_t channels,
+                                     bool one_exponent) {
   if (tqt_arena_reserve(e->arena, (void **)&e->groups, &e->cap_groups, e->n_groups + 1,
                         sizeof *e->groups) < 0)
     return NULL;
   struct eq_group *g = &e->groups[e->n_groups];
-  *g = (struct eq_group){.producer = n, .channels = channels, .parent = e->n_groups, .cap = cap};
+  *g = (struct eq_group){.producer = n, .channels = channels, .parent = e->n_groups,
+                         .one_exponent = one_exponent};
   struct eq_value *v = eq_value_add(e, n->outputs[0], 1, channels);
   if (!v) return NULL;
   v->pieces[0] = (struct eq_piece){e->n_groups, 0, channels};
@@ -195,8 +167,7 @@ static bool eq_op(const struct tqt_node *n, const char *op) {
   return !*n->domain && !strcmp(n->op_type, op);
 }
 
-/* Output channels of n when it can scale them: its weights (and bias) its own constants. The
- * cap (one exponent for all rows): how many doublings the smallest row can take. */
+/* Output channels of n when it can scale them: its weights (and bias) its own constants. */
 static size_t eq_producer_channels(struct eq *e, struct tqt_node *n) {
   if (eq_op(n, "Conv") && n->n_inputs >= 2) {
     struct tqt_tensor *w = eq_own_constant(e, n->inputs[1]);
@@ -214,7 +185,8 @@ static size_t eq_producer_channels(struct eq *e, struct tqt_node *n) {
     int64_t channels = w->dims[trans ? 0 : 1];
     if (n->n_inputs > 2 && *n->inputs[2]) {
       struct tqt_tensor *c = eq_own_constant(e, n->inputs[2]);
-      if (!c || tqt_tensor_numel(c) != channels || c->rank == 0 || c->dims[c->rank - 1] != channels)
+      if (!c || tqt_tensor_numel(c) != channels || c->rank == 0 ||
+          c->dims[c->rank - 1] != channels)
         return 0;
     }
     return channels > 0 ? (size_t)channels : 0;
@@ -335,6 +307,17 @@ static struct eq_value *eq_concat(struct eq *e, const struct tqt_node *n, bool *
   return out;
 }
 
+/* True when n is an Add/Sub of two values that are each all the channels of one group (a
+ * residual sum): their groups can be joined and scaled alike. */
+static bool eq_add_joins(const struct eq *e, const struct tqt_node *n) {
+  if (!(eq_op(n, "Add") || eq_op(n, "Sub")) || n->n_inputs != 2) return false;
+  const struct eq_value *a = eq_value_of(e, n->inputs[0]), *b = eq_value_of(e, n->inputs[1]);
+  return a && b && a->n_pieces == 1 && b->n_pieces == 1 && a->pieces[0].group != EQ_NONE &&
+         b->pieces[0].group != EQ_NONE && a->channels == b->channels &&
+         e->groups[a->pieces[0].group].channels == a->channels &&
+         e->groups[b->pieces[0].group].channels == b->channels;
+}
+
 /* tqt_graph_walk visitor over the bodies: a value of the main graph read inside one stays. */
 static int eq_fix_body_reads(struct tqt_graph *g, int depth, void *ctx) {
   struct eq *e = ctx;
@@ -353,7 +336,7 @@ static enum tqt_status eq_analyse(struct eq *e) {
     /* how it reads the values that carry groups */
     bool through = n->n_inputs >= 1 && eq_value_of(e, n->inputs[0]) && eq_passes_through(e, n);
     bool concat = eq_op(n, "Concat") && tqt_attr_int(n, "axis", 0) == 1 && n->n_outputs == 1;
-    bool add = (eq_op(n, "Add") || eq_op(n, "Sub")) && n->n_inputs == 2;
+    bool add = eq_add_joins(e, n);
     for (size_t k = 0; k < n->n_inputs; k++) {
       struct eq_value *v = eq_value_of(e, n->inputs[k]);
       if (!v) continue;
@@ -362,15 +345,7 @@ static enum tqt_status eq_analyse(struct eq *e) {
         if (eq_absorber_add(e, n, v) < 0) return EQ_NOMEM(e->d);
         continue;
       }
-      if (add) {
-        const struct eq_value *a = eq_value_of(e, n->inputs[0]), *b = eq_value_of(e, n->inputs[1]);
-        if (a && b && a->n_pieces == 1 && b->n_pieces == 1 && a->pieces[0].group != EQ_NONE &&
-            b->pieces[0].group != EQ_NONE && a->channels == b->channels &&
-            e->groups[a->pieces[0].group].channels == a->channels &&
-            e->groups[b->pieces[0].group].channels == b->channels)
-          continue;
-      }
-      eq_fix(e, v);
+      if (!add) eq_fix(e, v);
     }
     /* what its output carries */
     const struct eq_value *x = n->n_inputs ? eq_value_of(e, n->inputs[0]) : NULL;
@@ -387,23 +362,17 @@ static enum tqt_status eq_analyse(struct eq *e) {
         if (!ok) return EQ_NOMEM(e->d);
         for (size_t k = 0; k < n->n_inputs; k++) eq_fix(e, eq_value_of(e, n->inputs[k]));
       }
-    } else if (add && x && eq_value_of(e, n->inputs[1])) {
+    } else if (add) {
       const struct eq_value *b = eq_value_of(e, n->inputs[1]);
-      if (x->n_pieces == 1 && b->n_pieces == 1 && x->pieces[0].group != EQ_NONE &&
-          b->pieces[0].group != EQ_NONE && x->channels == b->channels &&
-          e->groups[x->pieces[0].group].channels == x->channels &&
-          e->groups[b->pieces[0].group].channels == b->channels) {
-        size_t ra = eq_root(e, x->pieces[0].group), rb = eq_root(e, b->pieces[0].group);
-        e->groups[rb].parent = ra;
-        if (!(out = eq_value_add(e, n->outputs[0], 1, x->channels))) return EQ_NOMEM(e->d);
-        out->pieces[0] = (struct eq_piece){ra, 0, x->channels};
-      }
+      size_t ra = eq_root(e, x->pieces[0].group), rb = eq_root(e, b->pieces[0].group);
+      e->groups[rb].parent = ra;
+      if (!(out = eq_value_add(e, n->outputs[0], 1, x->channels))) return EQ_NOMEM(e->d);
+      out->pieces[0] = (struct eq_piece){ra, 0, x->channels};
     }
     if (out) continue;
     size_t channels = eq_producer_channels(e, n);
-    bool per_tensor = !e->o->per_channel && !eq_op(n, "BatchNormalization");
-    if (channels && !eq_group_add(e, n, channels, per_tensor ? -1 : EQ_MAX_SHIFT))
-      return EQ_NOMEM(e->d);
+    bool one_exponent = !e->o->per_channel && !eq_op(n, "BatchNormalization");
+    if (channels && !eq_group_add(e, n, channels, one_exponent)) return EQ_NOMEM(e->d);
   }
   for (size_t i = 0; i < g->n_outputs; i++) eq_fix(e, eq_value_of(e, g->outputs[i].name));
   tqt_graph_walk(g, eq_fix_body_reads, e);
@@ -463,12 +432,43 @@ static void eq_row_cost(double *cost, double share, double col, double other) {
   }
 }
 
+/* Where the weights of a Conv, Gemm or MatMul hold output row m, input column j, tap t: Conv
+ * rows are output channels and columns the input channels of their group, Gemm/MatMul rows
+ * the outputs and columns the inputs. Input channel ci is column ci % cols of the rows of group
+ * ci / cols. */
+struct eq_layout {
+  float *x;
+  size_t rows, cols, taps, rows_per_group;
+  bool conv, trans;
+};
+
+static struct eq_layout eq_layout_of(const struct eq *e, const struct tqt_node *n) {
+  const struct tqt_tensor *w = eq_constant(e, n->inputs[1]);
+  struct eq_layout l = {.x = w->data, .taps = 1, .conv = eq_op(n, "Conv"),
+                        .trans = eq_op(n, "Gemm") && tqt_attr_int(n, "transB", 0)};
+  bool k_by_n = !l.conv && !l.trans; /* B is [K, N] */
+  l.rows = (size_t)w->dims[k_by_n ? 1 : 0];
+  l.cols = (size_t)w->dims[k_by_n ? 0 : 1];
+  for (size_t i = 2; l.conv && i < w->rank; i++) l.taps *= (size_t)w->dims[i];
+  l.rows_per_group = l.conv ? l.rows / (size_t)tqt_attr_int(n, "group", 1) : l.rows;
+  return l;
+}
+
+static size_t eq_at(const struct eq_layout *l, size_t m, size_t j, size_t t) {
+  return l->conv ? (m * l->cols + j) * l->taps + t : l->trans ? m * l->cols + j : j * l->rows + m;
+}
+
+/* max |w| over the taps of row m, column j. */
+static double eq_colmax(const struct eq_layout *l, size_t m, size_t j) {
+  double mx = 0;
+  for (size_t t = 0; t < l->taps; t++) mx = fmax(mx, fabs(l->x[eq_at(l, m, j, t)]));
+  return mx;
+}
+
 /* Adds an absorber's rows to the cost of every channel it takes back. -1 when out of memory. */
 static int eq_absorber_cost(struct eq *e, const struct eq_absorber *a) {
-  struct tqt_node *n = a->node;
   const struct eq_value *v = a->in;
-  bool per_channel = e->o->per_channel;
-  if (eq_op(n, "BatchNormalization")) { /* no weights to round: only the activation's share */
+  if (eq_op(a->node, "BatchNormalization")) { /* no weights to round: the activation's share */
     for (size_t ci = 0; ci < v->channels; ci++) {
       size_t r, c;
       if (!eq_channel(e, v, ci, &r, &c)) continue;
@@ -476,36 +476,16 @@ static int eq_absorber_cost(struct eq *e, const struct eq_absorber *a) {
     }
     return 0;
   }
-  const struct tqt_tensor *w = eq_constant(e, n->inputs[1]);
-  const float *x = w->data;
-  /* rows × columns of |w| maxima: Conv rows are output channels, columns the input channels of
-   * their group; Gemm/MatMul rows are outputs, columns the inputs */
-  size_t rows, cols, taps = 1, groups = 1;
-  bool conv = eq_op(n, "Conv"), trans = eq_op(n, "Gemm") && tqt_attr_int(n, "transB", 0);
-  if (conv) {
-    rows = (size_t)w->dims[0];
-    cols = (size_t)w->dims[1];
-    for (size_t i = 2; i < w->rank; i++) taps *= (size_t)w->dims[i];
-    groups = (size_t)tqt_attr_int(n, "group", 1);
-  } else {
-    rows = (size_t)w->dims[trans ? 0 : 1];
-    cols = (size_t)w->dims[trans ? 1 : 0];
-  }
+  struct eq_layout l = eq_layout_of(e, a->node);
   double tensor_max = 0;
-  for (int64_t i = 0; i < tqt_tensor_numel(w); i++)
-    if (fabs(x[i]) > tensor_max) tensor_max = fabs(x[i]);
-  size_t rows_per_group = rows / groups;
-  double *colmax = tqt_arena_calloc(e->arena, cols + 1, sizeof *colmax);
+  double *colmax = tqt_arena_calloc(e->arena, l.cols + 1, sizeof *colmax);
   if (!colmax) return -1;
-  for (size_t m = 0; m < rows; m++) {
+  for (size_t m = 0; m < l.rows; m++)
+    for (size_t j = 0; j < l.cols; j++) tensor_max = fmax(tensor_max, eq_colmax(&l, m, j));
+  for (size_t m = 0; m < l.rows; m++) {
     double first = 0, second = 0; /* the two largest column maxima of the row */
-    for (size_t j = 0; j < cols; j++) {
-      double mx = 0;
-      for (size_t t = 0; t < taps; t++) {
-        size_t at = conv ? (m * cols + j) * taps + t : trans ? m * cols + j : j * rows + m;
-        if (fabs(x[at]) > mx) mx = fabs(x[at]);
-      }
-      colmax[j] = mx;
+    for (size_t j = 0; j < l.cols; j++) {
+      double mx = colmax[j] = eq_colmax(&l, m, j);
       if (mx > first) {
         second = first;
         first = mx;
@@ -513,86 +493,69 @@ static int eq_absorber_cost(struct eq *e, const struct eq_absorber *a) {
         second = mx;
       }
     }
-    for (size_t j = 0; j < cols; j++) {
-      size_t ci = conv ? (m / rows_per_group) * cols + j : j, r, c;
+    for (size_t j = 0; j < l.cols; j++) {
+      size_t ci = (m / l.rows_per_group) * l.cols + j, r, c;
       if (!eq_channel(e, v, ci, &r, &c)) continue;
-      double other = per_channel ? (colmax[j] == first ? second : first) : tensor_max;
+      double other = e->o->per_channel ? (colmax[j] == first ? second : first) : tensor_max;
       eq_row_cost(&e->groups[r].cost[c * EQ_SHIFTS], e->groups[r].share[c], colmax[j], other);
     }
   }
   return 0;
 }
 
-/* Multiplies output channel c of producer n by f. */
-static void eq_scale_producer(struct eq *e, struct tqt_node *n, size_t channels, size_t c,
-                              float f) {
-  if (eq_op(n, "BatchNormalization")) {
-    ((float *)eq_constant(e, n->inputs[1])->data)[c] *= f;
-    ((float *)eq_constant(e, n->inputs[2])->data)[c] *= f;
-    return;
-  }
-  const struct tqt_tensor *w = eq_constant(e, n->inputs[1]);
-  float *x = w->data;
-  if (eq_op(n, "Conv")) {
-    size_t per = (size_t)tqt_tensor_numel(w) / channels;
-    for (size_t i = 0; i < per; i++) x[c * per + i] *= f;
-  } else if (eq_op(n, "Gemm") && tqt_attr_int(n, "transB", 0)) {
-    size_t k = (size_t)w->dims[1];
-    for (size_t i = 0; i < k; i++) x[c * k + i] *= f;
-  } else { /* B is [K, N] */
-    size_t k = (size_t)w->dims[0];
-    for (size_t i = 0; i < k; i++) x[i * channels + c] *= f;
-  }
-  if (n->n_inputs > 2 && *n->inputs[2]) ((float *)eq_constant(e, n->inputs[2])->data)[c] *= f;
-}
-
-/* Divides input channel ci of absorber n by f. */
-static void eq_scale_absorber(struct eq *e, struct tqt_node *n, size_t ci, float f) {
-  if (eq_op(n, "BatchNormalization")) {
-    ((float *)eq_constant(e, n->inputs[1])->data)[ci] /= f;
-    ((float *)eq_constant(e, n->inputs[3])->data)[ci] *= f;
-    return;
-  }
-  const struct tqt_tensor *w = eq_constant(e, n->inputs[1]);
-  float *x = w->data;
-  if (eq_op(n, "Conv")) {
-    size_t rows = (size_t)w->dims[0], cols = (size_t)w->dims[1], taps = 1;
-    for (size_t i = 2; i < w->rank; i++) taps *= (size_t)w->dims[i];
-    size_t rows_per_group = rows / (size_t)tqt_attr_int(n, "group", 1);
-    size_t g = ci / cols, j = ci % cols;
-    for (size_t m = g * rows_per_group; m < (g + 1) * rows_per_group; m++)
-      for (size_t t = 0; t < taps; t++) x[(m * cols + j) * taps + t] /= f;
-  } else if (eq_op(n, "Gemm") && tqt_attr_int(n, "transB", 0)) { /* B is [N, K] */
-    size_t rows = (size_t)w->dims[0], k = (size_t)w->dims[1];
-    for (size_t m = 0; m < rows; m++) x[m * k + ci] /= f;
-  } else { /* B is [K, N] */
-    size_t cols = (size_t)w->dims[1];
-    for (size_t m = 0; m < cols; m++) x[ci * cols + m] /= f;
+/* One weight exponent for all rows: lowers limit[c] so that no row passes the largest. */
+static void eq_row_limits(const struct eq *e, const struct eq_group *g, int *limit) {
+  struct eq_layout l = eq_layout_of(e, g->producer);
+  double all = 0;
+  for (size_t m = 0; m < l.rows; m++)
+    for (size_t j = 0; j < l.cols; j++) all = fmax(all, eq_colmax(&l, m, j));
+  for (size_t m = 0; m < l.rows; m++) {
+    double row = 0;
+    for (size_t j = 0; j < l.cols; j++) row = fmax(row, eq_colmax(&l, m, j));
+    int k = row > 0 ? (int)floor(log2(all / row)) : 0;
+    if (k < limit[m]) limit[m] = k < 0 ? 0 : k;
   }
 }
 
-/* The largest doubling of row c of a per-tensor producer that stays within its largest row. */
-static int eq_producer_cap(struct eq *e, const struct eq_group *g, size_t c) {
-  if (g->cap >= 0) return g->cap;
-  const struct tqt_tensor *w = eq_constant(e, g->producer->inputs[1]);
-  const float *x = w->data;
-  size_t numel = (size_t)tqt_tensor_numel(w);
-  double row = 0, all = 0;
-  bool conv = eq_op(g->producer, "Conv"), trans = eq_op(g->producer, "Gemm") &&
-                                                   tqt_attr_int(g->producer, "transB", 0);
-  for (size_t i = 0; i < numel; i++) {
-    size_t ch = conv ? i / (numel / g->channels) : trans ? i / (size_t)w->dims[1]
-                                                         : i % g->channels;
-    if (fabs(x[i]) > all) all = fabs(x[i]);
-    if (ch == c && fabs(x[i]) > row) row = fabs(x[i]);
+/* Multiplies output channel c of producer n by f[c]. */
+static void eq_scale_producer(const struct eq *e, const struct tqt_node *n, const float *f) {
+  bool bn = eq_op(n, "BatchNormalization");
+  const struct tqt_tensor *b = n->n_inputs > 2 ? eq_constant(e, n->inputs[2]) : NULL;
+  float *scale = bn ? eq_constant(e, n->inputs[1])->data : NULL, *bias = b ? b->data : NULL;
+  struct eq_layout l = {0};
+  if (!bn) l = eq_layout_of(e, n);
+  size_t rows = bn ? (size_t)tqt_tensor_numel(b) : l.rows;
+  for (size_t m = 0; m < rows; m++) {
+    if (f[m] == 1.0f) continue;
+    if (bias) bias[m] *= f[m];
+    if (bn) scale[m] *= f[m];
+    for (size_t j = 0; !bn && j < l.cols; j++)
+      for (size_t t = 0; t < l.taps; t++) l.x[eq_at(&l, m, j, t)] *= f[m];
   }
-  if (row <= 0) return 0;
-  int k = (int)floor(log2(all / row));
-  return k < 0 ? 0 : k > EQ_MAX_SHIFT ? EQ_MAX_SHIFT : k;
+}
+
+/* Divides input channel ci of absorber n by f[ci]. */
+static void eq_scale_absorber(const struct eq *e, const struct tqt_node *n, const float *f,
+                              size_t channels) {
+  if (eq_op(n, "BatchNormalization")) {
+    float *scale = eq_constant(e, n->inputs[1])->data, *mean = eq_constant(e, n->inputs[3])->data;
+    for (size_t ci = 0; ci < channels; ci++) {
+      scale[ci] /= f[ci];
+      mean[ci] *= f[ci];
+    }
+    return;
+  }
+  struct eq_layout l = eq_layout_of(e, n);
+  for (size_t m = 0; m < l.rows; m++)
+    for (size_t j = 0; j < l.cols; j++) {
+      float fc = f[(m / l.rows_per_group) * l.cols + j];
+      for (size_t t = 0; fc != 1.0f && t < l.taps; t++) l.x[eq_at(&l, m, j, t)] /= fc;
+    }
 }
 
 /* Records the values of the initializers of n that equalization may rewrite. -1 on OOM. */
-static int eq_record(struct eq *e, struct tqt_quant_equalization *q, const struct tqt_node *n) {
+static int eq_record(const struct eq *e, struct tqt_quant_equalization *q,
+                     const struct tqt_node *n) {
   static const size_t bn_inputs[3] = {1, 2, 3};
   static const size_t w_inputs[2] = {1, 2};
   bool bn = eq_op(n, "BatchNormalization");
@@ -609,6 +572,16 @@ static int eq_record(struct eq *e, struct tqt_quant_equalization *q, const struc
     memcpy(c->before, c->data, c->n * sizeof *c->before);
     q->n_changes++;
   }
+  return 0;
+}
+
+/* Records n's values, then multiplies its output channels by f (absorbed 0) or divides its
+ * `absorbed` input channels by f. -1 on OOM. */
+static int eq_rescale(const struct eq *e, struct tqt_quant_equalization *q,
+                      const struct tqt_node *n, const float *f, size_t absorbed) {
+  if (eq_record(e, q, n) < 0) return -1;
+  if (absorbed) eq_scale_absorber(e, n, f, absorbed);
+  else eq_scale_producer(e, n, f);
   return 0;
 }
 
@@ -685,11 +658,17 @@ enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m
     if (eq_root(&e, i) != i || g->fixed) continue;
     g->share = tqt_arena_calloc(e.arena, g->channels, sizeof *g->share);
     g->cost = tqt_arena_calloc(e.arena, g->channels * EQ_SHIFTS, sizeof *g->cost);
+    g->limit = tqt_arena_calloc(e.arena, g->channels, sizeof *g->limit);
     g->shift = tqt_arena_calloc(e.arena, g->channels, sizeof *g->shift);
-    if (!g->share || !g->cost || !g->shift) {
+    if (!g->share || !g->cost || !g->limit || !g->shift) {
       st = EQ_NOMEM(d);
       goto fail;
     }
+    for (size_t c = 0; c < g->channels; c++) g->limit[c] = EQ_MAX_SHIFT;
+  }
+  for (size_t i = 0; i < e.n_groups; i++) {
+    struct eq_group *r = &e.groups[eq_root(&e, i)];
+    if (!r->fixed && e.groups[i].one_exponent) eq_row_limits(&e, &e.groups[i], r->limit);
   }
   /* each channel's largest share of the range of a quantized value holding it */
   for (size_t i = 0; i < e.values.cap; i++) {
@@ -720,7 +699,7 @@ enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m
       if (!(share > 0) || !isfinite(share)) continue;
       candidates++;
       int top = (int)floor(-log2(share));
-      top = top > EQ_MAX_SHIFT ? EQ_MAX_SHIFT : top;
+      top = top > g->limit[c] ? g->limit[c] : top;
       const double *cost = &g->cost[c * EQ_SHIFTS];
       int best = 0;
       for (int k = 1; k <= top; k++)
@@ -731,43 +710,39 @@ enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m
     }
     groups_scaled += any;
   }
-  /* the record of what may change: every producer and absorber of a group that scales */
-  if (!(q = calloc(1, sizeof *q)) ||
+  /* the rewrite, each node's values recorded first: producers multiply, absorbers divide */
+  size_t widest = 0;
+  for (size_t i = 0; i < e.n_groups; i++)
+    if (e.groups[i].channels > widest) widest = e.groups[i].channels;
+  for (size_t i = 0; i < e.n_absorbers; i++)
+    if (e.absorbers[i].in->channels > widest) widest = e.absorbers[i].in->channels;
+  float *f = tqt_arena_calloc(e.arena, widest + 1, sizeof *f);
+  if (!f || !(q = calloc(1, sizeof *q)) ||
       !(q->changes = calloc(3 * (e.n_groups + e.n_absorbers) + 1, sizeof *q->changes))) {
     st = EQ_NOMEM(d);
     goto fail;
   }
-  for (size_t i = 0; i < e.n_groups; i++)
-    if (!e.groups[eq_root(&e, i)].fixed && eq_record(&e, q, e.groups[i].producer) < 0) {
+  for (size_t i = 0; i < e.n_groups; i++) {
+    const struct eq_group *r = &e.groups[eq_root(&e, i)];
+    bool any = false;
+    for (size_t c = 0; !r->fixed && c < e.groups[i].channels; c++)
+      any |= (f[c] = ldexpf(1.0f, r->shift[c])) != 1.0f;
+    if (any && eq_rescale(&e, q, e.groups[i].producer, f, 0) < 0) {
       st = EQ_NOMEM(d);
       goto fail;
     }
-  for (size_t i = 0; i < e.n_absorbers; i++)
-    if (eq_record(&e, q, e.absorbers[i].node) < 0) {
-      st = EQ_NOMEM(d);
-      goto fail;
-    }
-  /* the per-tensor producers' caps, then the rewrite: producers multiply, absorbers divide */
-  for (size_t i = 0; i < e.n_groups; i++) {
-    struct eq_group *g = &e.groups[i], *r = &e.groups[eq_root(&e, i)];
-    if (r->fixed || !r->shift) continue;
-    for (size_t c = 0; g->cap < 0 && c < g->channels; c++) {
-      int cap = eq_producer_cap(&e, g, c);
-      if (r->shift[c] > cap) r->shift[c] = cap;
-    }
-  }
-  for (size_t i = 0; i < e.n_groups; i++) {
-    struct eq_group *g = &e.groups[i], *r = &e.groups[eq_root(&e, i)];
-    for (size_t c = 0; !r->fixed && r->shift && c < g->channels; c++)
-      if (r->shift[c])
-        eq_scale_producer(&e, g->producer, g->channels, c, ldexpf(1.0f, r->shift[c]));
   }
   for (size_t i = 0; i < e.n_absorbers; i++) {
     const struct eq_absorber *a = &e.absorbers[i];
+    bool any = false;
     for (size_t ci = 0; ci < a->in->channels; ci++) {
       size_t r, c;
-      if (eq_channel(&e, a->in, ci, &r, &c) && e.groups[r].shift[c])
-        eq_scale_absorber(&e, a->node, ci, ldexpf(1.0f, e.groups[r].shift[c]));
+      f[ci] = eq_channel(&e, a->in, ci, &r, &c) ? ldexpf(1.0f, e.groups[r].shift[c]) : 1.0f;
+      any |= f[ci] != 1.0f;
+    }
+    if (any && eq_rescale(&e, q, a->node, f, a->in->channels) < 0) {
+      st = EQ_NOMEM(d);
+      goto fail;
     }
   }
   if (eq_record_after(q) < 0) {
