@@ -60,6 +60,36 @@ static enum tqt_status qdq_layout(struct tqt_kernel_ctx *k, const struct tqt_rt_
   return TQT_STATUS_OK;
 }
 
+/* The loops of the common types, float to and from 8 bits, typed: the same arithmetic as the
+ * generic loops (whose per-element type dispatch made Q/DQ as costly as the convolutions in a
+ * quantized run). The bounds are integers, so clamping q + z in float is exact where it matters
+ * (|q| < 2^24) and saturates where it does not; past 2^22 every value saturates, so x / s is
+ * limited there and rounded half to even by adding and taking off 1.5 · 2^23 (exact in the
+ * default rounding mode, and inlined where nearbyintf is a call). Advances i by n. */
+#define QDQ_ROUND_MAGIC 0x1.8p23f
+#define QDQ_QUANTIZE_FLOAT(type, x, y, i, n, s, z, lo, hi)                                        \
+  do {                                                                                           \
+    const float *xs_ = (const float *)(x)->data + (i);                                           \
+    type *ys_ = (type *)(y)->data + (i);                                                         \
+    float zf_ = (float)(z), lof_ = (float)(lo), hif_ = (float)(hi);                              \
+    for (int64_t j_ = 0; j_ < (n); j_++) {                                                       \
+      float t_ = xs_[j_] / (s);                                                                  \
+      t_ = t_ < -0x1p22f ? -0x1p22f : t_ > 0x1p22f ? 0x1p22f : t_;                               \
+      float v_ = isnan(t_) ? zf_ : (t_ + QDQ_ROUND_MAGIC) - QDQ_ROUND_MAGIC + zf_;               \
+      ys_[j_] = (type)(v_ < lof_ ? lof_ : v_ > hif_ ? hif_ : v_);                                \
+    }                                                                                            \
+    (i) += (n);                                                                                  \
+  } while (0)
+
+#define QDQ_DEQUANTIZE_FLOAT(type, x, y, i, n, s, z)                                             \
+  do {                                                                                           \
+    const type *xs_ = (const type *)(x)->data + (i);                                             \
+    float *ys_ = (float *)(y)->data + (i);                                                       \
+    int32_t zi_ = (int32_t)(z);                                                                  \
+    for (int64_t j_ = 0; j_ < (n); j_++) ys_[j_] = (float)((int32_t)xs_[j_] - zi_) * (s);        \
+    (i) += (n);                                                                                  \
+  } while (0)
+
 static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
   const struct tqt_rt_tensor *x = tqt_kernel_input_required(k, 0);
   const struct tqt_rt_tensor *scale = x ? tqt_kernel_input_required(k, 1) : NULL;
@@ -81,6 +111,14 @@ static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
     for (int64_t c = 0; c < len; c++) {
       float s = (float)tqt_rt_get(scale, c);
       double z = zp ? (double)tqt_rt_get_int(zp, c) : 0;
+      if (x->dtype == TQT_DTYPE_FLOAT && qtype == TQT_DTYPE_INT8) {
+        QDQ_QUANTIZE_FLOAT(int8_t, x, y, i, inner, s, z, lo, hi);
+        continue;
+      }
+      if (x->dtype == TQT_DTYPE_FLOAT && qtype == TQT_DTYPE_UINT8) {
+        QDQ_QUANTIZE_FLOAT(uint8_t, x, y, i, inner, s, z, lo, hi);
+        continue;
+      }
       for (int64_t j = 0; j < inner; j++, i++) {
         /* float32 division as the spec's reference does it, then half-to-even rounding */
         float q = nearbyintf((float)tqt_rt_get(x, i) / s);
@@ -130,6 +168,14 @@ static enum tqt_status dequantize_run(struct tqt_kernel_ctx *k) {
     for (int64_t c = 0; c < len; c++) {
       float s = (float)tqt_rt_get(scale, c);
       int64_t z = zp ? tqt_rt_get_int(zp, c) : 0;
+      if (out_type == TQT_DTYPE_FLOAT && x->dtype == TQT_DTYPE_INT8) {
+        QDQ_DEQUANTIZE_FLOAT(int8_t, x, y, i, inner, s, z);
+        continue;
+      }
+      if (out_type == TQT_DTYPE_FLOAT && x->dtype == TQT_DTYPE_UINT8) {
+        QDQ_DEQUANTIZE_FLOAT(uint8_t, x, y, i, inner, s, z);
+        continue;
+      }
       for (int64_t j = 0; j < inner; j++, i++)
         tqt_rt_set(y, i, (double)((float)(tqt_rt_get_int(x, i) - z) * s));
     }
