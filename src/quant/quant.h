@@ -224,6 +224,10 @@ enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_mo
 enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
                                         struct tqt_diag *d);
 
+/* The error at the outputs that the last refinement of p measured (bias correction, the exponent
+ * search, the method choice; their order in the pipeline), into *error; false when none did. */
+bool tqt_quant_plan_output_error(const struct tqt_quant_plan *p, double *error);
+
 /* The stages after the plan that equalization is judged through, as the caller runs them:
  * calibration, thresholds, the measuring samples (*samples, loaded), the exponent search and
  * bias correction. */
@@ -272,7 +276,8 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
 /* Bias correction, after the exponents are final: each bias of a quantized Conv, ConvTranspose
  * or Gemm of the main graph gets, per output channel, the mean error its node's quantization adds
  * there on the samples (bias_correction), where it stands out of the noise. Mode auto keeps them
- * when they lower the error at the outputs, always keeps them (bias.c). */
+ * when they lower the error at the outputs (all at once or layer by layer), always keeps them
+ * (bias.c). */
 enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tqt_model *m,
                                        struct tqt_quant_samples *samples,
                                        enum tqt_search_mode mode, struct tqt_diag *d);
