@@ -106,6 +106,29 @@ if awk -v a="${on:-x}" -v b="${off:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b
 else
   not_ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
 fi
+# a model that int8 breaks (a Log of quantized band powers): it converts and runs as simulated,
+# and the conversion says that its outputs are far off; a model it does not break gets no such
+# warning
+far="the quantized outputs are far from the float model's"
+"$gen" logpower "$dir/logpower-float.onnx" && "$gen" input "$dir/lp_in.npy" 64,64 5 ||
+  not_ok "generate the logpower model"
+check logpower "$dir/logpower-float.onnx" "$dir/lp_in.npy" "--max-rel 1e-5" --calib "$dir/lp_in.npy"
+"$tqt" "$dir/logpower-float.onnx" "$dir/logpower-warned.onnx" --calib "$dir/lp_in.npy" 2>"$dir/lp.err"
+lp_sqnr=$("$tqt" compare -q "$dir/logpower-float.onnx" "$dir/logpower-warned.onnx" --data "$dir/lp_in.npy" |
+  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p")
+echo "# logpower: output SQNR $lp_sqnr dB; $(grep -c "$far" "$dir/lp.err") warning"
+if grep -q "warning: $far: output SQNR" "$dir/lp.err" &&
+   awk -v s="${lp_sqnr:-x}" 'BEGIN { exit !(s + 0 == s && s < 3) }'; then
+  ok "logpower: output SQNR below 3 dB, and the conversion warns"
+else
+  not_ok "logpower: output SQNR below 3 dB, and the conversion warns"
+fi
+"$tqt" "$dir/dense-float.onnx" "$dir/densecat-again.onnx" --calib "$dir/dense_in.npy" 2>"$dir/dense.err"
+if [ -s "$dir/densecat-again.onnx" ] && ! grep -q "$far" "$dir/dense.err"; then
+  ok "densecat: no far-off warning"
+else
+  not_ok "densecat: no far-off warning"
+fi
 # affines folded into Conv and Gemm by the passes, then quantized
 "$gen" affine "$dir/affine-float.onnx" && "$gen" input "$dir/aff_in.npy" 16,3,8,8 6 ||
   not_ok "generate the affine model"

@@ -1,6 +1,7 @@
 /* onnx-tqt IN.onnx OUT.onnx --calib INPUT: the main job. Load, check, run the passes, calibrate,
  * insert Q/DQ with power-of-two scales, save. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,32 @@ static enum tqt_status convert_coverage(const struct tqt_quant_plan *p, double m
     tqt_diag_warn(d, "only %zu of %zu compute nodes (Conv, ConvTranspose, Gemm, MatMul) are "
                      "quantized; -v says why each other one stays float",
                   p->n_compute_quantized, total);
+  return TQT_STATUS_OK;
+}
+
+/* Below this output SQNR on the measuring samples the error is at least half the signal. */
+#define CONVERT_OUTPUT_SQNR_WARN_DB 3.0
+
+/* A warning when the int8 model's outputs are far from the float model's: a model quantization
+ * breaks (a Log of a power spectrum, a network that amplifies rounding) must not pass silently.
+ * The refinements' last measurement when there is one, else one run within the search's
+ * budget. */
+static enum tqt_status convert_output_check(const struct tqt_quant_plan *p,
+                                            struct tqt_quant_samples *samples,
+                                            struct tqt_diag *d) {
+  double err;
+  if (!tqt_quant_plan_output_error(p, &err)) {
+    if (tqt_quant_samples_run_values(samples) > TQT_SEARCH_AUTO_BUDGET) return TQT_STATUS_OK;
+    enum tqt_status st = tqt_quant_samples_error(samples, &err, d);
+    if (st != TQT_STATUS_OK) return st;
+  }
+  double sqnr = -10 * log10(err);
+  if (!(sqnr >= CONVERT_OUTPUT_SQNR_WARN_DB))
+    tqt_diag_warn(d, "the quantized outputs are far from the float model's: output SQNR %.1f dB "
+                  "on %zu calibration samples (the error is at least half the signal); --report "
+                  "shows where it is lost (SQNR per node), --exclude-nodes and "
+                  "--exclude-op-types keep those nodes float",
+                  sqnr, tqt_quant_samples_count(samples));
   return TQT_STATUS_OK;
 }
 
@@ -734,6 +761,7 @@ int cli_convert_main(int argc, char **argv) {
       goto in_fail;
     /* coverage after calibration: nodes of branches never taken turn float there */
     if (convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK) goto in_fail;
+    if (samples && convert_output_check(plan, samples, &d) != TQT_STATUS_OK) goto in_fail;
     tqt_quant_samples_free(samples);
     samples = NULL;
     train.max_samples = calib_count;

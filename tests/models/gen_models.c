@@ -28,6 +28,11 @@
  *                                          BatchNormalization that normalizes them (it cannot
  *                                          fold), Relu, 1x1 and 3x3 Conv, GlobalAveragePool,
  *                                          Flatten, Gemm (input [1,3,16,16], output y [1,10])
+ *   gen_models logpower OUT.onnx           a keyword spotter's front end that int8 breaks:
+ *                                          MatMul to 32 bands falling off by 2^-j/4, Mul by
+ *                                          itself (power), a banded mel MatMul to 8, Clip at
+ *                                          1e-10, Log, Max with log(1e-10) (input x [1,64],
+ *                                          output y [1,8])
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -758,6 +763,37 @@ static int gen_fp16(const char *path) {
   return gen_finish(&g, path);
 }
 
+/* The front end of a keyword spotter: a linear transform (an STFT as a MatMul) whose 32 bands
+ * fall off by 2^-j/4, their power (Mul by itself), a banded mel MatMul, Clip at 1e-10, Log and
+ * Max with log(1e-10).
+ * int8 steps zero the quiet bands, whose logarithms weigh as much as the loud ones': no
+ * threshold saves it, and the converter has to say so. */
+static int gen_logpower(const char *path) {
+  struct gen g = {.rng = 0x6c6f67};
+  int64_t x_dims[2] = {1, 64}, w_dims[2] = {64, 32}, m_dims[2] = {32, 8}, y_dims[2] = {1, 8};
+  if (gen_begin(&g, "x", TQT_DTYPE_FLOAT, 2, x_dims)) return 1;
+  struct tqt_graph *gr = g.m->graph;
+  const char *w = gen_weight(&g, "stft", 2, w_dims, 0.125, 0);
+  float *wd = gr->n_initializers ? gr->initializers[gr->n_initializers - 1]->data : NULL;
+  for (int i = 0; wd && i < 64 * 32; i++) wd[i] *= (float)pow(2.0, -(i % 32) / 4.0);
+  const char *mel = gen_weight(&g, "mel", 2, m_dims, 0, 0);
+  float *md = gr->n_initializers ? gr->initializers[gr->n_initializers - 1]->data : NULL;
+  for (int i = 0; md && i < 32; i++) md[i * 8 + i / 4] = 1.0f;
+  const char *floor = gen_weight(&g, "floor", 0, NULL, 0, 1e-10);
+  struct tqt_node *n;
+  const char *h = gen_node(&g, "MatMul", 2, (const char *[]){"x", w}, &n);
+  h = gen_node(&g, "Mul", 2, (const char *[]){h, h}, &n);
+  h = gen_node(&g, "MatMul", 2, (const char *[]){h, mel}, &n);
+  h = gen_node(&g, "Clip", 2, (const char *[]){h, floor}, &n);
+  h = gen_node(&g, "Log", 1, &h, &n);
+  /* the floor again after Log: a quantized Clip output of 1e-10 is 0, whose Log is -inf */
+  const char *y[1] = {"y"}, *max_in[2] = {h, gen_weight(&g, "log_floor", 0, NULL, 0, log(1e-10))};
+  if (!wd || !md || !tqt_graph_node_add(g.a, gr, "Max", "max", 2, max_in, 1, y) ||
+      !tqt_graph_output_add(g.a, gr, "y", TQT_DTYPE_FLOAT, 2, y_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
 static int gen_bool(const char *path, bool value) {
   struct tqt_diag d = {0};
   FILE *f = fopen(path, "wb");
@@ -813,6 +849,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "symbolic") == 0) return gen_symbolic(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "logpower") == 0) return gen_logpower(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "bool") == 0)
     return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
   if (argc >= 3 && strcmp(argv[1], "fp16") == 0) return gen_fp16(argv[2]);
@@ -823,6 +860,7 @@ int main(int argc, char **argv) {
                   "                  skipcat OUT.onnx | prelunet OUT.onnx | densecat OUT.onnx |\n"
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
+                  "                  logpower OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
   return 2;
