@@ -436,13 +436,14 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_ALIGN_CONCAT, K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
     K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES, K_BIAS_CORRECTION, K_EQUALIZE,
+    K_SPLIT_CHAINS,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "align_concat", "set_input", "input_shape", "opset", "op_types", "nodes",
       "preprocess", "quantize_weights_only", "search", "search_samples", "bias_correction",
-      "equalize", NULL};
+      "equalize", "split_chains", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -487,6 +488,7 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_PER_CHANNEL: st = cfg_bool(c, name, v, &o->per_channel); break;
     case K_NO_ALIGN_ADD: st = cfg_bool(c, name, v, &o->no_align_add); break;
     case K_ALIGN_CONCAT: st = cfg_bool(c, name, v, &o->align_concat); break;
+    case K_SPLIT_CHAINS: st = cfg_bool(c, name, v, &o->split_chains); break;
     case K_EXCLUDE_OP_TYPES:
       st = cfg_strings(c, name, v, false, &o->exclude_op_types, &o->n_exclude_op_types);
       break;

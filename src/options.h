@@ -98,6 +98,7 @@ struct tqt_options {
   size_t n_quantize_weights_only;
   bool no_align_add; /* Add inputs keep their own scales */
   bool align_concat; /* every Concat input shares the output's scale, even one other nodes read */
+  bool split_chains; /* every op of an elementwise chain of one tensor quantizes its output */
   /* Per-op-type and per-node settings (config file); among "nodes" entries the first wins. */
   const struct tqt_override *overrides;
   size_t n_overrides;

@@ -106,6 +106,25 @@ if awk -v a="${on:-x}" -v b="${off:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b
 else
   not_ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
 fi
+# decomposed HardSwish and an affine between Convs: one QuantizeLinear per chain instead of one
+# per step, and a smaller error at the output (--split-chains quantizes every step)
+"$gen" hswish "$dir/hswish-float.onnx" && "$gen" input "$dir/hs_in.npy" 32,3,16,16 9 ||
+  not_ok "generate the hswish model"
+check hswish "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir/hs_in.npy"
+check hswish-split "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir/hs_in.npy" \
+  --split-chains
+q_count() { "$tqt" info "$1" | awk '$1 == "QuantizeLinear" { print $2 }'; }
+hs_sqnr() { "$tqt" compare -q "$dir/hswish-float.onnx" "$1" --data "$dir/hs_in.npy" |
+  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
+chained=$(hs_sqnr "$dir/hswish.onnx") split=$(hs_sqnr "$dir/hswish-split.onnx")
+qc=$(q_count "$dir/hswish.onnx") qs=$(q_count "$dir/hswish-split.onnx")
+echo "# hswish: $qc QuantizeLinear, output SQNR $chained dB; split: $qs, $split dB"
+if [ "${qc:-99}" -lt "${qs:-0}" ] &&
+   awk -v a="${chained:-x}" -v b="${split:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 3) }'; then
+  ok "hswish: chains quantized once, >= 3 dB better at the output than split"
+else
+  not_ok "hswish: chains quantized once, >= 3 dB better at the output than split"
+fi
 # a model that int8 breaks (a Log of quantized band powers): it converts and runs as simulated,
 # and the conversion says that its outputs are far off; a model it does not break gets no such
 # warning

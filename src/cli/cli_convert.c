@@ -82,6 +82,9 @@ static const char convert_help_quantization[] =
     "  --no-align-add    let the inputs of Add keep their own scales\n"
     "  --align-concat    every Concat input shares the output's scale (default: only those\n"
     "                    no other node reads; the others keep theirs and are requantized)\n"
+    "  --split-chains    quantize after every op of an elementwise chain of one tensor (a\n"
+    "                    decomposed HardSwish: Add, Clip, Mul, Div); by default the chain\n"
+    "                    runs in float between one DequantizeLinear and one QuantizeLinear\n"
     "  --min-quantized F fail (exit 1, no OUT) when less than this fraction of the compute\n"
     "                    nodes (Conv, ConvTranspose, Gemm, MatMul) is quantized; below 0.5 is\n"
     "                    a warning anyway unless nodes were excluded; -v says why\n"
@@ -379,7 +382,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EQUALIZE, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
-    OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
+    OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_SPLIT_CHAINS, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
     OPT_KEEP_FLOAT16,
@@ -413,6 +416,7 @@ int cli_convert_main(int argc, char **argv) {
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"align-concat", no_argument, NULL, OPT_ALIGN_CONCAT},
+      {"split-chains", no_argument, NULL, OPT_SPLIT_CHAINS},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"strip", no_argument, NULL, OPT_STRIP},
       {"opset", required_argument, NULL, OPT_OPSET},
@@ -537,6 +541,7 @@ int cli_convert_main(int argc, char **argv) {
       break;
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_ALIGN_CONCAT: topts.align_concat = true; break;
+    case OPT_SPLIT_CHAINS: topts.split_chains = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
     case OPT_CONFIG: break; /* read before the loop */
     case OPT_RETRAIN: retrain = true; break;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "ir_edit.h"
 #include "quant.h"
 
 /* Ops quantized by default, and how: which inputs are weights, which output is unsigned. */
@@ -54,7 +55,9 @@ struct plan_ctx {
   const struct tqt_model *m;
   const struct tqt_graph *g; /* the graph being planned: p->graphs[gi], node ni */
   size_t gi, ni, cap_graphs;
-  struct tqt_name_map deferred; /* Conv/Gemm/MatMul outputs whose Relu/Clip quantizes instead */
+  struct tqt_name_map deferred; /* Conv/Gemm/MatMul outputs whose Relu/Clip quantizes instead,
+                                 * and the outputs of chain ops before a chain's last */
+  struct tqt_name_map chained;  /* outputs of those chain ops (plan_chains) */
   const struct tqt_options *o;
   struct tqt_diag *d;
   struct tqt_quant_plan *p;
@@ -115,6 +118,20 @@ static int plan_reads_visit(struct tqt_graph *g, int depth, void *ctx) {
   return 0;
 }
 
+/* How many bodies of node read name. */
+static size_t plan_body_reads(const struct tqt_node *node, const char *name) {
+  size_t n = 0;
+  for (size_t k = 0; k < node->n_attrs; k++) {
+    const struct tqt_attr *at = &node->attrs[k];
+    size_t count = at->type == TQT_ATTR_TYPE_GRAPHS ? at->n : at->type == TQT_ATTR_TYPE_GRAPH;
+    for (size_t j = 0; j < count; j++) {
+      struct tqt_graph *sub = at->type == TQT_ATTR_TYPE_GRAPHS ? at->graphs[j] : at->g;
+      n += sub && tqt_graph_walk(sub, plan_reads_visit, (void *)name);
+    }
+  }
+  return n;
+}
+
 /* How many read name in g: graph outputs, node inputs (*only: the last such node), and reads
  * inside the bodies of g's nodes, which count as two so that the Conv→Relu rule never leaves a
  * value a body reads without its Q/DQ. */
@@ -128,14 +145,7 @@ static size_t plan_readers(const struct tqt_graph *g, const char *name, const st
         n++;
         *only = node;
       }
-    for (size_t k = 0; k < node->n_attrs; k++) {
-      const struct tqt_attr *at = &node->attrs[k];
-      size_t count = at->type == TQT_ATTR_TYPE_GRAPHS ? at->n : at->type == TQT_ATTR_TYPE_GRAPH;
-      for (size_t j = 0; j < count; j++) {
-        struct tqt_graph *sub = at->type == TQT_ATTR_TYPE_GRAPHS ? at->graphs[j] : at->g;
-        if (sub && tqt_graph_walk(sub, plan_reads_visit, (void *)name)) n += 2;
-      }
-    }
+    n += 2 * plan_body_reads(node, name);
   }
   return n;
 }
@@ -299,6 +309,96 @@ static int plan_weights_only(struct plan_ctx *c, const struct tqt_node *n) {
   return 0;
 }
 
+/* Elementwise ops a chain of one tensor's values runs through (plan_chains): exact in float, so
+ * ONNX Runtime computes the chain as onnx-tqt's interpreter does. */
+static bool plan_chain_op(const struct tqt_node *n) {
+  static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Clip", "Relu",
+                                    "LeakyRelu", "Neg", "Abs"};
+  for (size_t i = 0; !*n->domain && n->n_outputs == 1 && i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(n->op_type, ops[i])) return true;
+  return false;
+}
+
+/* Chain ops that clamp or fold values (an activation function's): a chain of scalar affine ops
+ * alone keeps a Q/DQ after each step. On silero-vad v4 such a chain (a Mul by 2^20 and an Add of
+ * 1 before a Log) led the search to another path, one window of 96 worse. */
+static bool plan_chain_clamps(const struct tqt_node *n) {
+  static const char *const ops[] = {"Clip", "Relu", "LeakyRelu", "Max", "Min", "Abs"};
+  for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+    if (!strcmp(n->op_type, ops[i])) return true;
+  return false;
+}
+
+/* The value a chain op's output is a function of: the one root (roots: chain outputs → their
+ * root; any other value is its own) of its inputs that are not one-value float constants; NULL
+ * when there is none or more than one. A Relu or Clip that alone reads a Conv/Gemm/MatMul is
+ * that node's fused activation (the Relu rule of plan_node), not a chain op. */
+static const char *plan_chain_root(const struct tqt_graph *g, const struct tqt_node *n,
+                                   const struct tqt_name_map *roots) {
+  if (!plan_chain_op(n)) return NULL;
+  const struct tqt_node *producer = tqt_graph_producer(g, n->inputs[0]), *only;
+  if ((!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip")) && producer &&
+      plan_op_find(producer) && plan_op_find(producer)->has_weights &&
+      plan_readers(g, n->inputs[0], &only) == 1)
+    return NULL;
+  const char *root = NULL;
+  for (size_t k = 0; k < n->n_inputs; k++) {
+    const char *name = n->inputs[k];
+    if (!*name) continue;
+    const struct tqt_tensor *t = plan_initializer(g, name);
+    if (t) {
+      if (t->dtype != TQT_DTYPE_FLOAT || tqt_tensor_numel(t) != 1) return NULL;
+      continue;
+    }
+    void *r = NULL;
+    const char *of = tqt_name_map_get(roots, name, &r) ? r : name;
+    if (plan_dtype(g, name) != TQT_DTYPE_FLOAT || (root && strcmp(root, of))) return NULL;
+    root = of;
+  }
+  return root;
+}
+
+/* Chains of elementwise ops of one tensor and one-value constants with a clamp among them (a
+ * decomposed HardSwish: Add 3, Clip 0..6, Mul by the tensor, Div 6; an affine after it): every
+ * op whose output only later ops of the same chain read stays float, its output without Q/DQ (deferred), so the chain
+ * rounds once, at its end, instead of at every step. It is a function of one quantized tensor,
+ * so integer hardware runs it as one lookup table. */
+static int plan_chains(struct plan_ctx *c, size_t gi) {
+  const struct tqt_graph *g = c->p->graphs[gi].graph;
+  struct tqt_name_map roots;
+  tqt_name_map_init(&roots);
+  const char **node_roots = calloc(g->n_nodes + 1, sizeof *node_roots);
+  int rc = node_roots ? 0 : -1;
+  struct tqt_name_map clamped; /* roots whose ops include a clamp */
+  tqt_name_map_init(&clamped);
+  for (size_t i = 0; !rc && i < g->n_nodes; i++)
+    if ((node_roots[i] = plan_chain_root(g, g->nodes[i], &roots)) &&
+        (tqt_name_map_put(&roots, g->nodes[i]->outputs[0], (void *)node_roots[i]) ||
+         (plan_chain_clamps(g->nodes[i]) && tqt_name_map_put(&clamped, node_roots[i], NULL))))
+      rc = -1;
+  for (size_t i = 0; !rc && i < g->n_nodes; i++) {
+    const char *out = node_roots[i] ? g->nodes[i]->outputs[0] : NULL;
+    bool inner = out && tqt_name_map_get(&clamped, node_roots[i], NULL);
+    for (size_t k = 0; inner && k < g->n_outputs; k++) inner = strcmp(g->outputs[k].name, out);
+    size_t readers = 0;
+    for (size_t j = i + 1; inner && j < g->n_nodes; j++) {
+      const struct tqt_node *r = g->nodes[j];
+      bool reads = false;
+      for (size_t k = 0; k < r->n_inputs; k++) reads |= !strcmp(r->inputs[k], out);
+      readers += reads;
+      if (reads && (!node_roots[j] || strcmp(node_roots[j], node_roots[i]))) inner = false;
+      if (plan_body_reads(r, out)) inner = false; /* a body reading it needs its Q/DQ */
+    }
+    if (inner && readers &&
+        (tqt_name_map_put(&c->deferred, out, NULL) || tqt_name_map_put(&c->chained, out, NULL)))
+      rc = -1;
+  }
+  free(node_roots);
+  tqt_name_map_free(&roots);
+  tqt_name_map_free(&clamped);
+  return rc ? (QUANT_NOMEM(c), -1) : 0;
+}
+
 /* Plans node ni of graph gi (c->g). */
 static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   struct tqt_quant_plan *p = c->p;
@@ -311,6 +411,11 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   bool compute = tqt_quant_is_compute(n);
   p->n_compute += compute;
   p->n_compute_subgraph += compute && qg->depth > 0;
+  if (n->n_outputs == 1 && tqt_name_map_get(&c->chained, n->outputs[0], NULL)) {
+    qg->reasons[index] = "a step of a chain of elementwise ops of one quantized tensor: float, "
+                         "quantized once at the chain's end";
+    return 0;
+  }
   bool weights_only = plan_weights_only_named(c, n);
   if (!weights_only && (qg->reasons[index] = plan_float_reason(c, n, op))) return 0;
   const char *why = plan_excluded(c, n);
@@ -465,6 +570,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   struct tqt_quant_plan *p = a ? tqt_arena_calloc(a, 1, sizeof *p) : NULL;
   struct plan_ctx c = {.m = m, .o = o, .d = d, .p = p};
   tqt_name_map_init(&c.deferred);
+  tqt_name_map_init(&c.chained);
   enum tqt_status st = TQT_STATUS_OK;
   if (!p) {
     tqt_arena_destroy(a);
@@ -501,12 +607,17 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
     }
   }
   /* Graph by graph in walk order: what a body reads from outside is decided before the body. */
-  for (size_t gi = 0; gi < p->n_graphs; gi++)
+  for (size_t gi = 0; gi < p->n_graphs; gi++) {
+    if (!o->split_chains && plan_chains(&c, gi) != 0) {
+      st = d->status;
+      goto fail;
+    }
     for (size_t i = 0; i < p->graphs[gi].n_nodes; i++)
       if (plan_node(&c, gi, i) != 0) {
         st = d->status;
         goto fail;
       }
+  }
   for (size_t i = 0; i < o->n_exclude_nodes; i++)
     if (!c.pattern_used[i])
       tqt_diag_warn(d, "--exclude-nodes: '%s' matches no node", o->exclude_nodes[i]);
@@ -531,6 +642,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
 fail:
   tqt_overrides_destroy(c.overrides);
   tqt_name_map_free(&c.deferred);
+  tqt_name_map_free(&c.chained);
   for (size_t i = 0; c.is_regex && i < o->n_exclude_nodes; i++)
     if (c.is_regex[i]) regfree(&c.patterns[i]);
   if (st != TQT_STATUS_OK) tqt_quant_plan_destroy(p);

@@ -28,6 +28,11 @@
  *                                          BatchNormalization that normalizes them (it cannot
  *                                          fold), Relu, 1x1 and 3x3 Conv, GlobalAveragePool,
  *                                          Flatten, Gemm (input [1,3,16,16], output y [1,10])
+ *   gen_models hswish OUT.onnx             PP-LCNetV3's activation between Convs: HardSwish as
+ *                                          Add 3, Clip 0..6, Mul by its input, Div 6, then Mul
+ *                                          and Add by one value; Conv 3x3 (8), that, Conv 3x3
+ *                                          stride 2 (16), that, GlobalAveragePool, Flatten, Gemm
+ *                                          (input [1,3,16,16], output y [1,10])
  *   gen_models logpower OUT.onnx           a keyword spotter's front end that int8 breaks:
  *                                          MatMul to 32 bands falling off by 2^-j/4, Mul by
  *                                          itself (power), a banded mel MatMul to 8, Clip at
@@ -406,6 +411,30 @@ static int gen_densecat(const char *path) {
   h = gen_node(&g, "Relu", 1, (const char *[]){gen_bn_normalizing(&g, cat2, 2, part2)}, &n);
   h = gen_conv(&g, h, 16, 8, 1, 1, true);
   gen_head(&g, h, 8, 10, 0.5, "y");
+  return gen_finish(&g, path);
+}
+
+/* PP-LCNetV3's activation: HardSwish decomposed (Add 3, Clip 0..6, Mul by the input, Div 6) and
+ * a learnable affine (Mul, Add by one value) between Convs. */
+static const char *gen_hardswish_affine(struct gen *g, const char *x) {
+  struct tqt_node *n;
+  const char *three = gen_weight(g, "three", 0, NULL, 0, 3), *zero = gen_weight(g, "zero", 0, NULL, 0, 0),
+             *six = gen_weight(g, "six", 0, NULL, 0, 6);
+  const char *h = gen_node(g, "Add", 2, (const char *[]){x, three}, &n);
+  h = gen_node(g, "Clip", 3, (const char *[]){h, zero, six}, &n);
+  h = gen_node(g, "Mul", 2, (const char *[]){x, h}, &n);
+  h = gen_node(g, "Div", 2, (const char *[]){h, six}, &n);
+  h = gen_node(g, "Mul", 2, (const char *[]){h, gen_weight(g, "scale", 0, NULL, 0.1, 1)}, &n);
+  return gen_node(g, "Add", 2, (const char *[]){h, gen_weight(g, "shift", 0, NULL, 0.1, 0)}, &n);
+}
+
+static int gen_hswish(const char *path) {
+  struct gen g = {.rng = 0x687377};
+  int64_t in_dims[4] = {1, 3, 16, 16};
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  const char *h = gen_hardswish_affine(&g, gen_conv(&g, "input", 3, 8, 3, 1, false));
+  h = gen_hardswish_affine(&g, gen_conv(&g, h, 8, 16, 3, 2, false));
+  gen_head(&g, h, 16, 10, 0.3, "y");
   return gen_finish(&g, path);
 }
 
@@ -850,6 +879,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "ifloop") == 0) return gen_ifloop(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "logpower") == 0) return gen_logpower(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "hswish") == 0) return gen_hswish(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "bool") == 0)
     return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
   if (argc >= 3 && strcmp(argv[1], "fp16") == 0) return gen_fp16(argv[2]);
@@ -860,7 +890,7 @@ int main(int argc, char **argv) {
                   "                  skipcat OUT.onnx | prelunet OUT.onnx | densecat OUT.onnx |\n"
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
-                  "                  logpower OUT.onnx |\n"
+                  "                  logpower OUT.onnx | hswish OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
   return 2;

@@ -305,7 +305,7 @@ static void test_unknown_keys_are_errors_with_a_suggestion(void **state) {
        "unknown key 'threads' (known keys: calib, calib_count, act_method, weight_method, "
        "input_method, percentile, wbits, abits, bbits, per_channel, exclude_op_types, "
        "exclude_nodes, no_align_add, align_concat, set_input, input_shape, opset, op_types, nodes, preprocess, "
-       "quantize_weights_only, search, search_samples, bias_correction, equalize)"},
+       "quantize_weights_only, search, search_samples, bias_correction, equalize, split_chains)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     assert_int_equal(fx_load(f, cases[i].json), TQT_STATUS_USAGE);
