@@ -51,9 +51,14 @@ static void check(int32_t qtype, double lo, double hi, bool per_channel) {
   size_t n_par = per_channel ? 2 : 1;
   assert_non_null(tqt_graph_initializer_add(m->arena, g, "s", TQT_DTYPE_FLOAT, per_channel,
                                             two, scales));
-  int8_t z8[2] = {(int8_t)zps[0], (int8_t)zps[1]};
-  uint8_t zu8[2] = {(uint8_t)zps[0], (uint8_t)zps[1]};
-  int16_t z16[2] = {(int16_t)zps[0], (int16_t)zps[1]};
+  int8_t z8[2] = {0, 0};
+  uint8_t zu8[2] = {0, 0};
+  int16_t z16[2] = {0, 0};
+  for (size_t c = 0; c < 2; c++) { /* only the type in use: 128 is no int8 */
+    if (qtype == TQT_DTYPE_INT8) z8[c] = (int8_t)zps[c];
+    else if (qtype == TQT_DTYPE_UINT8) zu8[c] = (uint8_t)zps[c];
+    else z16[c] = (int16_t)zps[c];
+  }
   const void *zdata = qtype == TQT_DTYPE_INT8 ? (const void *)z8
                       : qtype == TQT_DTYPE_UINT8 ? (const void *)zu8 : (const void *)z16;
   assert_non_null(tqt_graph_initializer_add(m->arena, g, "z", qtype, per_channel, two, zdata));
