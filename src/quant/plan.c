@@ -360,9 +360,9 @@ static const char *plan_chain_root(const struct tqt_graph *g, const struct tqt_n
 
 /* Chains of elementwise ops of one tensor and one-value constants with a clamp among them (a
  * decomposed HardSwish: Add 3, Clip 0..6, Mul by the tensor, Div 6; an affine after it): every
- * op whose output only later ops of the same chain read stays float, its output without Q/DQ (deferred), so the chain
- * rounds once, at its end, instead of at every step. It is a function of one quantized tensor,
- * so integer hardware runs it as one lookup table. */
+ * op whose output only later ops of the same chain read stays float, that output without Q/DQ
+ * (deferred), so the chain rounds once, at its end, instead of at every step. It is a function
+ * of one quantized tensor, so integer hardware runs it as one lookup table. */
 static int plan_chains(struct plan_ctx *c, size_t gi) {
   const struct tqt_graph *g = c->p->graphs[gi].graph;
   struct tqt_name_map roots;

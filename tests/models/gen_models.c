@@ -418,8 +418,8 @@ static int gen_densecat(const char *path) {
  * a learnable affine (Mul, Add by one value) between Convs. */
 static const char *gen_hardswish_affine(struct gen *g, const char *x) {
   struct tqt_node *n;
-  const char *three = gen_weight(g, "three", 0, NULL, 0, 3), *zero = gen_weight(g, "zero", 0, NULL, 0, 0),
-             *six = gen_weight(g, "six", 0, NULL, 0, 6);
+  const char *three = gen_weight(g, "three", 0, NULL, 0, 3);
+  const char *zero = gen_weight(g, "zero", 0, NULL, 0, 0), *six = gen_weight(g, "six", 0, NULL, 0, 6);
   const char *h = gen_node(g, "Add", 2, (const char *[]){x, three}, &n);
   h = gen_node(g, "Clip", 3, (const char *[]){h, zero, six}, &n);
   h = gen_node(g, "Mul", 2, (const char *[]){x, h}, &n);

@@ -63,8 +63,10 @@ static void check(int32_t qtype, double lo, double hi, bool per_channel) {
                       : qtype == TQT_DTYPE_UINT8 ? (const void *)zu8 : (const void *)z16;
   assert_non_null(tqt_graph_initializer_add(m->arena, g, "z", qtype, per_channel, two, zdata));
   const char *qin[3] = {"x", "s", "z"}, *dqin[3] = {"q", "s", "z"}, *q = "q", *y = "y";
-  struct tqt_node *nq = tqt_graph_node_add(m->arena, g, "QuantizeLinear", "quantize", 3, qin, 1, &q);
-  struct tqt_node *nd = tqt_graph_node_add(m->arena, g, "DequantizeLinear", "dequantize", 3, dqin, 1, &y);
+  struct tqt_node *nq =
+      tqt_graph_node_add(m->arena, g, "QuantizeLinear", "quantize", 3, qin, 1, &q);
+  struct tqt_node *nd =
+      tqt_graph_node_add(m->arena, g, "DequantizeLinear", "dequantize", 3, dqin, 1, &y);
   assert_non_null(nq);
   assert_non_null(nd);
   assert_int_equal(tqt_node_attr_add_int(m->arena, nq, "axis", 0), 0);
