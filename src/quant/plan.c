@@ -118,15 +118,27 @@ static int plan_reads_visit(struct tqt_graph *g, int depth, void *ctx) {
   return 0;
 }
 
-/* How many bodies of node read name. */
-static size_t plan_body_reads(const struct tqt_node *node, const char *name) {
+/* tqt_graph_walk visitor: every value the graph reads (node inputs, outputs) into ctx, a name
+ * map; non-zero when out of memory. */
+static int plan_names_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  for (size_t i = 0; i < g->n_outputs; i++)
+    if (tqt_name_map_put(ctx, g->outputs[i].name, NULL)) return -1;
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (tqt_name_map_put(ctx, g->nodes[i]->inputs[k], NULL)) return -1;
+  return 0;
+}
+
+/* tqt_graph_walk of visit over every body of node: how many walks returned non-zero. */
+static size_t plan_bodies_walk(const struct tqt_node *node, tqt_graph_visit_fn visit, void *ctx) {
   size_t n = 0;
   for (size_t k = 0; k < node->n_attrs; k++) {
     const struct tqt_attr *at = &node->attrs[k];
     size_t count = at->type == TQT_ATTR_TYPE_GRAPHS ? at->n : at->type == TQT_ATTR_TYPE_GRAPH;
     for (size_t j = 0; j < count; j++) {
       struct tqt_graph *sub = at->type == TQT_ATTR_TYPE_GRAPHS ? at->graphs[j] : at->g;
-      n += sub && tqt_graph_walk(sub, plan_reads_visit, (void *)name);
+      n += sub && tqt_graph_walk(sub, visit, ctx);
     }
   }
   return n;
@@ -145,7 +157,7 @@ static size_t plan_readers(const struct tqt_graph *g, const char *name, const st
         n++;
         *only = node;
       }
-    n += 2 * plan_body_reads(node, name);
+    n += 2 * plan_bodies_walk(node, plan_reads_visit, (void *)name);
   }
   return n;
 }
@@ -309,6 +321,17 @@ static int plan_weights_only(struct plan_ctx *c, const struct tqt_node *n) {
   return 0;
 }
 
+/* True when n is a Conv/Gemm/MatMul whose output only a Relu or Clip (not excluded) reads: the
+ * quantization is left to that op, so that runtimes fuse the pair. */
+static bool plan_fuses(struct plan_ctx *c, const struct tqt_graph *g, const struct tqt_node *n) {
+  const struct plan_op *op = n ? plan_op_find(n) : NULL;
+  const struct tqt_node *reader = NULL;
+  return op && op->has_weights && n->n_outputs >= 1 &&
+         plan_readers(g, n->outputs[0], &reader) == 1 && reader && !*reader->domain &&
+         (!strcmp(reader->op_type, "Relu") || !strcmp(reader->op_type, "Clip")) &&
+         !plan_excluded(c, reader);
+}
+
 /* Elementwise ops a chain of one tensor's values runs through (plan_chains): exact in float, so
  * ONNX Runtime computes the chain as onnx-tqt's interpreter does. */
 static bool plan_chain_op(const struct tqt_node *n) {
@@ -331,15 +354,13 @@ static bool plan_chain_clamps(const struct tqt_node *n) {
 
 /* The value a chain op's output is a function of: the one root (roots: chain outputs → their
  * root; any other value is its own) of its inputs that are not one-value float constants; NULL
- * when there is none or more than one. A Relu or Clip that alone reads a Conv/Gemm/MatMul is
- * that node's fused activation (the Relu rule of plan_node), not a chain op. */
-static const char *plan_chain_root(const struct tqt_graph *g, const struct tqt_node *n,
-                                   const struct tqt_name_map *roots) {
+ * when there is none or more than one. A Relu or Clip that fuses with the node before it
+ * (plan_fuses) is that node's activation, not a chain op. */
+static const char *plan_chain_root(struct plan_ctx *c, const struct tqt_graph *g,
+                                   const struct tqt_node *n, const struct tqt_name_map *roots) {
   if (!plan_chain_op(n)) return NULL;
-  const struct tqt_node *producer = tqt_graph_producer(g, n->inputs[0]), *only;
-  if ((!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip")) && producer &&
-      plan_op_find(producer) && plan_op_find(producer)->has_weights &&
-      plan_readers(g, n->inputs[0], &only) == 1)
+  if ((!strcmp(n->op_type, "Relu") || !strcmp(n->op_type, "Clip")) &&
+      plan_fuses(c, g, tqt_graph_producer(g, n->inputs[0])))
     return NULL;
   const char *root = NULL;
   for (size_t k = 0; k < n->n_inputs; k++) {
@@ -365,37 +386,42 @@ static const char *plan_chain_root(const struct tqt_graph *g, const struct tqt_n
  * of one quantized tensor, so integer hardware runs it as one lookup table. */
 static int plan_chains(struct plan_ctx *c, size_t gi) {
   const struct tqt_graph *g = c->p->graphs[gi].graph;
-  struct tqt_name_map roots;
-  tqt_name_map_init(&roots);
+  struct tqt_name_map roots, clamped, within, outside;
+  tqt_name_map_init(&roots);   /* chain op outputs → their root */
+  tqt_name_map_init(&clamped); /* roots whose ops include a clamp */
+  tqt_name_map_init(&within);  /* chain op outputs a later op of their chain reads */
+  tqt_name_map_init(&outside); /* values read by anything else: another op, a body, the graph */
   const char **node_roots = calloc(g->n_nodes + 1, sizeof *node_roots);
   int rc = node_roots ? 0 : -1;
-  struct tqt_name_map clamped; /* roots whose ops include a clamp */
-  tqt_name_map_init(&clamped);
-  for (size_t i = 0; !rc && i < g->n_nodes; i++)
-    if ((node_roots[i] = plan_chain_root(g, g->nodes[i], &roots)) &&
-        (tqt_name_map_put(&roots, g->nodes[i]->outputs[0], (void *)node_roots[i]) ||
-         (plan_chain_clamps(g->nodes[i]) && tqt_name_map_put(&clamped, node_roots[i], NULL))))
-      rc = -1;
   for (size_t i = 0; !rc && i < g->n_nodes; i++) {
-    const char *out = node_roots[i] ? g->nodes[i]->outputs[0] : NULL;
-    bool inner = out && tqt_name_map_get(&clamped, node_roots[i], NULL);
-    for (size_t k = 0; inner && k < g->n_outputs; k++) inner = strcmp(g->outputs[k].name, out);
-    size_t readers = 0;
-    for (size_t j = i + 1; inner && j < g->n_nodes; j++) {
-      const struct tqt_node *r = g->nodes[j];
-      bool reads = false;
-      for (size_t k = 0; k < r->n_inputs; k++) reads |= !strcmp(r->inputs[k], out);
-      readers += reads;
-      if (reads && (!node_roots[j] || strcmp(node_roots[j], node_roots[i]))) inner = false;
-      if (plan_body_reads(r, out)) inner = false; /* a body reading it needs its Q/DQ */
+    const struct tqt_node *n = g->nodes[i];
+    node_roots[i] = plan_chain_root(c, g, n, &roots);
+    for (size_t k = 0; k < n->n_inputs && !rc; k++) { /* who reads the chain outputs so far */
+      void *r = NULL;
+      if (!tqt_name_map_get(&roots, n->inputs[k], &r)) continue;
+      bool same = node_roots[i] && !strcmp(node_roots[i], r);
+      rc = tqt_name_map_put(same ? &within : &outside, n->inputs[k], NULL);
     }
-    if (inner && readers &&
+    if (!rc && node_roots[i] &&
+        (tqt_name_map_put(&roots, n->outputs[0], (void *)node_roots[i]) ||
+         (plan_chain_clamps(n) && tqt_name_map_put(&clamped, node_roots[i], NULL))))
+      rc = -1;
+    if (!rc && plan_bodies_walk(n, plan_names_visit, &outside)) rc = -1; /* bodies: Q/DQ */
+  }
+  for (size_t k = 0; !rc && k < g->n_outputs; k++)
+    rc = tqt_name_map_put(&outside, g->outputs[k].name, NULL);
+  for (size_t i = 0; !rc && i < g->n_nodes; i++) {
+    const char *out = g->nodes[i]->outputs[0];
+    if (node_roots[i] && tqt_name_map_get(&clamped, node_roots[i], NULL) &&
+        tqt_name_map_get(&within, out, NULL) && !tqt_name_map_get(&outside, out, NULL) &&
         (tqt_name_map_put(&c->deferred, out, NULL) || tqt_name_map_put(&c->chained, out, NULL)))
       rc = -1;
   }
   free(node_roots);
   tqt_name_map_free(&roots);
   tqt_name_map_free(&clamped);
+  tqt_name_map_free(&within);
+  tqt_name_map_free(&outside);
   return rc ? (QUANT_NOMEM(c), -1) : 0;
 }
 
@@ -488,12 +514,8 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   p->n_quantized_nodes++;
   p->n_compute_quantized += compute;
   qg->states[index] = TQT_NODE_QUANT_QUANTIZED;
-  /* The output: Conv/Gemm/MatMul directly followed by a Relu or Clip that alone reads it leave the
-   * quantization to that op, so that runtimes fuse the pair. */
-  const struct tqt_node *reader = NULL;
-  if (op->has_weights && plan_readers(g, n->outputs[0], &reader) == 1 && reader &&
-      (!strcmp(reader->op_type, "Relu") || !strcmp(reader->op_type, "Clip")) && !*reader->domain &&
-      !plan_excluded(c, reader))
+  /* The output: left to the Relu or Clip that fuses with n (plan_fuses). */
+  if (plan_fuses(c, g, n))
     return tqt_name_map_put(&c->deferred, n->outputs[0], NULL) ? (QUANT_NOMEM(c), -1) : 0;
   struct tqt_qtensor *out = plan_tensor(c, n->outputs[0], TQT_QTENSOR_KIND_ACTIVATION, n);
   if (!out) goto oom;
