@@ -1,7 +1,8 @@
 /* Kernels: norm family. BatchNormalization, InstanceNormalization, LayerNormalization,
  * LpNormalization, MeanVarianceNormalization, LRN.
  *
- * Statistics accumulate in double whatever the element type. Where a normalization reduces to a
+ * Statistics accumulate in double whatever the element type (LayerNormalization in float follows
+ * ONNX Runtime's rounding instead: norm_layer_f32). Where a normalization reduces to a
  * per-channel affine map (BatchNormalization, InstanceNormalization), the scale and shift are
  * computed once per channel and the elements see one multiply-add. float16/bfloat16 run through
  * float copies; float and double have their own loops. */
@@ -149,22 +150,6 @@ static void norm_read_doubles(const struct tqt_rt_tensor *t, int64_t n, double *
       }                                                                                         \
     }                                                                                           \
   }                                                                                             \
-  /* LayerNormalization of rows of n; bias may be NULL; mean/inv (per row) may be NULL. */      \
-  static void norm_layer_##SUF(const T *x, T *y, int64_t rows, int64_t n, const T *scale,      \
-                               const T *bias, double eps, double *mean_out, double *inv_out) {  \
-    for (int64_t r = 0; r < rows; r++, x += n, y += n) {                                        \
-      double mean = norm_mean_##SUF(x, n);                                                      \
-      double var = n ? norm_sqdev_##SUF(x, n, mean) / (double)n : 0.0;                          \
-      double inv = 1.0 / sqrt(var + eps);                                                       \
-      if (mean_out) mean_out[r] = mean;                                                         \
-      if (inv_out) inv_out[r] = inv;                                                            \
-      T m = (T)mean, s = (T)inv;                                                                \
-      if (bias)                                                                                 \
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) * s * scale[i] + bias[i];             \
-      else                                                                                      \
-        for (int64_t i = 0; i < n; i++) y[i] = (x[i] - m) * s * scale[i];                       \
-    }                                                                                           \
-  }                                                                                             \
   /* t broadcast to (rank, dims), converted; the caller checked that it broadcasts. */          \
   static void norm_expand_##SUF(const struct tqt_rt_tensor *t, size_t rank, const int64_t *dims, \
                                 T *out) {                                                       \
@@ -224,6 +209,52 @@ static void norm_read_doubles(const struct tqt_rt_tensor *t, int64_t n, double *
 
 NORM_DEFINE(f32, float, sqrtf, powf)
 NORM_DEFINE(f64, double, sqrt, pow)
+
+/* LayerNormalization of rows of n elements; bias may be NULL; mean/inv (per row) may be NULL.
+ * Statistics in double, two passes. */
+static void norm_layer_f64(const double *x, double *y, int64_t rows, int64_t n,
+                           const double *scale, const double *bias, double eps, double *mean_out,
+                           double *inv_out) {
+  for (int64_t r = 0; r < rows; r++, x += n, y += n) {
+    double mean = norm_mean_f64(x, n);
+    double inv = 1.0 / sqrt((n ? norm_sqdev_f64(x, n, mean) / (double)n : 0.0) + eps);
+    if (mean_out) mean_out[r] = mean;
+    if (inv_out) inv_out[r] = inv;
+    for (int64_t i = 0; i < n; i++) y[i] = (x[i] - mean) * inv * scale[i] + (bias ? bias[i] : 0);
+  }
+}
+
+/* The same in float, rounded as ONNX Runtime 1.30's x86-64 kernel rounds (found by comparing
+ * its outputs and its Mean and InvStdDev bit for bit at widths 8 to 67): the mean summed in
+ * double; the squared deviations fused-multiply-added in 8 lanes per block of 8, the lanes summed
+ * pairwise (halves), then a block of 4 added one by one, the rest fused; the output a fused
+ * multiply-add of the normalized value with scale and bias. A value quantized after a
+ * LayerNormalization then meets the same rounding boundaries in both. (Below 8 elements ONNX
+ * Runtime rounds otherwise; the result differs in the last bit there.) */
+static void norm_layer_f32(const float *x, float *y, int64_t rows, int64_t n, const float *scale,
+                           const float *bias, double eps, double *mean_out, double *inv_out) {
+  for (int64_t r = 0; r < rows && n; r++, x += n, y += n) {
+    double sum = 0;
+    for (int64_t i = 0; i < n; i++) sum += x[i];
+    float mean = (float)(sum / (double)n), lanes[8] = {0}, squares = 0;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; j++) lanes[j] = fmaf(x[i + j] - mean, x[i + j] - mean, lanes[j]);
+    for (int width = 4; i >= 8 && width; width /= 2)
+      for (int j = 0; j < width; j++) lanes[j] += lanes[j + width];
+    squares = lanes[0];
+    if (n - i >= 4)
+      for (int64_t end = i + 4; i < end; i++) squares += (x[i] - mean) * (x[i] - mean);
+    for (; i < n; i++) squares = fmaf(x[i] - mean, x[i] - mean, squares);
+    float dev = sqrtf(squares / (float)n + (float)eps), inv = 1 / dev;
+    if (mean_out) mean_out[r] = mean;
+    if (inv_out) inv_out[r] = inv;
+    for (int64_t k = 0; k < n; k++) {
+      float t = (x[k] - mean) * inv;
+      y[k] = bias ? fmaf(t, scale[k], bias[k]) : t * scale[k];
+    }
+  }
+}
 
 /* ---- BatchNormalization ---- */
 
