@@ -71,6 +71,20 @@ fi
   "$gen" input "$dir/x8.npy" 4,3,8,8 3 || not_ok "generate models and inputs"
 # depthwise Conv, Sigmoid, Concat, Resize, MatMul, Gemm, residual Add
 check mixnet "$dir/mixnet-float.onnx" "$dir/mix_in.npy" --quantized --calib "$dir/mix_in.npy"
+# NaN and ±inf in the data: calibration warns once, naming where they are, and ONNX Runtime and
+# onnx-tqt quantize them alike (NaN to the type's lowest value)
+node -e "const t = require(process.argv[1]), x = t.loadTensorFile(process.argv[2]);
+  [5, 1000, 4100].forEach((i) => { x.data[i] = NaN; });
+  x.data[77] = Infinity; x.data[300] = -Infinity; t.writeNpy(process.argv[3], x);" \
+  "$repo/tests/ort/tensor_io.js" "$dir/mix_in.npy" "$dir/mix_nan.npy" || not_ok "write NaN input"
+check mixnet-nan "$dir/mixnet-float.onnx" "$dir/mix_nan.npy" --quantized --calib "$dir/mix_nan.npy"
+nan_warn="5 of 24576 calibration values are NaN or infinite"
+if [ "$(grep -c "calibration values are NaN" "$dir/mixnet-nan.err")" = 1 ] &&
+   grep -q "warning: tensor 'input' (at node .*): $nan_warn" "$dir/mixnet-nan.err"; then
+  ok "mixnet-nan: one warning names the input and counts its NaN and inf"
+else
+  not_ok "mixnet-nan: one warning names the input and counts its NaN and inf"
+fi
 check resnet18 "$dir/r18.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
 check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
 # a skip connection read by a Concat and by another Conv: it keeps its own scale by default

@@ -19,6 +19,7 @@
 struct tqt_histogram {
   uint64_t count;
   uint64_t zeros; /* exact zeros (in bin 0 too): every scale represents them exactly */
+  uint64_t nonfinite; /* NaN and ±inf seen: not counted, no part of the range */
   double min, max, sum, sumsq;
   int range_exp; /* range = 2^range_exp; meaningful once a non-zero value was seen */
   bool has_range;

@@ -51,6 +51,7 @@ static void histogram_add_careful(struct tqt_histogram *h, const float *x, size_
     if (v > mx) mx = v;
     if (fabs(v) > peak) peak = fabs(v);
   }
+  h->nonfinite += n - finite;
   if (!finite) return;
   h->count += finite;
   h->zeros += zeros;
@@ -111,6 +112,7 @@ void tqt_histogram_add(struct tqt_histogram *h, const float *x, size_t n) {
 }
 
 void tqt_histogram_merge(struct tqt_histogram *dst, const struct tqt_histogram *src) {
+  dst->nonfinite += src->nonfinite;
   if (!src->count) return;
   struct tqt_histogram s = *src;
   if (s.has_range) histogram_cover(dst, ldexp(1.0, s.range_exp - 1));

@@ -65,7 +65,9 @@ static enum tqt_status qdq_layout(struct tqt_kernel_ctx *k, const struct tqt_rt_
  * quantized run). The bounds are integers, so clamping q + z in float is exact where it matters
  * (|q| < 2^24) and saturates where it does not; past 2^22 every value saturates, so x / s is
  * limited there and rounded half to even by adding and taking off 1.5 · 2^23 (exact in the
- * default rounding mode, and inlined where nearbyintf is a call). Advances i by n. */
+ * default rounding mode, and inlined where nearbyintf is a call). NaN becomes the type's lowest
+ * value, as in ONNX Runtime (its saturating max and min pass the bound, not the NaN: int8 −128,
+ * uint8 0, whatever the zero point; the spec leaves NaN open). Advances i by n. */
 #define QDQ_ROUND_MAGIC 0x1.8p23f
 #define QDQ_QUANTIZE_FLOAT(type, x, y, i, n, s, z, lo, hi)                                        \
   do {                                                                                           \
@@ -75,7 +77,7 @@ static enum tqt_status qdq_layout(struct tqt_kernel_ctx *k, const struct tqt_rt_
     for (int64_t j_ = 0; j_ < (n); j_++) {                                                       \
       float t_ = xs_[j_] / (s);                                                                  \
       t_ = t_ < -0x1p22f ? -0x1p22f : t_ > 0x1p22f ? 0x1p22f : t_;                               \
-      float v_ = isnan(t_) ? zf_ : (t_ + QDQ_ROUND_MAGIC) - QDQ_ROUND_MAGIC + zf_;               \
+      float v_ = isnan(t_) ? lof_ : (t_ + QDQ_ROUND_MAGIC) - QDQ_ROUND_MAGIC + zf_;              \
       ys_[j_] = (type)(v_ < lof_ ? lof_ : v_ > hif_ ? hif_ : v_);                                \
     }                                                                                            \
     (i) += (n);                                                                                  \
@@ -122,7 +124,7 @@ static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
       for (int64_t j = 0; j < inner; j++, i++) {
         /* float32 division as the spec's reference does it, then half-to-even rounding */
         float q = nearbyintf((float)tqt_rt_get(x, i) / s);
-        double v = isnan(q) ? z : (double)q + z;
+        double v = isnan(q) ? lo : (double)q + z; /* NaN: the lowest value, as above */
         tqt_rt_set(y, i, v < lo ? lo : v > hi ? hi : v);
       }
     }

@@ -191,6 +191,33 @@ static void calib_skip_unseen(struct tqt_quant_plan *p, struct tqt_diag *d) {
                   n_nodes == 1 ? "" : "s", list);
 }
 
+/* One warning when calibration met NaN or ±inf in quantized activations, naming the first (in
+ * node order: where they come from) and counting the others: the quantized model cannot follow
+ * the float one there. */
+static void calib_warn_nonfinite(const struct tqt_quant_plan *p, struct tqt_diag *d) {
+  const struct tqt_qtensor *first = NULL;
+  size_t others = 0;
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->skip || t->kind != TQT_QTENSOR_KIND_ACTIVATION || !t->hist->nonfinite) continue;
+    if (first && (t->owner_graph > first->owner_graph ||
+                  (t->owner_graph == first->owner_graph && t->owner_node >= first->owner_node))) {
+      others++;
+      continue;
+    }
+    others += first != NULL;
+    first = t;
+  }
+  if (!first) return;
+  const struct tqt_histogram *h = first->hist;
+  tqt_diag_warn(d, "tensor '%s' (at node '%s' (%s)): %llu of %llu calibration values are NaN "
+                "or infinite (and in %zu more tensors); QuantizeLinear makes NaN the type's lowest "
+                "value and infinities its ends, so the quantized model differs from the float one "
+                "there", first->name, first->owner->name, first->owner->op_type,
+                (unsigned long long)h->nonfinite, (unsigned long long)(h->nonfinite + h->count),
+                others);
+}
+
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
                                       const struct tqt_options *o, struct tqt_diag *d) {
   /* Graph inputs are the data itself: what is clipped there no layer recovers, and their
@@ -227,6 +254,7 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   }
   tqt_overrides_destroy(ov);
   if (st != TQT_STATUS_OK) return st;
+  calib_warn_nonfinite(p, d);
   calib_group_exponents(p);
   /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */
   for (size_t i = 0; i < p->n_tensors; i++) {

@@ -78,6 +78,7 @@ json_t *tqt_histogram_to_json(const struct tqt_histogram *h) {
   stats_set(j, "has_range", json_boolean(h->has_range), &bad);
   stats_set(j, "count", json_integer((json_int_t)h->count), &bad);
   stats_set(j, "zeros", json_integer((json_int_t)h->zeros), &bad);
+  stats_set(j, "nonfinite", json_integer((json_int_t)h->nonfinite), &bad);
   stats_set(j, "min", h->count ? tqt_json_real(h->min) : json_null(), &bad);
   stats_set(j, "max", h->count ? tqt_json_real(h->max) : json_null(), &bad);
   stats_set(j, "sum", tqt_json_real(h->sum), &bad);
@@ -123,6 +124,8 @@ enum tqt_status tqt_histogram_from_json(const json_t *j, struct tqt_histogram *h
                          (unsigned long long)total, TQT_HIST_BINS);
   if (h->count && (!stats_real(j, "min", &h->min) || !stats_real(j, "max", &h->max)))
     return tqt_diag_fail(d, TQT_STATUS_PARSE, "%s: the histogram lacks min or max", what);
+  if (json_object_get(j, "nonfinite") && !stats_uint(j, "nonfinite", &h->nonfinite))
+    return tqt_diag_fail(d, TQT_STATUS_PARSE, "%s: the histogram's nonfinite is not a count", what);
   h->range_exp = (int)range_exp;
   h->has_range = json_is_true(has_range);
   uint64_t sum = 0;
@@ -354,6 +357,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
     double var = h->count ? h->sumsq / (double)h->count - mean * mean : 0;
     stats_set(j, "count", json_integer((json_int_t)h->count), &c->bad);
     stats_set(j, "zeros", json_integer((json_int_t)h->zeros), &c->bad);
+    stats_set(j, "nonfinite", json_integer((json_int_t)h->nonfinite), &c->bad);
     stats_set(j, "min", h->count ? tqt_json_real(h->min) : json_null(), &c->bad);
     stats_set(j, "max", h->count ? tqt_json_real(h->max) : json_null(), &c->bad);
     stats_set(j, "mean", h->count ? tqt_json_real(mean) : json_null(), &c->bad);

@@ -19,6 +19,7 @@
              output_sqnr_after_db} (when the exponent search ran)};
  *   tensors [{name, kind (activation|weight|bias), owner, owner_op, method, threshold, exponent,
  *             bits, signed, scale, fp, group, channel_exponents, clip_lo, clip_hi, count, zeros,
+ *             nonfinite (NaN and ±inf met in calibration, not in count),
  *             min, max, mean, std, clipped_fraction, sqnr_db, histogram, float_reason (set when
              the tensor stays float: in a branch never taken during calibration), search {start,
              tries [{exponent, output_sqnr_db, uniform (a per-channel weight tried with one

@@ -1,6 +1,6 @@
 /* QuantizeLinear and DequantizeLinear kernels (src/interp/qdq.c): the typed float <-> 8-bit loops
  * give what the ONNX spec's formula gives (float32 division, half-to-even rounding, zero point,
- * saturation, NaN to the zero point) on ties, saturating and non-finite values, per tensor and
+ * saturation; NaN to the lowest value, as ONNX Runtime does) on ties, saturating and non-finite values, per tensor and
  * per channel, and the generic loop (int16) agrees with the same formula. */
 #include <math.h>
 #include <setjmp.h>
@@ -30,7 +30,7 @@ static void inputs_fill(float *x, float s) {
 /* The spec's QuantizeLinear of one value, written independently of the kernel. */
 static double spec_quantize(float x, float s, double z, double lo, double hi) {
   float t = x / s;
-  if (isnan(t)) return z;
+  if (isnan(t)) return lo;
   double v = nearbyint((double)t) + z;
   return v < lo ? lo : v > hi ? hi : v;
 }
