@@ -74,6 +74,40 @@ def load_raw(raw_dir):
     return images.reshape(n, 28, 28), labels.astype(np.int64)
 
 
+def split(n):
+    """The seeded split of the n digits: train, test, validation (the other 1000 held out,
+    reported only) and calibration (from train) indexes."""
+    rng = np.random.default_rng(SEED)
+    perm = rng.permutation(n)
+    train_idx, held_idx = perm[:N_TRAIN], perm[N_TRAIN:]
+    calib_idx = np.sort(rng.choice(train_idx, size=N_CALIB, replace=False))
+    return train_idx, held_idx[:N_TEST], held_idx[N_TEST:], calib_idx
+
+
+def train(model, opt, x_train, y_train, epochs, max_lr, after_epoch):
+    """One-cycle schedule over seeded shuffles in batches of BATCH; after_epoch(epoch, mean
+    loss, seconds so far) after each epoch."""
+    n = len(x_train)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=max_lr, epochs=epochs,
+                                                steps_per_epoch=(n + BATCH - 1) // BATCH)
+    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
+    gen = torch.Generator().manual_seed(SEED)
+    t0 = time.time()
+    for epoch in range(epochs):
+        model.train()
+        order = torch.randperm(n, generator=gen)
+        tot = 0.0
+        for i in range(0, n, BATCH):
+            b = order[i:i + BATCH]
+            loss = F.cross_entropy(model(xt[b]), yt[b])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            tot += loss.item() * len(b)
+        after_epoch(epoch, tot / n, time.time() - t0)
+
+
 @torch.no_grad()
 def predict(model, x, bs=500):
     model.eval()
@@ -173,12 +207,7 @@ def main():
     images, labels = load_raw(args.raw)
     assert len(images) == N_TRAIN + N_HELDOUT, len(images)
 
-    # Deterministic split: one seeded permutation of the 10000 digits.
-    rng = np.random.default_rng(SEED)
-    perm = rng.permutation(len(images))
-    train_idx, held_idx = perm[:N_TRAIN], perm[N_TRAIN:]
-    test_idx, val_idx = held_idx[:N_TEST], held_idx[N_TEST:]   # val = other 1000 held-out, report only
-    calib_idx = np.sort(rng.choice(train_idx, size=N_CALIB, replace=False))
+    train_idx, test_idx, val_idx, calib_idx = split(len(images))
 
     x_train, y_train = normalize(images[train_idx]), labels[train_idx]
     x_test, y_test = normalize(images[test_idx]), labels[test_idx]
@@ -188,27 +217,13 @@ def main():
     # ---- train -----------------------------------------------------------
     model = LeNet()
     opt = torch.optim.Adam(model.parameters(), lr=LR)
-    steps_per_epoch = (N_TRAIN + BATCH - 1) // BATCH
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, epochs=args.epochs,
-                                                steps_per_epoch=steps_per_epoch)
-    xt, yt = torch.from_numpy(x_train), torch.from_numpy(y_train)
-    gen = torch.Generator().manual_seed(SEED)
-    t0 = time.time()
-    for epoch in range(args.epochs):
-        model.train()
-        order = torch.randperm(N_TRAIN, generator=gen)
-        tot = 0.0
-        for i in range(0, N_TRAIN, BATCH):
-            b = order[i:i + BATCH]
-            loss = F.cross_entropy(model(xt[b]), yt[b])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item() * len(b)
+
+    def report(epoch, loss, seconds):
         val_acc = (predict(model, x_val).argmax(1) == y_val).mean()
-        print(f"epoch {epoch + 1:2d}  loss {tot / N_TRAIN:.4f}  val acc {val_acc:.4f}  "
-              f"({time.time() - t0:.1f}s)", flush=True)
+        print(f"epoch {epoch + 1:2d}  loss {loss:.4f}  val acc {val_acc:.4f}  ({seconds:.1f}s)",
+              flush=True)
+
+    train(model, opt, x_train, y_train, args.epochs, LR, report)
 
     model.eval()
     train_acc = (predict(model, x_train).argmax(1) == y_train).mean()

@@ -332,24 +332,32 @@ static bool plan_fuses(struct plan_ctx *c, const struct tqt_graph *g, const stru
          !plan_excluded(c, reader);
 }
 
-/* Elementwise ops a chain of one tensor's values runs through (plan_chains): exact in float, so
- * ONNX Runtime computes the chain as onnx-tqt's interpreter does. */
+/* Ops a chain of one tensor's values runs through (plan_chains): elementwise, and ReduceMean,
+ * whose mean a normalization takes of the tensor itself (a decomposed LayerNormalization). */
 static bool plan_chain_op(const struct tqt_node *n) {
-  static const char *const ops[] = {"Add", "Sub", "Mul", "Div", "Max", "Min", "Clip", "Relu",
-                                    "LeakyRelu", "Neg", "Abs"};
+  static const char *const ops[] = {"Add",  "Sub",  "Mul",        "Div",  "Max", "Min",
+                                    "Clip", "Relu", "LeakyRelu",  "Neg",  "Abs", "Sqrt",
+                                    "Pow",  "Erf",  "Reciprocal", "Tanh", "ReduceMean"};
   for (size_t i = 0; !*n->domain && n->n_outputs == 1 && i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(n->op_type, ops[i])) return true;
   return false;
 }
 
-/* Chain ops that clamp or fold values (an activation function's): a chain of scalar affine ops
- * alone keeps a Q/DQ after each step. On silero-vad v4 such a chain (a Mul by 2^20 and an Add of
- * 1 before a Log) led the search to another path, one window of 96 worse. */
-static bool plan_chain_clamps(const struct tqt_node *n) {
-  static const char *const ops[] = {"Clip", "Relu", "LeakyRelu", "Max", "Min", "Abs"};
+/* Chain ops that clamp, fold or bend values (an activation function's, a normalization's): a
+ * clamp, Erf or Tanh, a mean over the tensor, or a product, quotient or difference of two of the
+ * chain's values (x·clip(x + 3), the deviation from the mean over its deviation). A chain of
+ * affine ops alone keeps a Q/DQ after each step, and so does a Sqrt among them: on silero-vad v4
+ * such a chain (the Sqrt of a power, a Mul by 2^20 and an Add of 1 before a Log) led the search
+ * to another path, one window of 96 worse. */
+static bool plan_chain_bends(const struct tqt_graph *g, const struct tqt_node *n) {
+  static const char *const ops[] = {"Clip", "Relu", "LeakyRelu", "Max",       "Min",
+                                    "Abs",  "Erf",  "Tanh",      "ReduceMean"};
   for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
     if (!strcmp(n->op_type, ops[i])) return true;
-  return false;
+  size_t values = 0; /* inputs that are not constants: all of the chain (plan_chain_root) */
+  for (size_t k = 0; k < n->n_inputs; k++)
+    values += *n->inputs[k] && !plan_initializer(g, n->inputs[k]);
+  return values >= 2;
 }
 
 /* The value a chain op's output is a function of: the one root (roots: chain outputs → their
@@ -366,11 +374,7 @@ static const char *plan_chain_root(struct plan_ctx *c, const struct tqt_graph *g
   for (size_t k = 0; k < n->n_inputs; k++) {
     const char *name = n->inputs[k];
     if (!*name) continue;
-    const struct tqt_tensor *t = plan_initializer(g, name);
-    if (t) {
-      if (t->dtype != TQT_DTYPE_FLOAT || tqt_tensor_numel(t) != 1) return NULL;
-      continue;
-    }
+    if (plan_initializer(g, name)) continue; /* a parameter: a float constant, ReduceMean's axes */
     void *r = NULL;
     const char *of = tqt_name_map_get(roots, name, &r) ? r : name;
     if (plan_dtype(g, name) != TQT_DTYPE_FLOAT || (root && strcmp(root, of))) return NULL;
@@ -386,9 +390,9 @@ static const char *plan_chain_root(struct plan_ctx *c, const struct tqt_graph *g
  * of one quantized tensor, so integer hardware runs it as one lookup table. */
 static int plan_chains(struct plan_ctx *c, size_t gi) {
   const struct tqt_graph *g = c->p->graphs[gi].graph;
-  struct tqt_name_map roots, clamped, within, outside;
+  struct tqt_name_map roots, bent, within, outside;
   tqt_name_map_init(&roots);   /* chain op outputs → their root */
-  tqt_name_map_init(&clamped); /* roots whose ops include a clamp */
+  tqt_name_map_init(&bent);    /* roots whose ops include one that bends */
   tqt_name_map_init(&within);  /* chain op outputs a later op of their chain reads */
   tqt_name_map_init(&outside); /* values read by anything else: another op, a body, the graph */
   const char **node_roots = calloc(g->n_nodes + 1, sizeof *node_roots);
@@ -404,7 +408,7 @@ static int plan_chains(struct plan_ctx *c, size_t gi) {
     }
     if (!rc && node_roots[i] &&
         (tqt_name_map_put(&roots, n->outputs[0], (void *)node_roots[i]) ||
-         (plan_chain_clamps(n) && tqt_name_map_put(&clamped, node_roots[i], NULL))))
+         (plan_chain_bends(g, n) && tqt_name_map_put(&bent, node_roots[i], NULL))))
       rc = -1;
     if (!rc && plan_bodies_walk(n, plan_names_visit, &outside)) rc = -1; /* bodies: Q/DQ */
   }
@@ -412,14 +416,14 @@ static int plan_chains(struct plan_ctx *c, size_t gi) {
     rc = tqt_name_map_put(&outside, g->outputs[k].name, NULL);
   for (size_t i = 0; !rc && i < g->n_nodes; i++) {
     const char *out = g->nodes[i]->outputs[0];
-    if (node_roots[i] && tqt_name_map_get(&clamped, node_roots[i], NULL) &&
+    if (node_roots[i] && tqt_name_map_get(&bent, node_roots[i], NULL) &&
         tqt_name_map_get(&within, out, NULL) && !tqt_name_map_get(&outside, out, NULL) &&
         (tqt_name_map_put(&c->deferred, out, NULL) || tqt_name_map_put(&c->chained, out, NULL)))
       rc = -1;
   }
   free(node_roots);
   tqt_name_map_free(&roots);
-  tqt_name_map_free(&clamped);
+  tqt_name_map_free(&bent);
   tqt_name_map_free(&within);
   tqt_name_map_free(&outside);
   return rc ? (QUANT_NOMEM(c), -1) : 0;
@@ -480,7 +484,15 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
       }
       size_t ti = (size_t)(t - p->tensors);
       const struct tqt_node *only;
-      bool joins = align && (!concat || c->o->align_concat || plan_readers(g, n->inputs[k], &only) == 1);
+      /* A constant added keeps its own scale: at the sum's it could round to nothing (a
+       * LayerNorm's epsilon, 1e-5, at 1/32), and integer hardware shifts it once, offline. */
+      bool constant = t->kind == TQT_QTENSOR_KIND_WEIGHT;
+      bool joins =
+          align && (concat ? c->o->align_concat || plan_readers(g, n->inputs[k], &only) == 1
+                           : !constant);
+      if (align && !concat && constant && t->owner == n) /* said once, by its first reader */
+        tqt_diag_note(c->d, "node '%s' (%s): constant '%s' keeps its own scale", n->name,
+                      n->op_type, t->name);
       if (shared != none && joins) plan_group_join(p, shared, ti);
       if (shared == none && joins) shared = ti;
       if (in0 == none) in0 = ti;
