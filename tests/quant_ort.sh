@@ -12,13 +12,15 @@ trap 'rm -rf "$dir"' EXIT
 . "$(dirname "$0")/check_lib.sh"
 
 # check NAME MODEL INPUT COMPARE_MODE [onnx-tqt options...]; the conversion's stderr (warnings,
-# summary) in $dir/NAME.err
+# summary) in $dir/NAME.err. INPUT is one argument of `onnx-tqt run`, or several separated by
+# spaces (NAME=FILE.npy each).
 check() {
   local name=$1 model=$2 input=$3 mode=$4
   shift 4
+  # shellcheck disable=SC2086 # INPUT: one word per input
   if "$tqt" "$model" "$dir/$name.onnx" "$@" 2>"$dir/$name.err" &&
-     "$tqt" run -q -o "$dir/$name-out" "$dir/$name.onnx" "$input" &&
-     node "$repo/tests/ort/ort_batch.js" "$dir/$name.onnx" "$input" --compare "$dir/$name-out" $mode; then
+     "$tqt" run -q -o "$dir/$name-out" "$dir/$name.onnx" $input &&
+     node "$repo/tests/ort/ort_batch.js" "$dir/$name.onnx" $input --compare "$dir/$name-out" $mode; then
     ok "$name"
   else
     cat "$dir/$name.err"
@@ -27,14 +29,15 @@ check() {
 }
 
 mnist=$repo/examples/mnist
-# digits_accuracy NAME FLOAT_MODEL: the top-1 accuracy of the float model and of NAME (checked
-# before) on the 1000 labelled test digits; the int8 one within 0.5 points of the float one
-digits_accuracy() {
-  local name=$1 model=$2 float_acc int8_acc
-  float_acc=$("$tqt" run -q -o "$dir/$name-float" "$model" "$mnist/test_images.npy" &&
-    node "$mnist/accuracy.js" "$dir/$name-float/logits.npy" "$mnist/test_labels.npy" | sed 's/accuracy: //')
-  int8_acc=$(node "$mnist/accuracy.js" "$dir/$name-out/logits.npy" "$mnist/test_labels.npy" | sed 's/accuracy: //')
-  echo "$name accuracy on 1000 test digits: float $float_acc, int8 $int8_acc"
+# accuracy NAME FLOAT_MODEL LABELS INPUT: the top-1 accuracy of the float model and of NAME
+# (checked before, on the same INPUT) against LABELS; the int8 one within 0.5 points of the float
+accuracy() {
+  local name=$1 model=$2 labels=$3 input=$4 float_acc int8_acc
+  # shellcheck disable=SC2086 # INPUT: one word per input
+  float_acc=$("$tqt" run -q -o "$dir/$name-float" "$model" $input &&
+    node "$mnist/accuracy.js" "$dir/$name-float/logits.npy" "$labels" | sed 's/accuracy: //')
+  int8_acc=$(node "$mnist/accuracy.js" "$dir/$name-out/logits.npy" "$labels" | sed 's/accuracy: //')
+  echo "$name top-1 accuracy: float $float_acc, int8 $int8_acc"
   if awk -v f="$float_acc" -v q="$int8_acc" 'BEGIN { exit !(f != "" && q != "" && f - q <= 0.005) }'; then
     ok "$name int8 accuracy within 0.5 points of float"
   else
@@ -42,7 +45,7 @@ digits_accuracy() {
   fi
 }
 check lenet "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized --calib "$mnist/calib.npy"
-digits_accuracy lenet "$mnist/lenet.onnx"
+accuracy lenet "$mnist/lenet.onnx" "$mnist/test_labels.npy" "$mnist/test_images.npy"
 check lenet-per-tensor "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
   --calib "$mnist/calib.npy" --per-tensor
 check lenet-4bit-weights "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
@@ -184,7 +187,8 @@ vit_sqnr() { "$tqt" compare -q "$repo/tests/models/vit-opset$1.onnx" "$2" --data
 for opset in 13 17; do
   check "vit$opset" "$repo/tests/models/vit-opset$opset.onnx" "$mnist/test_images.npy" --quantized \
     --calib "$mnist/calib.npy"
-  digits_accuracy "vit$opset" "$repo/tests/models/vit-opset$opset.onnx"
+  accuracy "vit$opset" "$repo/tests/models/vit-opset$opset.onnx" "$mnist/test_labels.npy" \
+    "$mnist/test_images.npy"
   # attention included (Q·Kᵀ, weights·V), ONNX Runtime runs every MatMul as an integer kernel
   matmuls=$("$tqt" info "$repo/tests/models/vit-opset$opset.onnx" | awk '$1 == "MatMul" { print $2 }')
   integer=$(node "$repo/tests/ort/ort_kernels.js" "$dir/vit$opset.onnx" |
@@ -208,6 +212,18 @@ if awk -v a="${v13:-x}" -v b="${v17:-x}" -v s="${split:-x}" \
 else
   not_ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
 fi
+# a BERT-like encoder (tests/models/make_encoder.py: token and position embeddings, attention
+# masked by adding (1 - mask) · -10000 to the scores) naming the group of a sequence's last token,
+# which only attention that tells it from the padding finds: the scores keep their own scale next
+# to the mask's, and the Softmax input its grid near the top (41 % top-1 against 100 % before)
+enc=$repo/tests/models/encoder-data
+for opset in 13 17; do
+  check "encoder$opset" "$repo/tests/models/encoder-opset$opset.onnx" \
+    "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy" --quantized \
+    --calib "input_ids=$enc/calib_ids.npy" --calib "attention_mask=$enc/calib_mask.npy"
+  accuracy "encoder$opset" "$repo/tests/models/encoder-opset$opset.onnx" "$enc/test_labels.npy" \
+    "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy"
+done
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"

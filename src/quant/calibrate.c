@@ -104,6 +104,11 @@ static enum tqt_threshold_method calib_act_default(const struct tqt_model *m,
   return TQT_THRESHOLD_METHOD_KL_J;
 }
 
+/* An Add aligns its inputs unless their own exponents lie further apart than this: aligned,
+ * the smaller would keep 1/16 of its grid or less (scores of ±2 next to a mask of -10000 kept
+ * none). */
+#define CALIB_ALIGN_MAX_STEPS 4
+
 /* One exponent per scale group (from each member's own): the largest, so that no member clips
  * more than it chose to. */
 static void calib_group_exponents(struct tqt_quant_plan *p) {
@@ -117,6 +122,20 @@ static void calib_group_exponents(struct tqt_quant_plan *p) {
   }
 }
 
+/* The threshold of activation t by tp. A Softmax reads its input relative to each row's
+ * largest value, and a value CALIB_SOFTMAX_DEPTH below it weighs e^-16 (1e-7), nothing at the
+ * output's 2^-8 steps even summed over thousands: the threshold of a Softmax input reaches that
+ * far below its largest value and no further. What lies below (an attention mask's -10000
+ * added to the scores) is clipped there, and the scores keep a grid they can use: a BERT-like
+ * encoder's attention kept 1 of its 128 steps (41 % top-1 against 100 %) without this. */
+#define CALIB_SOFTMAX_DEPTH 16.0
+static double calib_activation_threshold(const struct tqt_qtensor *t,
+                                         const struct tqt_threshold_params *tp) {
+  double threshold = tqt_threshold(t->hist, tp);
+  double reach = fmax(t->hist->max, 0) + CALIB_SOFTMAX_DEPTH;
+  return t->softmax_input && threshold > reach ? reach : threshold;
+}
+
 void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method) {
   for (size_t i = 0; i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i];
@@ -124,7 +143,7 @@ void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_met
     if (t->method_auto) {
       struct tqt_threshold_params tp = {method, t->bits, t->is_signed, 0};
       t->method = method;
-      t->threshold = tqt_threshold(t->hist, &tp);
+      t->threshold = calib_activation_threshold(t, &tp);
     }
     t->exponent = tqt_threshold_exponent(t->threshold);
   }
@@ -224,17 +243,21 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
    * histograms (an image's background value) can mislead KL-J into cutting most of the range.
    * Other tensors take the methods of the node that quantizes them (node, op type, global). */
   enum tqt_threshold_method input_method = calib_method(o->input_method, TQT_THRESHOLD_METHOD_MAX);
-  struct tqt_overrides *ov;
+  struct tqt_overrides *ov = NULL;
+  struct tqt_name_map softmax_inputs;
+  static const char *const softmax[] = {"Softmax"};
+  tqt_name_map_init(&softmax_inputs);
   enum tqt_status st = tqt_overrides_create(o, &ov, d);
-  if (st != TQT_STATUS_OK) return st;
-  calib_skip_unseen(p, d);
-  for (size_t i = 0; i < p->n_tensors; i++) {
+  if (st == TQT_STATUS_OK && tqt_quant_op_inputs(m, softmax, 1, &softmax_inputs))
+    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  if (st == TQT_STATUS_OK) calib_skip_unseen(p, d);
+  for (size_t i = 0; st == TQT_STATUS_OK && i < p->n_tensors; i++) {
     struct tqt_qtensor *t = &p->tensors[i];
     struct tqt_node_settings s;
     if (t->skip) continue;
     tqt_overrides_resolve(ov, t->owner, &s);
     if (t->kind == TQT_QTENSOR_KIND_WEIGHT) {
-      if ((st = calib_weight(p, t, m, o, &s, d)) != TQT_STATUS_OK) break;
+      st = calib_weight(p, t, m, o, &s, d);
     } else if (t->kind == TQT_QTENSOR_KIND_ACTIVATION) {
       bool input = calib_is_graph_input(m, t->name);
       enum tqt_threshold_method dflt = calib_act_default(m, t);
@@ -244,7 +267,8 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
                        (!s.act_method || !strcmp(s.act_method, "auto"));
       t->method = act;
       struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
-      t->threshold = tqt_threshold(t->hist, &tp);
+      t->softmax_input = tqt_name_map_get(&softmax_inputs, t->name, NULL);
+      t->threshold = calib_activation_threshold(t, &tp);
       t->exponent = tqt_threshold_exponent(t->threshold);
       tqt_diag_note(d, "tensor '%s': %s threshold %g (max |x| %g), exponent %d, %s%d", t->name,
                     tqt_threshold_method_name(act), t->threshold,
@@ -253,8 +277,10 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
     }
   }
   tqt_overrides_destroy(ov);
+  tqt_name_map_free(&softmax_inputs);
   if (st != TQT_STATUS_OK) return st;
   calib_warn_nonfinite(p, d);
+  tqt_quant_groups_split(p, CALIB_ALIGN_MAX_STEPS, d);
   calib_group_exponents(p);
   /* The accumulator check: wbits + abits + ceil(log2 K) against 32 bits. */
   for (size_t i = 0; i < p->n_tensors; i++) {

@@ -224,9 +224,64 @@ size_t tqt_quant_group_root(const struct tqt_quant_plan *p, size_t i) {
   return i;
 }
 
-static void plan_group_join(struct tqt_quant_plan *p, size_t a, size_t b) {
+static void plan_group_union(struct tqt_quant_plan *p, size_t a, size_t b) {
   size_t ra = plan_group_root(p, a), rb = plan_group_root(p, b);
   if (ra != rb) p->tensors[rb].group = ra;
+}
+
+/* Joins the groups of tensors a and b, by an Add's alignment (add) or another rule (NULL).
+ * Non-zero when out of memory. */
+static int plan_group_join(struct tqt_quant_plan *p, size_t a, size_t b, const struct tqt_node *add) {
+  if (tqt_arena_reserve(p->arena, (void **)&p->joins, &p->cap_joins, p->n_joins + 1,
+                        sizeof *p->joins))
+    return -1;
+  p->joins[p->n_joins++] = (struct tqt_quant_join){a, b, add, false};
+  plan_group_union(p, a, b);
+  return 0;
+}
+
+size_t tqt_quant_groups_split(struct tqt_quant_plan *p, int max_steps, struct tqt_diag *d) {
+  size_t cuts = 0;
+  for (size_t j = 0; j < p->n_joins; j++) {
+    struct tqt_quant_join *e = &p->joins[j];
+    const struct tqt_qtensor *a = &p->tensors[e->a], *b = &p->tensors[e->b];
+    if (!e->add || e->cut || a->skip || b->skip || abs(a->exponent - b->exponent) <= max_steps)
+      continue;
+    e->cut = true;
+    cuts++;
+    tqt_diag_note(d, "node '%s' (%s): inputs '%s' (exponent %d) and '%s' (%d) keep their own "
+                  "scales", e->add->name, e->add->op_type, a->name, a->exponent, b->name,
+                  b->exponent);
+  }
+  if (!cuts) return 0;
+  for (size_t i = 0; i < p->n_tensors; i++) p->tensors[i].group = i;
+  for (size_t j = 0; j < p->n_joins; j++)
+    if (!p->joins[j].cut) plan_group_union(p, p->joins[j].a, p->joins[j].b);
+  return cuts;
+}
+
+struct plan_op_inputs {
+  const char *const *ops;
+  size_t n_ops;
+  struct tqt_name_map *out;
+};
+
+/* tqt_graph_walk visitor of tqt_quant_op_inputs. */
+static int plan_op_inputs_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  const struct plan_op_inputs *f = ctx;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *n = g->nodes[i];
+    for (size_t k = 0; !*n->domain && n->n_inputs && k < f->n_ops; k++)
+      if (!strcmp(n->op_type, f->ops[k]) && tqt_name_map_put(f->out, n->inputs[0], NULL)) return -1;
+  }
+  return 0;
+}
+
+int tqt_quant_op_inputs(const struct tqt_model *m, const char *const *ops, size_t n_ops,
+                        struct tqt_name_map *out) {
+  struct plan_op_inputs f = {ops, n_ops, out};
+  return tqt_graph_walk(m->graph, plan_op_inputs_visit, &f);
 }
 
 /* Quantizes the float input `name` of n: as a weight when it is a constant, else an activation. */
@@ -493,7 +548,7 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
       if (align && !concat && constant && t->owner == n) /* said once, by its first reader */
         tqt_diag_note(c->d, "node '%s' (%s): constant '%s' keeps its own scale", n->name,
                       n->op_type, t->name);
-      if (shared != none && joins) plan_group_join(p, shared, ti);
+      if (shared != none && joins && plan_group_join(p, shared, ti, concat ? NULL : n)) goto oom;
       if (shared == none && joins) shared = ti;
       if (in0 == none) in0 = ti;
       signed_input |= t->is_signed;
@@ -536,7 +591,9 @@ static int plan_node(struct plan_ctx *c, size_t gi, size_t index) {
   if (!op->all_inputs) shared = in0;
   if (op->passes_scale && in0 != none) /* the input values: their signs */
     out->is_signed = op->all_inputs ? signed_input : p->tensors[in0].is_signed;
-  if (op->passes_scale && shared != none) plan_group_join(p, shared, (size_t)(out - p->tensors));
+  if (op->passes_scale && shared != none &&
+      plan_group_join(p, shared, (size_t)(out - p->tensors), NULL))
+    goto oom;
   return 0;
 oom:
   tqt_diag_fail(c->d, TQT_STATUS_NOMEM, "out of memory");

@@ -60,11 +60,22 @@ struct tqt_qtensor {
    * bias that depends on one, stay float. tqt_quant_plan_find no longer returns it, so Q/DQ
    * insertion, statistics and the fixed-point export leave it out. */
   bool skip;
+  /* Set by finish: an activation a Softmax reads (its threshold need not reach far below its
+   * largest value). */
+  bool softmax_input;
   /* Exponent search (tqt_quant_search), on the root of a scale group it searched: the exponent
    * calibration gave, then every exponent tried with its error (the first: the start's). */
   int search_start;
   struct tqt_search_try *search_tries;
   size_t n_search_tries;
+};
+
+/* A join of two tensors' scale groups (plan.c): an Add aligning its inputs names the Add, and
+ * calibration cuts the join where their ranges are far apart (tqt_quant_groups_split). */
+struct tqt_quant_join {
+  size_t a, b;
+  const struct tqt_node *add;
+  bool cut;
 };
 
 /* What the plan decided for a node. */
@@ -98,6 +109,8 @@ struct tqt_quant_plan {
   struct tqt_qtensor *tensors;
   size_t n_tensors, cap_tensors;
   struct tqt_name_map index; /* tensor name → index + 1 */
+  struct tqt_quant_join *joins; /* every join of scale groups, in the order made */
+  size_t n_joins, cap_joins;
   size_t n_quantized_nodes, n_excluded_nodes;
   /* Compute nodes (Conv, ConvTranspose, Gemm, MatMul) of every graph: all, quantized, excluded;
    * and how many of all are inside If/Loop/Scan bodies. */
@@ -130,6 +143,16 @@ struct tqt_quant_plan {
   size_t n_method_tries;
   enum tqt_threshold_method method_chosen;
 };
+
+/* Cuts the joins of an Add's inputs whose own exponents (before their groups share one) lie
+ * more than max_steps apart, and regroups: aligned, the smaller would keep 2^-max_steps of its
+ * grid. Says each cut with -v; returns how many. */
+size_t tqt_quant_groups_split(struct tqt_quant_plan *p, int max_steps, struct tqt_diag *d);
+
+/* Input 0 of every node of the n_ops op types (default domain) of m, bodies included, into out
+ * (a set of names). Non-zero when out of memory. */
+int tqt_quant_op_inputs(const struct tqt_model *m, const char *const *ops, size_t n_ops,
+                        struct tqt_name_map *out);
 
 /* Conv, ConvTranspose, Gemm and MatMul: the nodes whose quantization the coverage counts. */
 bool tqt_quant_is_compute(const struct tqt_node *n);

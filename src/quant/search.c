@@ -55,20 +55,6 @@ static void search_unit_set(struct tqt_quant_plan *p, size_t r, int e, const int
   }
 }
 
-/* tqt_graph_walk visitor: the inputs that an op ranks into ((struct search *)ctx)->ranked. */
-static int search_ranked_visit(struct tqt_graph *g, int depth, void *ctx) {
-  (void)depth;
-  static const char *const ranking[] = {"Softmax", "LogSoftmax", "ArgMax", "TopK"};
-  struct search *s = ctx;
-  for (size_t i = 0; i < g->n_nodes; i++) {
-    const struct tqt_node *n = g->nodes[i];
-    for (size_t k = 0; !*n->domain && n->n_inputs && k < sizeof ranking / sizeof *ranking; k++)
-      if (!strcmp(n->op_type, ranking[k]) && tqt_name_map_put(&s->ranked, n->inputs[0], NULL))
-        return -1;
-  }
-  return 0;
-}
-
 /* Whether the unit at r holds values that an op ranks (class scores): clipping their top makes
  * the largest ones equal, which the output error of a few samples barely shows and the decision
  * of the others does. */
@@ -182,7 +168,8 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
   /* The units: scale groups (of activations and per-tensor weights) and per-channel weights. */
   size_t n_groups = 0;
   bool *searched = calloc(p->n_tensors + 1, sizeof *searched);
-  if (!searched || tqt_graph_walk(m->graph, search_ranked_visit, &s)) {
+  static const char *const ranking[] = {"Softmax", "LogSoftmax", "ArgMax", "TopK"};
+  if (!searched || tqt_quant_op_inputs(m, ranking, sizeof ranking / sizeof *ranking, &s.ranked)) {
     st = SEARCH_NOMEM(d);
     goto done;
   }

@@ -20,18 +20,17 @@ Transpose and Reshape, and GELU in its Erf form.
 import argparse
 import math
 import os
-import random
 import sys
 
 import numpy as np
-import onnx
 import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                 "examples", "mnist"))
-from make_lenet import (N_HELDOUT, N_TRAIN, SEED, load_raw, normalize, predict,  # noqa: E402
-                        split, train)
+from make_lenet import (N_HELDOUT, N_TRAIN, load_raw, normalize, predict, split,  # noqa: E402
+                        train)
+from export_opsets import export_opsets, seed_all  # noqa: E402
 
 DIM, HEADS, LAYERS, MLP, PATCH = 64, 4, 3, 128, 7
 EPOCHS, LR = 15, 2e-3  # batches of 64, as the LeNet example's
@@ -86,10 +85,7 @@ def main():
     ap.add_argument("--out", default=os.path.dirname(os.path.abspath(__file__)))
     ap.add_argument("--epochs", type=int, default=EPOCHS)
     args = ap.parse_args()
-    random.seed(SEED)
-    np.random.seed(SEED)
-    torch.manual_seed(SEED)
-    torch.set_num_threads(2)
+    seed_all()
 
     images, labels = load_raw(args.raw)
     assert len(images) == N_TRAIN + N_HELDOUT, len(images)
@@ -108,20 +104,9 @@ def main():
 
     train(model, opt, x_train, y_train, args.epochs, LR, report)
     acc = accuracy[-1]
-    model.eval()
-    dummy = torch.from_numpy(x_test[:1])
-    for opset in (13, 17):
-        path = os.path.join(args.out, f"vit-opset{opset}.onnx")
-        torch.onnx.export(model, dummy, path, opset_version=opset, input_names=["input"],
-                          output_names=["logits"], do_constant_folding=True)
-        m = onnx.load(path)
-        m.doc_string = (f"ViT ({LAYERS} layers, {HEADS} heads, width {DIM}) trained on 8000 MNIST "
-                        f"digits; test top-1 {acc:.4f}. See tests/models/make_vit.py.")
-        onnx.checker.check_model(m)
-        onnx.save(m, path)
-        ops = sorted({n.op_type for n in m.graph.node})
-        print(f"{path}: {len(m.graph.node)} nodes, ops {ops}")
-        assert ("LayerNormalization" in ops) == (opset >= 17)
+    export_opsets(model, torch.from_numpy(x_test[:1]), args.out, "vit", ["input"],
+                  f"ViT ({LAYERS} layers, {HEADS} heads, width {DIM}) trained on 8000 MNIST "
+                  f"digits; test top-1 {acc:.4f}. See tests/models/make_vit.py.")
     print(f"float test top-1 {acc:.4f}")
     return 0
 

@@ -1,10 +1,11 @@
 // ONNX Runtime over a batch file, for comparisons with onnx-tqt's interpreter and for timing.
 //
-//   node ort_batch.js MODEL.onnx INPUT.npy [--compare OURS_DIR] [--rtol R] [--atol A]
+//   node ort_batch.js MODEL.onnx INPUT... [--compare OURS_DIR] [--rtol R] [--atol A]
 //                     [--max-rel X] [--time] [--max-samples N] [--no-optimize]
 //
-// INPUT.npy feeds a one-input model with onnx-tqt's batch rule: axis 0 indexes samples when the
-// array has one more axis than the input, or when the input's batch is 1 and axis 0 is larger.
+// INPUT is FILE.npy for a one-input model, or NAME=FILE.npy per input (as `onnx-tqt run` takes
+// them), with onnx-tqt's batch rule: axis 0 indexes samples when the array has one more axis than
+// the input, or when the input's batch is 1 and axis 0 is larger.
 // --compare checks every output against OURS_DIR/<output>.npy as `onnx-tqt run` wrote it (samples
 // stacked the same way) and prints the largest error relative to the output's largest magnitude;
 // every value must be within atol + rtol·|ref|, or, with --max-rel, the largest error must be
@@ -33,7 +34,7 @@ function parseArgs(argv) {
     else if (v === '--quantized') a.quantized = true;
     else a.pos.push(v);
   }
-  if (a.pos.length !== 2) throw new Error('usage: ort_batch.js MODEL.onnx INPUT.npy [--compare DIR] [--time]');
+  if (a.pos.length < 2) throw new Error('usage: ort_batch.js MODEL.onnx INPUT... [--compare DIR] [--time]');
   return a;
 }
 
@@ -44,25 +45,32 @@ function numbers(t) {
 
 (async () => {
   const args = parseArgs(process.argv.slice(2));
-  const [model, inputFile] = args.pos;
+  const [model, ...inputArgs] = args.pos;
   const session = await ort.InferenceSession.create(model, {
     intraOpNumThreads: 1, interOpNumThreads: 1,
     graphOptimizationLevel: args.noOptimize ? 'disabled' : 'all',
   });
-  const meta = session.inputMetadata[0];
-  const x = tio.loadTensorFile(inputFile);
-  const modelDims = meta.shape;
-  const batched = x.dims.length === modelDims.length + 1 ||
-    (x.dims.length === modelDims.length && modelDims[0] === 1 && x.dims[0] > 1);
-  const count = Math.min(batched ? x.dims[0] : 1, args.maxSamples);
-  const sampleDims = !batched ? x.dims
-    : x.dims.length === modelDims.length ? [1, ...x.dims.slice(1)] : x.dims.slice(1);
-  const per = tio.numElements(sampleDims);
+  // Each input: its name, its samples and the shape of one.
+  const inputs = inputArgs.map((arg, i) => {
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : session.inputNames[i];
+    const k = session.inputNames.indexOf(name);
+    if (k < 0) throw new Error(`the model has no input '${name}'`);
+    const x = tio.loadTensorFile(eq > 0 ? arg.slice(eq + 1) : arg);
+    const modelDims = session.inputMetadata[k].shape;
+    const batched = x.dims.length === modelDims.length + 1 ||
+      (x.dims.length === modelDims.length && modelDims[0] === 1 && x.dims[0] > 1);
+    const sampleDims = !batched ? x.dims
+      : x.dims.length === modelDims.length ? [1, ...x.dims.slice(1)] : x.dims.slice(1);
+    return { name, x, count: batched ? x.dims[0] : 1, sampleDims, per: tio.numElements(sampleDims) };
+  });
+  const count = Math.min(...inputs.map((f) => f.count), args.maxSamples);
   const outputs = session.outputNames.map(() => []);
   let seconds = 0;
   for (let s = 0; s < count; s++) {
-    const data = x.data.subarray(s * per, (s + 1) * per);
-    const feeds = { [session.inputNames[0]]: new ort.Tensor(x.type, data, sampleDims) };
+    const feeds = {};
+    for (const f of inputs)
+      feeds[f.name] = new ort.Tensor(f.x.type, f.x.data.subarray(s * f.per, (s + 1) * f.per), f.sampleDims);
     const t0 = process.hrtime.bigint();
     const result = await session.run(feeds);
     seconds += Number(process.hrtime.bigint() - t0) / 1e9;
