@@ -5,7 +5,9 @@
 #      against calibration alone, and the share of each;
 #   2. peak memory of calibration with 256 samples against 16;
 #   3. the int8 model against the float model in ONNX Runtime (one thread, same inputs).
-# Models: the bundled LeNet (256 calibration samples) and a generated ResNet-18 (224x224).
+# Models: the bundled LeNet (256 calibration samples), a generated ResNet-18 (224x224), and the
+# transformers of tests/models (issue #20: a ViT and a BERT-like encoder, exported at opset 13
+# and 17; default conversion time, ONNX Runtime int8 against float).
 # Usage: bench/quant.sh [BUILD_DIR] [RESNET_SAMPLES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,10 +59,28 @@ read -r _ mb16 < <(measure "$tqt" -q --threads 1 "$dir/r18.onnx" "$dir/a.onnx" -
 read -r _ mbn < <(measure "$tqt" -q --threads 1 "$dir/r18.onnx" "$dir/b.onnx" --calib "$dir/r18_in.npy")
 awk -v a="$mb16" -v b="$mbn" -v n="$n" 'BEGIN { printf "resnet18  peak memory: 16 samples %d MB, %d samples %d MB: ratio %.2f\n", a, n, b, b / a }'
 
-ort_time() { node tests/ort/ort_batch.js "$1" "$2" --time | sed -n 's/^ort time: \([0-9.]*\) ms per sample/\1/p'; }
+ort_time() { node tests/ort/ort_batch.js "$@" --time | sed -n 's/^ort time: \([0-9.]*\) ms per sample/\1/p'; }
 f=$(ort_time "$dir/r18.onnx" "$dir/r18_in.npy")
 q=$(ort_time "$dir/resnet18-int8.onnx" "$dir/r18_in.npy")
 awk -v f="$f" -v q="$q" 'BEGIN { printf "resnet18  ONNX Runtime, one thread: float %.2f ms, int8 %.2f ms per sample: int8/float %.2f\n", f, q, q / f }'
 f=$(ort_time examples/mnist/lenet.onnx examples/mnist/calib.npy)
 q=$(ort_time "$dir/lenet-int8.onnx" examples/mnist/calib.npy)
 awk -v f="$f" -v q="$q" 'BEGIN { printf "lenet     ONNX Runtime, one thread: float %.3f ms, int8 %.3f ms per sample: int8/float %.2f\n", f, q, q / f }'
+# the transformers: the default conversion, and ONNX Runtime on the int8 model against the float
+enc=tests/models/encoder-data
+for opset in 13 17; do
+  for name in vit encoder; do
+    model=tests/models/$name-opset$opset.onnx
+    if [ "$name" = vit ]; then
+      calib=(--calib examples/mnist/calib.npy) inputs=(examples/mnist/test_images.npy)
+    else
+      calib=(--calib "input_ids=$enc/calib_ids.npy" --calib "attention_mask=$enc/calib_mask.npy")
+      inputs=("input_ids=$enc/test_ids.npy" "attention_mask=$enc/test_mask.npy")
+    fi
+    read -r conv_s _ < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name$opset.onnx" "${calib[@]}")
+    f=$(ort_time "$model" "${inputs[@]}")
+    q=$(ort_time "$dir/$name$opset.onnx" "${inputs[@]}")
+    awk -v n="$name$opset" -v c="$conv_s" -v f="$f" -v q="$q" 'BEGIN {
+      printf "%-9s default conversion %.1f s; ONNX Runtime, one thread: float %.3f ms, int8 %.3f ms per sample: int8/float %.2f\n", n, c, f, q, q / f }'
+  done
+done
