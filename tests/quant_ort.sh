@@ -213,16 +213,25 @@ else
   not_ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
 fi
 # a BERT-like encoder (tests/models/make_encoder.py: token and position embeddings, attention
-# masked by adding (1 - mask) · -10000 to the scores) naming the group of a sequence's last token,
-# which only attention that tells it from the padding finds: the scores keep their own scale next
-# to the mask's, and the Softmax input its grid near the top (41 % top-1 against 100 % before)
+# masked by adding (1 - mask) · m to the scores, m = -10000 at opset 13 and -3.4e38 at 17) naming
+# the group of a sequence's last token, which only attention that tells it from the padding
+# finds: the scores keep their own scale next to the mask's, the Softmax input its grid near the
+# top, and the mask of -3.4e38 a finite grid (before: top-1 41 % at opset 13; 9.6 dB at 17)
 enc=$repo/tests/models/encoder-data
 for opset in 13 17; do
-  check "encoder$opset" "$repo/tests/models/encoder-opset$opset.onnx" \
-    "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy" --quantized \
-    --calib "input_ids=$enc/calib_ids.npy" --calib "attention_mask=$enc/calib_mask.npy"
-  accuracy "encoder$opset" "$repo/tests/models/encoder-opset$opset.onnx" "$enc/test_labels.npy" \
+  model=$repo/tests/models/encoder-opset$opset.onnx
+  check "encoder$opset" "$model" "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy" \
+    --quantized --calib "input_ids=$enc/calib_ids.npy" --calib "attention_mask=$enc/calib_mask.npy"
+  accuracy "encoder$opset" "$model" "$enc/test_labels.npy" \
     "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy"
+  sqnr=$("$tqt" compare -q "$model" "$dir/encoder$opset.onnx" --data "input_ids=$enc/test_ids.npy" \
+    --data "attention_mask=$enc/test_mask.npy" | sed -n "s/^output 'logits':.* SQNR \([-0-9.]*\) dB.*/\1/p")
+  echo "# encoder$opset: output SQNR $sqnr dB"
+  if awk -v s="${sqnr:-x}" 'BEGIN { exit !(s + 0 == s && s >= 25) }'; then
+    ok "encoder$opset: output SQNR >= 25 dB"
+  else
+    not_ok "encoder$opset: output SQNR >= 25 dB"
+  fi
 done
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there

@@ -15,6 +15,9 @@
 #define TQT_HIST_BINS 2048
 /* The exponent a tensor that is all zeros gets (its scale is 2^(this - bits + 1)). */
 #define TQT_EXPONENT_MIN (-32)
+/* The largest: the grid's lowest value, -2^e, must be a finite float. At 2^128 an attention mask
+ * of float's lowest value (-3.4e38) dequantized to -inf, and 0 · -inf to NaN. */
+#define TQT_EXPONENT_MAX 127
 
 struct tqt_histogram {
   uint64_t count;
@@ -56,7 +59,7 @@ struct tqt_threshold_params {
 
 /* The threshold t > 0 of one tensor (0 when the tensor was all zeros). */
 double tqt_threshold(const struct tqt_histogram *h, const struct tqt_threshold_params *p);
-/* ceil(log2 t), or TQT_EXPONENT_MIN for t == 0. */
+/* ceil(log2 t) within [TQT_EXPONENT_MIN, TQT_EXPONENT_MAX], or TQT_EXPONENT_MIN for t == 0. */
 int tqt_threshold_exponent(double t);
 /* The power-of-two scale for exponent e at these bits: 2^e / 2^(b-1) signed, 2^e / 2^b unsigned. */
 double tqt_scale_of(int exponent, int bits, bool is_signed);

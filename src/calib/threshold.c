@@ -26,7 +26,7 @@ const char *tqt_threshold_method_name(enum tqt_threshold_method m) { return meth
 int tqt_threshold_exponent(double t) {
   if (!(t > 0) || !isfinite(t)) return TQT_EXPONENT_MIN;
   int e = (int)ceil(log2(t));
-  return e < TQT_EXPONENT_MIN ? TQT_EXPONENT_MIN : e;
+  return e < TQT_EXPONENT_MIN ? TQT_EXPONENT_MIN : e > TQT_EXPONENT_MAX ? TQT_EXPONENT_MAX : e;
 }
 
 double tqt_scale_of(int exponent, int bits, bool is_signed) {

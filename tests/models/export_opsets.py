@@ -20,10 +20,12 @@ def seed_all():
     torch.set_num_threads(2)
 
 
-def export_opsets(model, dummy, out, stem, input_names, doc):
-    """Writes out/STEM-opset13.onnx and out/STEM-opset17.onnx (output "logits"), checked."""
+def export_opsets(model, dummy, out, stem, input_names, doc, prepare=lambda opset: None):
+    """Writes out/STEM-opset13.onnx and out/STEM-opset17.onnx (output "logits"), checked;
+    prepare(opset) runs before each export."""
     model.eval()
     for opset in (13, 17):
+        prepare(opset)
         path = os.path.join(out, f"{stem}-opset{opset}.onnx")
         torch.onnx.export(model, dummy, path, opset_version=opset, input_names=input_names,
                           output_names=["logits"], do_constant_folding=True)

@@ -7,8 +7,10 @@ Run with the Debian interpreter (python3-torch, python3-onnx, python3-numpy):
 
 The task: a sequence of 4 to 16 tokens (ids 2..33, padded with 0 to 16, a class token 1 first)
 holds tokens of 4 groups (id - 2 divided by 8); the class is the group of the last token, which
-only attention that tells the last token from the padding after it finds. The attention mask (1 for a token, 0 for padding) is a model input, added to the
-attention scores as (1 - mask) · -10000, as BERT exports do.
+only attention that tells the last token from the padding after it finds. The attention mask (1
+for a token, 0 for padding) is a model input, added to the attention scores as (1 - mask) · m:
+m = -10000 in the opset-13 export, as older BERT exports have it, and float's lowest value
+(-3.4e38) in the opset-17 one, as newer Hugging Face code has it.
 
 Writes into --out:
     encoder-opset13.onnx   LayerNorm decomposed, as exporters write it below opset 17
@@ -74,11 +76,12 @@ class Encoder(nn.Module):
         self.ln = nn.LayerNorm(DIM)
         self.layers = nn.ModuleList([Layer() for _ in range(LAYERS)])
         self.head = nn.Linear(DIM, GROUPS)
+        self.mask_value = -10000.0
 
     def forward(self, input_ids, attention_mask):
         positions = torch.arange(input_ids.shape[1]).unsqueeze(0)
         x = self.ln(self.tokens(input_ids) + self.positions(positions))
-        bias = (1.0 - attention_mask[:, None, None, :].float()) * -10000.0
+        bias = (1.0 - attention_mask[:, None, None, :].float()) * self.mask_value
         for layer in self.layers:
             x = layer(x, bias)
         return self.head(x[:, 0])
@@ -119,7 +122,9 @@ def main():
     export_opsets(model, dummy, args.out, "encoder", ["input_ids", "attention_mask"],
                   f"BERT-like encoder ({LAYERS} layers, {HEADS} heads, width {DIM}) naming "
                   f"the last token's group; test top-1 {accuracy[-1]:.4f}. See "
-                  "tests/models/make_encoder.py.")
+                  "tests/models/make_encoder.py.",
+                  lambda opset: setattr(model, "mask_value",
+                                        -10000.0 if opset < 17 else torch.finfo(torch.float32).min))
     print(f"float test top-1 {accuracy[-1]:.4f}")
     return 0
 

@@ -111,6 +111,9 @@ static void test_exponent_is_ceil_log2(void **state) {
   assert_int_equal(tqt_threshold_exponent(1.0001), 1);
   assert_int_equal(tqt_threshold_exponent(0.5), -1);
   assert_int_equal(tqt_threshold_exponent(0.3), -1);
+  /* float's largest: the exponent whose grid still ends in finite floats */
+  assert_int_equal(tqt_threshold_exponent(3.4028234663852886e38), TQT_EXPONENT_MAX);
+  assert_true(isfinite((float)(-128 * tqt_scale_of(TQT_EXPONENT_MAX, 8, true))));
   assert_true(tqt_scale_of(0, 8, true) == 1.0 / 128);
   assert_true(tqt_scale_of(0, 8, false) == 1.0 / 256);
 }
