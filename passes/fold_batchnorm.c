@@ -200,18 +200,6 @@ static const float *bnfold_affine_operand(struct tqt_graph *g, const struct tqt_
   return t->data;
 }
 
-/* The only node of g that reads name (none in a body, not a graph output), and its index. */
-static struct tqt_node *bnfold_only_reader(struct tqt_graph *g, const char *name, size_t *index) {
-  if (tqt_graph_readers(g, name) != 1) return NULL;
-  for (size_t i = 0; i < g->n_nodes; i++)
-    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
-      if (strcmp(g->nodes[i]->inputs[k], name) == 0) {
-        *index = i;
-        return g->nodes[i];
-      }
-  return NULL;
-}
-
 /* Folds the Mul and/or Add of constants that follow producer node pi of g into it (remove[]
  * marks them). 1 folded, 0 not, -1 out of memory. */
 static int bnfold_try_affine(struct bnfold_ctx *c, struct tqt_graph *g, size_t pi, bool *remove) {
@@ -219,13 +207,13 @@ static int bnfold_try_affine(struct bnfold_ctx *c, struct tqt_graph *g, size_t p
   struct bnfold_producer f;
   if (!bnfold_producer(g, p, &f)) return 0;
   size_t mi = 0, ai = 0;
-  struct tqt_node *mul = bnfold_only_reader(g, p->outputs[0], &mi), *add = NULL;
+  struct tqt_node *mul = tqt_graph_only_reader(g, p->outputs[0], &mi), *add = NULL;
   int64_t mstep = 0, astep = 0;
   const float *mv = mul && !strcmp(mul->op_type, "Mul")
                         ? bnfold_affine_operand(g, mul, p->outputs[0], &f, &mstep) : NULL;
   if (!mv) mul = NULL;
   const char *x = mul ? mul->outputs[0] : p->outputs[0];
-  add = bnfold_only_reader(g, x, &ai);
+  add = tqt_graph_only_reader(g, x, &ai);
   const float *av = add && !strcmp(add->op_type, "Add")
                         ? bnfold_affine_operand(g, add, x, &f, &astep) : NULL;
   if (!av) add = NULL;

@@ -14,6 +14,7 @@ const struct tqt_pass tqt_passes[] = {
     {"infer_shapes", pass_infer_shapes, 1},     /* and proven shapes too */
     {"cleanup", pass_cleanup, 0},
     {"collapse_concat", pass_collapse_concat, 0},
+    {"fuse_layernorm", pass_fuse_layernorm, 0}, /* from opset 17 */
     {"fold_batchnorm", pass_fold_batchnorm, 0},
     {"cleanup", pass_cleanup, 0}, /* the weights fold_batchnorm replaced */
     {"infer_shapes", pass_infer_shapes, 0},

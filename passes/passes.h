@@ -25,6 +25,7 @@ int pass_fold_constants(struct tqt_model *m, const struct tqt_options *o, struct
 int pass_fold_if(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_cleanup(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_collapse_concat(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
+int pass_fuse_layernorm(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_fold_batchnorm(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_infer_shapes(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 

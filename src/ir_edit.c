@@ -237,6 +237,17 @@ size_t tqt_graph_readers(const struct tqt_graph *g, const char *name) {
   return n;
 }
 
+struct tqt_node *tqt_graph_only_reader(const struct tqt_graph *g, const char *name, size_t *index) {
+  if (tqt_graph_readers(g, name) != 1) return NULL;
+  for (size_t i = 0; i < g->n_nodes; i++)
+    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (strcmp(g->nodes[i]->inputs[k], name) == 0) {
+        *index = i;
+        return g->nodes[i];
+      }
+  return NULL;
+}
+
 /* ---- unique names ---- */
 
 static int edit_collect(struct tqt_graph *g, int depth, void *ctx) {

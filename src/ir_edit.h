@@ -39,6 +39,10 @@ const struct tqt_type *tqt_graph_value_type(const struct tqt_graph *g, const cha
 /* How many node inputs of g and of its subgraphs read name, plus one if it is an output of g. */
 size_t tqt_graph_readers(const struct tqt_graph *g, const char *name);
 
+/* The one node of g that reads name, its index in *index, when nothing else does (no other
+ * node, no body, not a graph output); NULL otherwise. */
+struct tqt_node *tqt_graph_only_reader(const struct tqt_graph *g, const char *name, size_t *index);
+
 /* Every value and node name of the model (all graphs and functions) into used. 0 or -1. */
 int tqt_names_collect(struct tqt_model *m, struct tqt_name_map *used);
 /* stem, or stem_1, stem_2, ... whichever is not in used yet; recorded in used. NULL on OOM. */

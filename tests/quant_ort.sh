@@ -233,6 +233,20 @@ for opset in 13 17; do
     not_ok "encoder$opset: output SQNR >= 25 dB"
   fi
 done
+# --opset 17 brings the opset-13 ViT to where LayerNormalization exists: its 7 decomposed
+# LayerNorms become the op (fuse_layernorm), which ONNX Runtime runs as onnx-tqt computes it, and
+# the quantized model measures as the opset-17 export does
+check vit13-opset17 "$repo/tests/models/vit-opset13.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --opset 17
+lns=$("$tqt" info "$dir/vit13-opset17.onnx" | awk '$1 == "LayerNormalization" { n = $2 } $1 == "ReduceMean" { r = $2 }
+  END { print (r ? "ReduceMean left" : n + 0) }')
+fused=$(vit_sqnr 13 "$dir/vit13-opset17.onnx")
+echo "# vit13 --opset 17: $lns LayerNormalization, output SQNR $fused dB (opset-17 export: $v17 dB)"
+if [ "$lns" = 7 ] && awk -v a="${fused:-x}" -v b="${v17:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b - 0.5) }'; then
+  ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
+else
+  not_ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
+fi
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"
