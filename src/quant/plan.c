@@ -416,8 +416,8 @@ static bool plan_chain_bends(const struct tqt_graph *g, const struct tqt_node *n
 }
 
 /* The value a chain op's output is a function of: the one root (roots: chain outputs → their
- * root; any other value is its own) of its inputs that are not one-value float constants; NULL
- * when there is none or more than one. A Relu or Clip that fuses with the node before it
+ * root; any other value is its own) of its inputs that are not constants; NULL when there is
+ * none or more than one. A Relu or Clip that fuses with the node before it
  * (plan_fuses) is that node's activation, not a chain op. */
 static const char *plan_chain_root(struct plan_ctx *c, const struct tqt_graph *g,
                                    const struct tqt_node *n, const struct tqt_name_map *roots) {
@@ -438,11 +438,12 @@ static const char *plan_chain_root(struct plan_ctx *c, const struct tqt_graph *g
   return root;
 }
 
-/* Chains of elementwise ops of one tensor and one-value constants with a clamp among them (a
- * decomposed HardSwish: Add 3, Clip 0..6, Mul by the tensor, Div 6; an affine after it): every
- * op whose output only later ops of the same chain read stays float, that output without Q/DQ
- * (deferred), so the chain rounds once, at its end, instead of at every step. It is a function
- * of one quantized tensor, so integer hardware runs it as one lookup table. */
+/* Chains of ops of one tensor and constants that bend somewhere (plan_chain_bends): a decomposed
+ * HardSwish (Add 3, Clip 0..6, Mul by the tensor, Div 6) and an affine after it, a GELU, a
+ * decomposed LayerNorm. Every op whose output only later ops of the same chain read stays float,
+ * that output without Q/DQ (deferred), so the chain rounds once, at its end, instead of at every
+ * step. An elementwise chain is a function of one quantized tensor, which integer hardware runs
+ * as one lookup table; a normalization stays a float island. */
 static int plan_chains(struct plan_ctx *c, size_t gi) {
   const struct tqt_graph *g = c->p->graphs[gi].graph;
   struct tqt_name_map roots, bent, within, outside;
