@@ -150,6 +150,22 @@ if [ "${qc:-99}" -lt "${qs:-0}" ] &&
 else
   not_ok "hswish: chains quantized once, >= 3 dB better at the output than split"
 fi
+# a decomposed RMSNorm on tokens of very different scales: one float island, quantized at its
+# end, >= 6 dB better than quantizing every step (whose mean square rounds the small tokens' away)
+"$gen" rmsnorm "$dir/rmsnorm-float.onnx" && "$gen" input "$dir/rms_in.npy" 64,1,10,32 12 ||
+  not_ok "generate the rmsnorm model"
+check rmsnorm "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized --calib "$dir/rms_in.npy"
+check rmsnorm-split "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized \
+  --calib "$dir/rms_in.npy" --split-chains
+rms_sqnr() { "$tqt" compare -q "$dir/rmsnorm-float.onnx" "$1" --data "$dir/rms_in.npy" |
+  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
+island=$(rms_sqnr "$dir/rmsnorm.onnx") split=$(rms_sqnr "$dir/rmsnorm-split.onnx")
+echo "# rmsnorm: output SQNR $island dB as an island, $split dB split"
+if awk -v a="${island:-x}" -v b="${split:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }'; then
+  ok "rmsnorm: one float island, >= 6 dB better at the output than split"
+else
+  not_ok "rmsnorm: one float island, >= 6 dB better at the output than split"
+fi
 # a model that int8 breaks (a Log of quantized band powers): it converts and runs as simulated,
 # and the conversion says that its outputs are far off; a model it does not break gets no such
 # warning

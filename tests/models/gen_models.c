@@ -38,6 +38,9 @@
  *                                          itself (power), a banded mel MatMul to 8, Clip at
  *                                          1e-10, Log, Max with log(1e-10) (input x [1,64],
  *                                          output y [1,8])
+ *   gen_models rmsnorm OUT.onnx            a transformer's RMSNorm written out between two
+ *                                          MatMuls, on tokens of scales 4 down to 2^-5 (input x
+ *                                          [1,10,32], output y [1,10,8])
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -435,6 +438,37 @@ static int gen_hswish(const char *path) {
   const char *h = gen_hardswish_affine(&g, gen_conv(&g, "input", 3, 8, 3, 1, false));
   h = gen_hardswish_affine(&g, gen_conv(&g, h, 8, 16, 3, 2, false));
   gen_head(&g, h, 16, 10, 0.3, "y");
+  return gen_finish(&g, path);
+}
+
+/* A transformer's RMSNorm written out (Pow 2, ReduceMean over the last axis, Add epsilon, Sqrt,
+ * Reciprocal, Mul, Mul by gamma) between two MatMuls, on tokens [1, 10, 32] of scales 4 down to
+ * 2^-5 (a Mul by a constant per token first): what the norm gives the small ones, a mean square
+ * quantized on its own takes. */
+static int gen_rmsnorm(const char *path) {
+  struct gen g = {.rng = 0x726d73};
+  int64_t in_dims[3] = {1, 10, 32}, sd[3] = {1, 10, 1}, w1[2] = {32, 32}, w2[2] = {32, 8},
+          gd[1] = {32}, out_dims[3] = {1, 10, 8}, last = -1;
+  if (gen_begin(&g, "x", TQT_DTYPE_FLOAT, 3, in_dims)) return 1;
+  struct tqt_graph *gr = g.m->graph;
+  const char *scales = gen_weight(&g, "token_scale", 3, sd, 0, 0);
+  float *sc = gr->n_initializers ? gr->initializers[gr->n_initializers - 1]->data : NULL;
+  for (int t = 0; sc && t < 10; t++) sc[t] = (float)pow(2.0, 2 - 0.8 * t);
+  struct tqt_node *n;
+  const char *h = gen_node(&g, "Mul", 2, (const char *[]){"x", scales}, &n);
+  h = gen_node(&g, "MatMul", 2, (const char *[]){h, gen_weight(&g, "w1", 2, w1, 0.3, 0)}, &n);
+  const char *sq = gen_node(&g, "Pow", 2, (const char *[]){h, gen_weight(&g, "two", 0, NULL, 0, 2)}, &n);
+  const char *ms = gen_node(&g, "ReduceMean", 1, &sq, &n);
+  if (n && tqt_node_attr_add_ints(g.a, n, "axes", 1, &last)) g.failed = 1;
+  const char *r = gen_node(&g, "Add", 2, (const char *[]){ms, gen_weight(&g, "eps", 0, NULL, 0, 1e-6)}, &n);
+  r = gen_node(&g, "Sqrt", 1, &r, &n);
+  r = gen_node(&g, "Reciprocal", 1, &r, &n);
+  r = gen_node(&g, "Mul", 2, (const char *[]){h, r}, &n);
+  r = gen_node(&g, "Mul", 2, (const char *[]){r, gen_weight(&g, "gamma", 1, gd, 0.2, 1)}, &n);
+  const char *y[1] = {"y"}, *in[2] = {r, gen_weight(&g, "w2", 2, w2, 0.3, 0)};
+  if (!sc || !tqt_graph_node_add(g.a, g.m->graph, "MatMul", "head", 2, in, 1, y) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 3, out_dims))
+    g.failed = 1;
   return gen_finish(&g, path);
 }
 
@@ -880,6 +914,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "lstm") == 0) return gen_lstm(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "logpower") == 0) return gen_logpower(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "hswish") == 0) return gen_hswish(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "rmsnorm") == 0) return gen_rmsnorm(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "bool") == 0)
     return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
   if (argc >= 3 && strcmp(argv[1], "fp16") == 0) return gen_fp16(argv[2]);
@@ -890,7 +925,7 @@ int main(int argc, char **argv) {
                   "                  skipcat OUT.onnx | prelunet OUT.onnx | densecat OUT.onnx |\n"
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
-                  "                  logpower OUT.onnx | hswish OUT.onnx |\n"
+                  "                  logpower OUT.onnx | hswish OUT.onnx | rmsnorm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
   return 2;
