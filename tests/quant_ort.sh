@@ -28,6 +28,15 @@ check() {
   fi
 }
 
+# sqnr FLOAT_MODEL QUANTIZED INPUT OUTPUT: the output's SQNR in dB as `onnx-tqt compare` gives it
+sqnr() {
+  "$tqt" compare -q "$1" "$2" --data "$3" | sed -n "s/^output '$4':.* SQNR \([-0-9.]*\) dB.*/\1/p"
+}
+# at_least A B MARGIN: whether A and B are numbers and A >= B + MARGIN
+at_least() {
+  awk -v a="${1:-x}" -v b="${2:-x}" -v m="$3" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + m) }'
+}
+
 mnist=$repo/examples/mnist
 # accuracy NAME FLOAT_MODEL LABELS INPUT: the top-1 accuracy of the float model and of NAME
 # (checked before, on the same INPUT) against LABELS; the int8 one within 0.5 points of the float
@@ -102,11 +111,10 @@ check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --cali
 check skipcat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy"
 check skipcat-align-concat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy" \
   --align-concat
-skip_sqnr() { "$tqt" compare -q "$dir/skipcat-float.onnx" "$1" --data "$dir/skip_in.npy" |
-  sed -n "s/^output 'skip':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
-own=$(skip_sqnr "$dir/skipcat.onnx") shared=$(skip_sqnr "$dir/skipcat-align-concat.onnx")
+own=$(sqnr "$dir/skipcat-float.onnx" "$dir/skipcat.onnx" "$dir/skip_in.npy" skip)
+shared=$(sqnr "$dir/skipcat-float.onnx" "$dir/skipcat-align-concat.onnx" "$dir/skip_in.npy" skip)
 echo "# skipcat: the skip reader's output SQNR $own dB with its own scale, $shared dB sharing the Concat's"
-if awk -v a="${own:-x}" -v b="${shared:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }'; then
+if at_least "$own" "$shared" 6; then
   ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
 else
   not_ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
@@ -119,11 +127,10 @@ check densecat "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized --calib "
   --stats "$dir/dense.json"
 check densecat-equalize-off "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized \
   --calib "$dir/dense_in.npy" --equalize off
-dense_sqnr() { "$tqt" compare -q "$dir/dense-float.onnx" "$1" --data "$dir/dense_in.npy" |
-  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
-on=$(dense_sqnr "$dir/densecat.onnx") off=$(dense_sqnr "$dir/densecat-equalize-off.onnx")
+on=$(sqnr "$dir/dense-float.onnx" "$dir/densecat.onnx" "$dir/dense_in.npy" y)
+off=$(sqnr "$dir/dense-float.onnx" "$dir/densecat-equalize-off.onnx" "$dir/dense_in.npy" y)
 echo "# densecat: output SQNR $on dB equalized, $off dB without"
-if awk -v a="${on:-x}" -v b="${off:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }' &&
+if at_least "$on" "$off" 6 &&
    node -e "const e = require(process.argv[1]).summary.equalization;
      process.exit(e.kept && e.scaled_channels > 0 && e.output_sqnr_with_db > e.output_sqnr_without_db ? 0 : 1)" \
      "$dir/dense.json"; then
@@ -139,13 +146,12 @@ check hswish "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir
 check hswish-split "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir/hs_in.npy" \
   --split-chains
 q_count() { "$tqt" info "$1" | awk '$1 == "QuantizeLinear" { print $2 }'; }
-hs_sqnr() { "$tqt" compare -q "$dir/hswish-float.onnx" "$1" --data "$dir/hs_in.npy" |
-  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
-chained=$(hs_sqnr "$dir/hswish.onnx") split=$(hs_sqnr "$dir/hswish-split.onnx")
+chained=$(sqnr "$dir/hswish-float.onnx" "$dir/hswish.onnx" "$dir/hs_in.npy" y)
+split=$(sqnr "$dir/hswish-float.onnx" "$dir/hswish-split.onnx" "$dir/hs_in.npy" y)
 qc=$(q_count "$dir/hswish.onnx") qs=$(q_count "$dir/hswish-split.onnx")
 echo "# hswish: $qc QuantizeLinear, output SQNR $chained dB; split: $qs, $split dB"
 if [ "${qc:-99}" -lt "${qs:-0}" ] &&
-   awk -v a="${chained:-x}" -v b="${split:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 3) }'; then
+   at_least "$chained" "$split" 3; then
   ok "hswish: chains quantized once, >= 3 dB better at the output than split"
 else
   not_ok "hswish: chains quantized once, >= 3 dB better at the output than split"
@@ -157,11 +163,10 @@ fi
 check rmsnorm "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized --calib "$dir/rms_in.npy"
 check rmsnorm-split "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized \
   --calib "$dir/rms_in.npy" --split-chains
-rms_sqnr() { "$tqt" compare -q "$dir/rmsnorm-float.onnx" "$1" --data "$dir/rms_in.npy" |
-  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
-island=$(rms_sqnr "$dir/rmsnorm.onnx") split=$(rms_sqnr "$dir/rmsnorm-split.onnx")
+island=$(sqnr "$dir/rmsnorm-float.onnx" "$dir/rmsnorm.onnx" "$dir/rms_in.npy" y)
+split=$(sqnr "$dir/rmsnorm-float.onnx" "$dir/rmsnorm-split.onnx" "$dir/rms_in.npy" y)
 echo "# rmsnorm: output SQNR $island dB as an island, $split dB split"
-if awk -v a="${island:-x}" -v b="${split:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b + 6) }'; then
+if at_least "$island" "$split" 6; then
   ok "rmsnorm: one float island, >= 6 dB better at the output than split"
 else
   not_ok "rmsnorm: one float island, >= 6 dB better at the output than split"
@@ -173,11 +178,10 @@ far="the quantized outputs are far from the float model's"
 "$gen" logpower "$dir/logpower-float.onnx" && "$gen" input "$dir/lp_in.npy" 64,64 5 ||
   not_ok "generate the logpower model"
 check logpower "$dir/logpower-float.onnx" "$dir/lp_in.npy" "--max-rel 1e-5" --calib "$dir/lp_in.npy"
-lp_sqnr=$("$tqt" compare -q "$dir/logpower-float.onnx" "$dir/logpower.onnx" --data "$dir/lp_in.npy" |
-  sed -n "s/^output 'y':.* SQNR \([-0-9.]*\) dB.*/\1/p")
+lp_sqnr=$(sqnr "$dir/logpower-float.onnx" "$dir/logpower.onnx" "$dir/lp_in.npy" y)
 echo "# logpower: output SQNR $lp_sqnr dB; $(grep -c "$far" "$dir/logpower.err") warning"
 if grep -q "warning: $far: output SQNR" "$dir/logpower.err" &&
-   awk -v s="${lp_sqnr:-x}" 'BEGIN { exit !(s + 0 == s && s < 3) }'; then
+   at_least 3 "$lp_sqnr" 0.001; then
   ok "logpower: output SQNR below 3 dB, and the conversion warns"
 else
   not_ok "logpower: output SQNR below 3 dB, and the conversion warns"
@@ -198,8 +202,7 @@ check affine "$dir/affine-float.onnx" "$dir/aff_in.npy" --quantized --calib "$di
 # (--split-chains). ONNX Runtime runs Softmax between Q/DQ as its QLinearSoftmax and fuses part of
 # a decomposed LayerNorm into its own kernel, whose float roundings differ from the ops' in the
 # last bit: the 0.1 % of values one step apart that --quantized allows.
-vit_sqnr() { "$tqt" compare -q "$repo/tests/models/vit-opset$1.onnx" "$2" --data "$mnist/test_images.npy" |
-  sed -n "s/^output 'logits':.* SQNR \([-0-9.]*\) dB.*/\1/p"; }
+vit_sqnr() { sqnr "$repo/tests/models/vit-opset$1.onnx" "$2" "$mnist/test_images.npy" logits; }
 for opset in 13 17; do
   check "vit$opset" "$repo/tests/models/vit-opset$opset.onnx" "$mnist/test_images.npy" --quantized \
     --calib "$mnist/calib.npy"
@@ -222,8 +225,7 @@ done
 v13=$(vit_sqnr 13 "$dir/vit13.onnx") v17=$(vit_sqnr 17 "$dir/vit17.onnx")
 split=$(vit_sqnr 13 "$dir/vit13-split.onnx")
 echo "# vit: output SQNR opset 13 $v13 dB (every step quantized: $split dB), opset 17 $v17 dB"
-if awk -v a="${v13:-x}" -v b="${v17:-x}" -v s="${split:-x}" \
-     'BEGIN { exit !(a + 0 == a && b + 0 == b && s + 0 == s && a >= b - 1.5 && a >= s + 6) }'; then
+if at_least "$v13" "$v17" -1.5 && at_least "$v13" "$split" 6; then
   ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
 else
   not_ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
@@ -240,10 +242,10 @@ for opset in 13 17; do
     --quantized --calib "input_ids=$enc/calib_ids.npy" --calib "attention_mask=$enc/calib_mask.npy"
   accuracy "encoder$opset" "$model" "$enc/test_labels.npy" \
     "input_ids=$enc/test_ids.npy attention_mask=$enc/test_mask.npy"
-  sqnr=$("$tqt" compare -q "$model" "$dir/encoder$opset.onnx" --data "input_ids=$enc/test_ids.npy" \
+  out=$("$tqt" compare -q "$model" "$dir/encoder$opset.onnx" --data "input_ids=$enc/test_ids.npy" \
     --data "attention_mask=$enc/test_mask.npy" | sed -n "s/^output 'logits':.* SQNR \([-0-9.]*\) dB.*/\1/p")
-  echo "# encoder$opset: output SQNR $sqnr dB"
-  if awk -v s="${sqnr:-x}" 'BEGIN { exit !(s + 0 == s && s >= 25) }'; then
+  echo "# encoder$opset: output SQNR $out dB"
+  if at_least "$out" 25 0; then
     ok "encoder$opset: output SQNR >= 25 dB"
   else
     not_ok "encoder$opset: output SQNR >= 25 dB"
@@ -258,7 +260,7 @@ lns=$("$tqt" info "$dir/vit13-opset17.onnx" | awk '$1 == "LayerNormalization" { 
   END { print (r ? "ReduceMean left" : n + 0) }')
 fused=$(vit_sqnr 13 "$dir/vit13-opset17.onnx")
 echo "# vit13 --opset 17: $lns LayerNormalization, output SQNR $fused dB (opset-17 export: $v17 dB)"
-if [ "$lns" = 7 ] && awk -v a="${fused:-x}" -v b="${v17:-x}" 'BEGIN { exit !(a + 0 == a && b + 0 == b && a >= b - 0.5) }'; then
+if [ "$lns" = 7 ] && at_least "$fused" "$v17" -0.5; then
   ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
 else
   not_ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
