@@ -156,8 +156,8 @@ static int fuse_try(struct fuse_ctx *c, struct tqt_graph *g, size_t mi, bool *re
   size_t parts[] = {mi, si, pi, vi, ai, qi, di, gi, bi};
   for (size_t k = 0; k < sizeof parts / sizeof *parts; k++)
     remove[parts[k]] = g->nodes[parts[k]] != last;
-  tqt_diag_note(c->d, "fuse_layernorm: '%s' .. '%s' into one LayerNormalization (epsilon %g)",
-                mean->name, last->name, (double)eps);
+  tqt_diag_note(c->d, "fuse_layernorm: the LayerNorm of '%s' (to '%s') is one LayerNormalization "
+                "(epsilon %g)", x, last->outputs[0], (double)eps);
   return 1;
 }
 

@@ -171,6 +171,17 @@ if at_least "$island" "$split" 6; then
 else
   not_ok "rmsnorm: one float island, >= 6 dB better at the output than split"
 fi
+# a LayerNorm written out at opset 18 (ReduceMean's axes an input): fused into one
+# LayerNormalization, bit-exact in ONNX Runtime
+"$gen" layernorm "$dir/layernorm-float.onnx" && "$gen" input "$dir/ln_in.npy" 32,1,6,24 13 ||
+  not_ok "generate the layernorm model"
+check layernorm "$dir/layernorm-float.onnx" "$dir/ln_in.npy" --quantized --calib "$dir/ln_in.npy"
+if [ "$("$tqt" info "$dir/layernorm.onnx" | awk '$1 == "LayerNormalization" { n = $2 } $1 == "ReduceMean" { r = 1 }
+       END { print (r ? "left" : n + 0) }')" = 1 ]; then
+  ok "layernorm: the opset-18 LayerNorm fused into one op"
+else
+  not_ok "layernorm: the opset-18 LayerNorm fused into one op"
+fi
 # a model that int8 breaks (a Log of quantized band powers): it converts and runs as simulated,
 # and the conversion says that its outputs are far off; a model it does not break gets no such
 # warning

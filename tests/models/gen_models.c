@@ -41,6 +41,9 @@
  *   gen_models rmsnorm OUT.onnx            a transformer's RMSNorm written out between two
  *                                          MatMuls, on tokens of scales 4 down to 2^-5 (input x
  *                                          [1,10,32], output y [1,10,8])
+ *   gen_models layernorm OUT.onnx          a LayerNorm written out at opset 18 (ReduceMean's
+ *                                          axes an input) between two MatMuls (input x
+ *                                          [1,6,24], output y [1,6,4])
  *   gen_models passmix OUT.onnx            what the graph passes remove: a Concat of a Concat,
  *                                          Identity, inference Dropout, a Cast to the same type,
  *                                          constant arithmetic, Shape of a static input, a Loop
@@ -467,6 +470,35 @@ static int gen_rmsnorm(const char *path) {
   r = gen_node(&g, "Mul", 2, (const char *[]){r, gen_weight(&g, "gamma", 1, gd, 0.2, 1)}, &n);
   const char *y[1] = {"y"}, *in[2] = {r, gen_weight(&g, "w2", 2, w2, 0.3, 0)};
   if (!sc || !tqt_graph_node_add(g.a, g.m->graph, "MatMul", "head", 2, in, 1, y) ||
+      !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 3, out_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
+/* A LayerNorm written out at opset 18 (ReduceMean with its axes as an input, Sub, Pow 2,
+ * ReduceMean, Add epsilon, Sqrt, Div, Mul gamma, Add beta) between two MatMuls, tokens
+ * [1, 6, 24]. */
+static int gen_layernorm(const char *path) {
+  struct gen g = {.rng = 0x6c6e31};
+  int64_t in_dims[3] = {1, 6, 24}, w1[2] = {24, 24}, w2[2] = {24, 4}, vd[1] = {24},
+          out_dims[3] = {1, 6, 4}, one = 1, last = -1;
+  if (gen_begin(&g, "x", TQT_DTYPE_FLOAT, 3, in_dims) || tqt_model_opset_set(g.m, "", 18)) return 1;
+  const char *axes = gen_name(&g, "axes");
+  if (!axes || !tqt_graph_initializer_add(g.a, g.m->graph, axes, TQT_DTYPE_INT64, 1, &one, &last))
+    g.failed = 1;
+  struct tqt_node *n;
+  const char *h = gen_node(&g, "MatMul", 2, (const char *[]){"x", gen_weight(&g, "w1", 2, w1, 0.3, 0)}, &n);
+  const char *mean = gen_node(&g, "ReduceMean", 2, (const char *[]){h, axes}, &n);
+  const char *dev = gen_node(&g, "Sub", 2, (const char *[]){h, mean}, &n);
+  const char *v = gen_node(&g, "Pow", 2, (const char *[]){dev, gen_weight(&g, "two", 0, NULL, 0, 2)}, &n);
+  v = gen_node(&g, "ReduceMean", 2, (const char *[]){v, axes}, &n);
+  v = gen_node(&g, "Add", 2, (const char *[]){v, gen_weight(&g, "eps", 0, NULL, 0, 1e-5)}, &n);
+  v = gen_node(&g, "Sqrt", 1, &v, &n);
+  v = gen_node(&g, "Div", 2, (const char *[]){dev, v}, &n);
+  v = gen_node(&g, "Mul", 2, (const char *[]){v, gen_weight(&g, "gamma", 1, vd, 0.2, 1)}, &n);
+  v = gen_node(&g, "Add", 2, (const char *[]){v, gen_weight(&g, "beta", 1, vd, 0.2, 0)}, &n);
+  const char *y[1] = {"y"}, *in[2] = {v, gen_weight(&g, "w2", 2, w2, 0.3, 0)};
+  if (!tqt_graph_node_add(g.a, g.m->graph, "MatMul", "head", 2, in, 1, y) ||
       !tqt_graph_output_add(g.a, g.m->graph, "y", TQT_DTYPE_FLOAT, 3, out_dims))
     g.failed = 1;
   return gen_finish(&g, path);
@@ -915,6 +947,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "logpower") == 0) return gen_logpower(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "hswish") == 0) return gen_hswish(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "rmsnorm") == 0) return gen_rmsnorm(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "layernorm") == 0) return gen_layernorm(argv[2]);
   if (argc >= 4 && strcmp(argv[1], "bool") == 0)
     return gen_bool(argv[2], strcmp(argv[3], "0") != 0);
   if (argc >= 3 && strcmp(argv[1], "fp16") == 0) return gen_fp16(argv[2]);
@@ -926,6 +959,7 @@ int main(int argc, char **argv) {
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  logpower OUT.onnx | hswish OUT.onnx | rmsnorm OUT.onnx |\n"
+                  "                  layernorm OUT.onnx |\n"
                   "                  fp16 OUT.onnx | input|input16 OUT.npy D0,D1,... [SEED] |\n"
                   "                  bool OUT.npy 0|1\n");
   return 2;
