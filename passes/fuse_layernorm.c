@@ -31,10 +31,7 @@ static bool fuse_is(const struct tqt_node *n, const char *op, size_t n_inputs) {
 
 /* The one value of a float constant input of g, or NAN. */
 static float fuse_scalar(const struct tqt_graph *g, const char *name) {
-  const struct tqt_tensor *t = tqt_graph_constant(g, name);
-  return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == 1
-             ? *(const float *)t->data
-             : NAN;
+  return tqt_tensor_float_scalar(tqt_graph_constant(g, name), NAN);
 }
 
 /* Whether n is a ReduceMean of x over its last axis alone, dims kept. */

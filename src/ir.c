@@ -39,6 +39,12 @@ int64_t tqt_tensor_numel(const struct tqt_tensor *t) {
   return n;
 }
 
+float tqt_tensor_float_scalar(const struct tqt_tensor *t, float fallback) {
+  return t && t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == 1
+             ? *(const float *)t->data
+             : fallback;
+}
+
 struct tqt_model *tqt_model_create(void) {
   struct tqt_arena *a = tqt_arena_create();
   if (!a) return NULL;

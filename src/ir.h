@@ -79,6 +79,9 @@ struct tqt_tensor {
 /* Number of elements (product of dims); -1 when a dim is negative or the product overflows. */
 int64_t tqt_tensor_numel(const struct tqt_tensor *t);
 
+/* The value of a FLOAT tensor of one element whose data is loaded, or fallback. */
+float tqt_tensor_float_scalar(const struct tqt_tensor *t, float fallback);
+
 struct tqt_sparse_tensor {
   struct tqt_tensor *values;
   struct tqt_tensor *indices;

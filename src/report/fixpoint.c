@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir_edit.h"
 #include "ir_names.h"
 #include "stats.h"
 
@@ -93,29 +94,13 @@ static const struct tqt_qtensor *fix_input(const struct fix_ctx *c, const struct
   return t && t->kind == kind ? t : NULL;
 }
 
-/* The single reader of name in the float model (NULL when none or several, or a graph output). */
-static const struct tqt_node *fix_only_reader(const struct tqt_graph *g, const char *name) {
-  const struct tqt_node *only = NULL;
-  for (size_t i = 0; i < g->n_outputs; i++)
-    if (!strcmp(g->outputs[i].name, name)) return NULL;
-  for (size_t i = 0; i < g->n_nodes; i++)
-    for (size_t k = 0; k < g->nodes[i]->n_inputs; k++)
-      if (!strcmp(g->nodes[i]->inputs[k], name)) {
-        if (only) return NULL;
-        only = g->nodes[i];
-      }
-  return only;
-}
-
 /* A scalar float initializer's value, or fallback. */
 static double fix_scalar(const struct fix_ctx *c, const struct tqt_node *n, size_t k,
                          double fallback) {
   void *v;
   if (k >= n->n_inputs || !*n->inputs[k] || !tqt_name_map_get(&c->initializers, n->inputs[k], &v))
     return fallback;
-  const struct tqt_tensor *t = v;
-  return t->dtype == TQT_DTYPE_FLOAT && t->data && tqt_tensor_numel(t) == 1
-             ? *(const float *)t->data : fallback;
+  return tqt_tensor_float_scalar(v, (float)fallback);
 }
 
 /* The integers of a constant as qdq.c makes them (channel c of element i via axis/inner). */
@@ -175,7 +160,8 @@ static json_t *fix_layer(struct fix_ctx *c, const struct tqt_graph *g, const str
   const struct tqt_node *act = NULL;
   const struct tqt_qtensor *out = tqt_quant_plan_find(c->p, n->outputs[0]);
   if (!out) {
-    act = fix_only_reader(g, n->outputs[0]);
+    size_t at;
+    act = tqt_graph_only_reader(g, n->outputs[0], &at);
     if (!act || *act->domain || (strcmp(act->op_type, "Relu") && strcmp(act->op_type, "Clip")) ||
         !act->n_outputs || !(out = tqt_quant_plan_find(c->p, act->outputs[0])))
       return NULL;
