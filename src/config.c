@@ -436,14 +436,14 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_ALIGN_CONCAT, K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
     K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES, K_BIAS_CORRECTION, K_EQUALIZE,
-    K_SPLIT_CHAINS,
+    K_SPLIT_CHAINS, K_INT8_ACTIVATIONS,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "align_concat", "set_input", "input_shape", "opset", "op_types", "nodes",
       "preprocess", "quantize_weights_only", "search", "search_samples", "bias_correction",
-      "equalize", "split_chains", NULL};
+      "equalize", "split_chains", "int8_activations", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -489,6 +489,7 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     case K_NO_ALIGN_ADD: st = cfg_bool(c, name, v, &o->no_align_add); break;
     case K_ALIGN_CONCAT: st = cfg_bool(c, name, v, &o->align_concat); break;
     case K_SPLIT_CHAINS: st = cfg_bool(c, name, v, &o->split_chains); break;
+    case K_INT8_ACTIVATIONS: st = cfg_bool(c, name, v, &o->int8_activations); break;
     case K_EXCLUDE_OP_TYPES:
       st = cfg_strings(c, name, v, false, &o->exclude_op_types, &o->n_exclude_op_types);
       break;

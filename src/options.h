@@ -99,6 +99,11 @@ struct tqt_options {
   bool no_align_add; /* Add inputs keep their own scales */
   bool align_concat; /* every Concat input shares the output's scale, even one other nodes read */
   bool split_chains; /* every op of an elementwise chain of one tensor quantizes its output */
+  /* Signed activations (and constants that are no Conv/Gemm/MatMul weight) in int8 containers
+   * with zero point 0; by default uint8 with zero point 128: the same values, which ONNX
+   * Runtime's x86 integer kernels take (it runs int8 activations through them only where it
+   * can turn them into uint8 itself: a QuantizeLinear read by one DequantizeLinear). */
+  bool int8_activations;
   /* Per-op-type and per-node settings (config file); among "nodes" entries the first wins. */
   const struct tqt_override *overrides;
   size_t n_overrides;

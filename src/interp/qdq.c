@@ -69,16 +69,29 @@ static enum tqt_status qdq_layout(struct tqt_kernel_ctx *k, const struct tqt_rt_
  * value, as in ONNX Runtime (its saturating max and min pass the bound, not the NaN: int8 −128,
  * uint8 0, whatever the zero point; the spec leaves NaN open). Advances i by n. */
 #define QDQ_ROUND_MAGIC 0x1.8p23f
+/* Each step a comparison and a select (NaN fails the first and becomes -2^22, then the lowest
+ * value), so that the loop vectorizes. */
+#define QDQ_QUANTIZE_LOOP(type, xs, ys, n, divide, lof, hif, zf)                                \
+  for (int64_t j_ = 0; j_ < (n); j_++) {                                                         \
+    float t_ = divide;                                                                           \
+    t_ = t_ > -0x1p22f ? t_ : -0x1p22f;                                                          \
+    t_ = t_ < 0x1p22f ? t_ : 0x1p22f;                                                            \
+    float v_ = (t_ + QDQ_ROUND_MAGIC) - QDQ_ROUND_MAGIC + (zf);                                  \
+    v_ = v_ > (lof) ? v_ : (lof);                                                                \
+    v_ = v_ < (hif) ? v_ : (hif);                                                                \
+    (ys)[j_] = (type)(int32_t)v_;                                                                \
+  }
 #define QDQ_QUANTIZE_FLOAT(type, x, y, i, n, s, z, lo, hi)                                        \
   do {                                                                                           \
     const float *xs_ = (const float *)(x)->data + (i);                                           \
     type *ys_ = (type *)(y)->data + (i);                                                         \
     float zf_ = (float)(z), lof_ = (float)(lo), hif_ = (float)(hi);                              \
-    for (int64_t j_ = 0; j_ < (n); j_++) {                                                       \
-      float t_ = xs_[j_] / (s);                                                                  \
-      t_ = t_ < -0x1p22f ? -0x1p22f : t_ > 0x1p22f ? 0x1p22f : t_;                               \
-      float v_ = isnan(t_) ? lof_ : (t_ + QDQ_ROUND_MAGIC) - QDQ_ROUND_MAGIC + zf_;              \
-      ys_[j_] = (type)(v_ < lof_ ? lof_ : v_ > hif_ ? hif_ : v_);                                \
+    int e_; /* a power-of-two scale (onnx-tqt's) divides exactly as its inverse multiplies */    \
+    if (frexpf((s), &e_) == 0.5f && e_ > -125 && e_ < 127) {                                     \
+      float inv_ = 1 / (s);                                                                      \
+      QDQ_QUANTIZE_LOOP(type, xs_, ys_, n, xs_[j_] * inv_, lof_, hif_, zf_)                      \
+    } else {                                                                                     \
+      QDQ_QUANTIZE_LOOP(type, xs_, ys_, n, xs_[j_] / (s), lof_, hif_, zf_)                       \
     }                                                                                            \
     (i) += (n);                                                                                  \
   } while (0)

@@ -1,11 +1,11 @@
-/* The Q/DQ rewrite. An activation t becomes QuantizeLinear → DequantizeLinear with zero point 0
- * and its power-of-two scale: the producer now writes "t_float" and the DequantizeLinear writes
- * t, so every reader (and a graph output called t) sees the quantized values. A weight becomes an
- * int8 initializer behind a DequantizeLinear (per output channel with --per-channel), a bias an
- * int32 one at s_in · s_w. Fewer than 8 bits keep int8/uint8 containers with a Clip to the
- * narrower range between Q and DQ. Each goes into the graph that holds the value (the main graph
- * or an If/Loop/Scan body); scales and zero points go into the main graph, which every body
- * sees. */
+/* The Q/DQ rewrite. An activation t becomes QuantizeLinear → DequantizeLinear with its
+ * power-of-two scale and zero point 0 (signed values: 128 in uint8, qdq_offset): the producer
+ * now writes "t_float" and the DequantizeLinear writes t, so every reader (and a graph output
+ * called t) sees the quantized values. A weight becomes an int8 initializer behind a
+ * DequantizeLinear (per output channel with --per-channel), a bias an int32 one at s_in · s_w.
+ * Fewer than 8 bits keep int8/uint8 containers with a Clip to the narrower range between Q and
+ * DQ. Each goes into the graph that holds the value (the main graph or an If/Loop/Scan body);
+ * scales and zero points go into the main graph, which every body sees. */
 #include <math.h>
 #include <string.h>
 
@@ -23,22 +23,37 @@ struct qdq_ctx {
   const struct tqt_quant_plan *p;
   struct tqt_diag *d;
   struct tqt_name_map used;
+  struct tqt_name_map compute_io; /* values a Conv, ConvTranspose, Gemm or MatMul reads or writes */
   struct qdq_head *head;
   size_t n_head, cap_head;
 };
 
 #define QDQ_NOMEM(c) tqt_diag_fail((c)->d, TQT_STATUS_NOMEM, "out of memory")
 
-/* The integer range of a tensor: [n, p] of its bits, signed or not. */
-static void qdq_range(const struct tqt_qtensor *t, double *lo, double *hi) {
-  *lo = t->is_signed ? -ldexp(1.0, t->bits - 1) : 0;
-  *hi = t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1;
+/* The zero point of t's container: 128 where signed values of up to 8 bits go into uint8 (the
+ * same grid shifted), else 0. That is an activation a Conv, ConvTranspose, Gemm or MatMul reads
+ * or writes (compute_io), unless --int8-activations: ONNX Runtime's x86 integer kernels take
+ * uint8 activations with int8 weights. Other ops keep int8 and with it their float kernels
+ * between DequantizeLinear and QuantizeLinear, which compute what onnx-tqt does: ONNX Runtime's
+ * QLinearAdd of an attention mask at scale 2^120 to scores at 2^-3 gave other values. */
+static int qdq_offset(const struct qdq_ctx *c, const struct tqt_qtensor *t) {
+  bool shifted = t->kind == TQT_QTENSOR_KIND_ACTIVATION && t->is_signed && t->bits <= 8 &&
+                 !c->p->int8_activations && tqt_name_map_get(&c->compute_io, t->name, NULL);
+  return shifted ? 128 : 0;
+}
+
+/* The integer range of a tensor in its container: [n, p] of its bits, signed or not, shifted by
+ * its zero point. */
+static void qdq_range(const struct qdq_ctx *c, const struct tqt_qtensor *t, double *lo,
+                      double *hi) {
+  *lo = (t->is_signed ? -ldexp(1.0, t->bits - 1) : 0) + qdq_offset(c, t);
+  *hi = (t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1) + qdq_offset(c, t);
 }
 
 /* The container type: int8/uint8 up to 8 bits, int16/uint16 up to 16, int32 for biases. */
-static int32_t qdq_container(const struct tqt_qtensor *t) {
+static int32_t qdq_container(const struct qdq_ctx *c, const struct tqt_qtensor *t) {
   if (t->kind == TQT_QTENSOR_KIND_BIAS) return TQT_DTYPE_INT32;
-  if (t->bits <= 8) return t->is_signed ? TQT_DTYPE_INT8 : TQT_DTYPE_UINT8;
+  if (t->bits <= 8) return t->is_signed && !qdq_offset(c, t) ? TQT_DTYPE_INT8 : TQT_DTYPE_UINT8;
   return t->is_signed ? TQT_DTYPE_INT16 : TQT_DTYPE_UINT16;
 }
 
@@ -67,9 +82,13 @@ static int qdq_params(struct qdq_ctx *c, const struct tqt_qtensor *t, size_t n_c
       !(*zero_point = qdq_name(c, t->name, "_zero_point")))
     return -1;
   for (size_t i = 0; i < n_channels; i++) s[i] = (float)tqt_quant_scale(c->p, t, i);
+  struct tqt_tensor *z;
   if (!tqt_graph_initializer_add(a, c->m->graph, *scale, TQT_DTYPE_FLOAT, rank, dims, s) ||
-      !tqt_graph_initializer_add(a, c->m->graph, *zero_point, qdq_container(t), rank, dims, NULL))
+      !(z = tqt_graph_initializer_add(a, c->m->graph, *zero_point, qdq_container(c, t), rank,
+                                      dims, NULL)))
     return -1;
+  struct tqt_rt_tensor zv = {.dtype = z->dtype, .data = z->data};
+  for (size_t i = 0; i < n_channels; i++) tqt_rt_set(&zv, i, qdq_offset(c, t));
   return 0;
 }
 
@@ -84,8 +103,8 @@ static struct tqt_node *qdq_node(struct qdq_ctx *c, const char *op, const char *
 static struct tqt_node *qdq_narrow(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *in,
                                    const char *out) {
   double lo, hi;
-  qdq_range(t, &lo, &hi);
-  int32_t type = qdq_container(t);
+  qdq_range(c, t, &lo, &hi);
+  int32_t type = qdq_container(c, t);
   const char *lo_name = qdq_name(c, t->name, "_qmin"), *hi_name = qdq_name(c, t->name, "_qmax");
   struct tqt_tensor *tl = lo_name ? tqt_graph_initializer_add(c->m->arena, c->m->graph, lo_name,
                                                               type, 0, NULL, NULL) : NULL;
@@ -142,12 +161,12 @@ static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
   for (size_t i = (size_t)(axis >= 0 ? axis : 0) + 1; n_ch > 1 && i < w->rank; i++) inner *= w->dims[i];
   const char *scale, *zp, *qname = qdq_name(c, t->name, "_quantized");
   if (!qname || qdq_params(c, t, n_ch, &scale, &zp)) return QDQ_NOMEM(c), -1;
-  struct tqt_tensor *q = tqt_graph_initializer_add(c->m->arena, g, qname, qdq_container(t), w->rank,
-                                                   w->dims, NULL);
+  struct tqt_tensor *q = tqt_graph_initializer_add(c->m->arena, g, qname, qdq_container(c, t),
+                                                   w->rank, w->dims, NULL);
   if (!q) return QDQ_NOMEM(c), -1;
   struct tqt_rt_tensor view = {.dtype = q->dtype, .data = q->data};
-  double lo, hi;
-  qdq_range(t, &lo, &hi);
+  double lo, hi, zero = qdq_offset(c, t);
+  qdq_range(c, t, &lo, &hi);
   size_t clipped = 0;
   const float *x = w->data;
   float *scales = tqt_arena_calloc(c->m->arena, n_ch, sizeof *scales);
@@ -156,7 +175,7 @@ static int qdq_constant(struct qdq_ctx *c, const struct tqt_qtensor *t) {
   for (int64_t i = 0; i < numel; i++) {
     size_t ch = n_ch > 1 ? (size_t)((i / inner) % (int64_t)n_ch) : 0;
     float f = t->bias_correction ? x[i] - t->bias_correction[i] : x[i];
-    double v = nearbyint((double)(f / scales[ch])); /* float division, half to even: QuantizeLinear's */
+    double v = nearbyint((double)(f / scales[ch])) + zero; /* float division, half to even: QuantizeLinear's */
     if (v < lo || v > hi) clipped++;
     tqt_rt_set(&view, i, v < lo ? lo : v > hi ? hi : v);
   }
@@ -218,12 +237,28 @@ static int qdq_graph_visit(struct tqt_graph *g, int depth, void *ctx) {
   return 0;
 }
 
+/* tqt_graph_walk visitor: the values the compute nodes of g read or write into compute_io. */
+static int qdq_compute_io_visit(struct tqt_graph *g, int depth, void *ctx) {
+  (void)depth;
+  struct qdq_ctx *c = ctx;
+  for (size_t i = 0; i < g->n_nodes; i++) {
+    const struct tqt_node *n = g->nodes[i];
+    if (!tqt_quant_is_compute(n)) continue;
+    for (size_t k = 0; k < n->n_inputs; k++)
+      if (*n->inputs[k] && tqt_name_map_put(&c->compute_io, n->inputs[k], NULL)) return -1;
+    for (size_t k = 0; k < n->n_outputs; k++)
+      if (*n->outputs[k] && tqt_name_map_put(&c->compute_io, n->outputs[k], NULL)) return -1;
+  }
+  return 0;
+}
+
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
                                  struct tqt_diag *d) {
   struct qdq_ctx c = {.m = m, .p = p, .d = d};
   struct tqt_graph *g = m->graph;
   struct tqt_name_map inputs_renamed;
   tqt_name_map_init(&c.used);
+  tqt_name_map_init(&c.compute_io);
   tqt_name_map_init(&inputs_renamed);
   int64_t opset = tqt_model_opset(m, "");
   bool wide = false;
@@ -236,7 +271,7 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
                   (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
     goto fail;
   }
-  if (tqt_names_collect(m, &c.used)) goto oom;
+  if (tqt_names_collect(m, &c.used) || tqt_graph_walk(g, qdq_compute_io_visit, &c)) goto oom;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
     if (t->kind != TQT_QTENSOR_KIND_ACTIVATION && !t->skip && qdq_constant(&c, t)) goto fail;
@@ -259,12 +294,14 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
       tqt_graph_walk(g, qdq_graph_visit, &c))
     goto oom;
   tqt_name_map_free(&c.used);
+  tqt_name_map_free(&c.compute_io);
   tqt_name_map_free(&inputs_renamed);
   return TQT_STATUS_OK;
 oom:
   QDQ_NOMEM(&c);
 fail:
   tqt_name_map_free(&c.used);
+  tqt_name_map_free(&c.compute_io);
   tqt_name_map_free(&inputs_renamed);
   return d->status;
 }

@@ -452,6 +452,7 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "align_add", json_boolean(!o->no_align_add), &c->bad);
   stats_set(j, "align_concat", json_boolean(o->align_concat), &c->bad);
   stats_set(j, "split_chains", json_boolean(o->split_chains), &c->bad);
+  stats_set(j, "int8_activations", json_boolean(o->int8_activations), &c->bad);
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
   stats_set(j, "exclude_op_types", stats_strings(o->exclude_op_types, o->n_exclude_op_types, &c->bad),
             &c->bad);

@@ -9,7 +9,8 @@
 #   4. ONNX Runtime runs OUT on the evaluation samples at size A and, where the model's dims are
 #      dynamic, at size B; at each size, every dim OUT declares (value_info and outputs: numbers and
 #      dim_param expressions) equals ORT's shape (tests/ort/check_shapes.js);
-#   5. onnx-tqt's interpreter on OUT equals ONNX Runtime on OUT (corpus_ort.js same);
+#   5. onnx-tqt's interpreter on OUT equals ONNX Runtime on OUT (corpus_ort.js same), and ONNX
+#      Runtime runs every Conv, Gemm and MatMul that onnx-tqt quantized as an integer kernel;
 #   6. the task metric of OUT against the float model (both in ONNX Runtime) meets the threshold.
 # One table row per model, then `corpus: N passed, N failed[, N skipped]`. expected.txt lists the
 # models that must pass; a model not in it that fails is "known failing" (counted apart, not a
@@ -141,6 +142,11 @@ while IFS=$'\t' read -r -u 3 name _ _ _ bytes exporter _ _ gen _ _ size_a size_b
         fi
       fi
     done
+    # every Conv, Gemm and MatMul onnx-tqt quantized runs as an integer kernel in ONNX Runtime
+    if [ "$ort_a" = ok ] &&
+       ! node "$repo/tests/ort/ort_kernels.js" "$d/int8.onnx" --unfused >"$d/fused.log" 2>&1; then
+      problems+=("ONNX Runtime left $(grep -c '^unfused' "$d/fused.log") quantized Conv/Gemm/MatMul in float: $(head -n 1 "$d/fused.log")")
+    fi
     if [ ${#metric_dirs[@]} -gt 0 ]; then
       if node "$js" metric "$metric" "${metric_dirs[@]}" >"$d/metric.log" 2>&1; then
         read -r v detail <"$d/metric.log"

@@ -1,7 +1,10 @@
 // The ops ONNX Runtime runs a model with after its graph optimizations (Q/DQ fused into its
-// integer kernels, its own fusions): one "domain:op_type count" line each, sorted.
+// integer kernels, its own fusions): one "domain:op_type count" line each, sorted. With
+// --unfused: the Conv, Gemm and MatMul nodes left in float although both their data and their
+// weight (or second operand) come from DequantizeLinear, one line each, and exit 1 if any: ONNX
+// Runtime did not turn a node onnx-tqt quantized into an integer kernel.
 //
-//   node ort_kernels.js MODEL.onnx
+//   node ort_kernels.js MODEL.onnx [--unfused]
 'use strict';
 const fs = require('fs');
 const os = require('os');
@@ -11,12 +14,23 @@ const tio = require('./tensor_io');
 
 (async () => {
   const model = process.argv[2];
+  const unfused = process.argv[3] === '--unfused';
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-kernels-'));
   const saved = path.join(dir, 'optimized.onnx');
   try {
     await ort.InferenceSession.create(model, { intraOpNumThreads: 1, logSeverityLevel: 3,
                                                optimizedModelFilePath: saved });
     const m = tio.getOnnxType('onnx.ModelProto').decode(fs.readFileSync(saved));
+    if (unfused) {
+      const producer = new Map();
+      for (const n of m.graph.node) for (const o of n.output) producer.set(o, n);
+      const dequantized = (name) => producer.has(name) && producer.get(name).opType === 'DequantizeLinear';
+      const left = m.graph.node.filter((n) => !n.domain && ['Conv', 'Gemm', 'MatMul'].includes(n.opType) &&
+                                              dequantized(n.input[0]) && dequantized(n.input[1]));
+      for (const n of left) console.log(`unfused ${n.opType} '${n.name}'`);
+      if (left.length) process.exitCode = 1;
+      return;
+    }
     const counts = new Map();
     for (const n of m.graph.node) {
       const key = `${n.domain || 'ai.onnx'}:${n.opType}`;

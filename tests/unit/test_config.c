@@ -305,7 +305,8 @@ static void test_unknown_keys_are_errors_with_a_suggestion(void **state) {
        "unknown key 'threads' (known keys: calib, calib_count, act_method, weight_method, "
        "input_method, percentile, wbits, abits, bbits, per_channel, exclude_op_types, "
        "exclude_nodes, no_align_add, align_concat, set_input, input_shape, opset, op_types, nodes, preprocess, "
-       "quantize_weights_only, search, search_samples, bias_correction, equalize, split_chains)"},
+       "quantize_weights_only, search, search_samples, bias_correction, equalize, split_chains, "
+       "int8_activations)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     assert_int_equal(fx_load(f, cases[i].json), TQT_STATUS_USAGE);
@@ -489,7 +490,7 @@ static void test_calibration_methods_come_from_the_node_that_quantizes_the_tenso
   const char *specs[1] = {"random"};
   f->d.verbosity = TQT_VERBOSITY_QUIET;
   assert_int_equal(tqt_quant_calibrate(p, m, specs, 1, 16, 0, NULL, NULL, &f->d), TQT_STATUS_OK);
-  assert_int_equal(tqt_quant_plan_finish(p, m, &f->o, &f->d), TQT_STATUS_OK);
+  assert_int_equal(tqt_quant_plan_finish(p, m, &f->o, 2, &f->d), TQT_STATUS_OK);
   /* weights: Conv max (op type), Gemm 3sd (global) */
   assert_true(tqt_quant_plan_find(p, "w_conv")->threshold == 10.0);
   assert_true(tqt_quant_plan_find(p, "w_fc")->threshold < 9.0);
