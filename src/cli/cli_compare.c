@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "onnx_io.h"
+#include "parallel.h"
 #include "progress.h"
 #include "report/compare.h"
 
@@ -28,7 +29,8 @@ static const char compare_help[] =
     "                    (through QuantizeLinear/DequantizeLinear: B's dequantized value) and\n"
     "                    show where the error grows\n"
     "  --fail-below-sqnr X  exit 1 when the SQNR of an output is below X dB\n"
-    "  --threads N       threads for matrix products\n"
+    "  --threads N       workers (default: the cores): samples run on N threads at once, each\n"
+    "                    sample's matrix products on one; the same figures for any N\n"
     "  -q, --quiet       no progress line\n"
     "  -h, --help        this help\n"
     "\n"
@@ -234,6 +236,7 @@ int cli_compare_main(int argc, char **argv) {
     status = cli_usage_error("compare: --data INPUT is needed (or --data random)");
     goto done;
   }
+  if (!co.threads) co.threads = (int)(tqt_parallel_cores() < 1024 ? tqt_parallel_cores() : 1024);
   const char *pa = argv[optind], *pb = argv[optind + 1];
   if (tqt_model_load(pa, &a, &d) != TQT_STATUS_OK) goto fail;
   if (tqt_model_validate(a, &d) != TQT_STATUS_OK) {

@@ -13,6 +13,7 @@
 #include "dataset.h"
 #include "onnx_io.h"
 #include "options.h"
+#include "parallel.h"
 #include "passes.h"
 #include "progress.h"
 #include "quant.h"
@@ -87,6 +88,10 @@ static const char convert_help_quantization[] =
     "                    HardSwish, GELU, LayerNorm: Add, Clip, Mul, Div, Erf, ReduceMean...);\n"
     "                    by default the chain runs in float between one DequantizeLinear and\n"
     "                    one QuantizeLinear\n"
+    "  --int8-activations  signed activations in int8 with zero point 0 (TensorRT, ONNX\n"
+    "                    Runtime on ARM); by default uint8 with zero point 128, the same\n"
+    "                    values, which ONNX Runtime's x86 integer kernels take (with int8 it\n"
+    "                    leaves most Convs and MatMuls in float). Weights stay int8\n"
     "  --min-quantized F fail (exit 1, no OUT) when less than this fraction of the compute\n"
     "                    nodes (Conv, ConvTranspose, Gemm, MatMul) is quantized; below 0.5 is\n"
     "                    a warning anyway unless nodes were excluded; -v says why\n"
@@ -111,7 +116,11 @@ static const char convert_help_graph[] =
     "Output:\n"
     "  --external-data   write tensors of 1 KiB and more to OUT.data beside OUT (done anyway\n"
     "                    when the model would pass protobuf's 2 GB limit)\n"
-    "  --threads N       threads for matrix products (default: the BLAS library's choice)\n"
+    "  --threads N       workers (default: the cores): calibration samples, the refinements'\n"
+    "                    and retraining's runs over their samples and the thresholds spread\n"
+    "                    over N threads, each sample's matrix products on one; OUT is the\n"
+    "                    same for any N. Each worker holds its own activations: 1 uses the\n"
+    "                    least memory\n"
     "  -q, --quiet       print nothing but errors\n"
     "  -v, --verbose     say what each step, pass and layer did\n"
     "  --version         print the version and exit\n"
@@ -306,7 +315,7 @@ static enum tqt_status convert_stages(void *ctx, struct tqt_quant_plan *p,
                                               convert_progress, &progress, d)) != TQT_STATUS_OK)
     return st;
   cli_progress_end(&progress);
-  if ((st = tqt_quant_plan_finish(p, c->m, o, d)) != TQT_STATUS_OK) return st;
+  if ((st = tqt_quant_plan_finish(p, c->m, o, (size_t)c->threads, d)) != TQT_STATUS_OK) return st;
   size_t ss = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
   bool measured = o->search != TQT_SEARCH_MODE_OFF || o->bias_correction != TQT_SEARCH_MODE_OFF ||
                   o->equalize == TQT_SEARCH_MODE_AUTO;
@@ -385,7 +394,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
     OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EQUALIZE, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
     OPT_QUANTIZE_WEIGHTS_ONLY,
-    OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_SPLIT_CHAINS, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
+    OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_SPLIT_CHAINS, OPT_INT8_ACTIVATIONS, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
     OPT_KEEP_FLOAT16,
@@ -420,6 +429,7 @@ int cli_convert_main(int argc, char **argv) {
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"align-concat", no_argument, NULL, OPT_ALIGN_CONCAT},
       {"split-chains", no_argument, NULL, OPT_SPLIT_CHAINS},
+      {"int8-activations", no_argument, NULL, OPT_INT8_ACTIVATIONS},
       {"threads", required_argument, NULL, OPT_THREADS},
       {"strip", no_argument, NULL, OPT_STRIP},
       {"opset", required_argument, NULL, OPT_OPSET},
@@ -545,6 +555,7 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_NO_ALIGN_ADD: topts.no_align_add = true; break;
     case OPT_ALIGN_CONCAT: topts.align_concat = true; break;
     case OPT_SPLIT_CHAINS: topts.split_chains = true; break;
+    case OPT_INT8_ACTIVATIONS: topts.int8_activations = true; break;
     case OPT_CALIB: calib[n_calib++] = optarg; break;
     case OPT_CONFIG: break; /* read before the loop */
     case OPT_RETRAIN: retrain = true; break;
@@ -691,6 +702,7 @@ int cli_convert_main(int argc, char **argv) {
       goto done;
     }
   }
+  if (!threads) threads = (int)(tqt_parallel_cores() < 1024 ? tqt_parallel_cores() : 1024);
   /* A list given on the command line replaces the config file's. */
   if (n_set_inputs) topts.set_inputs = set_inputs, topts.n_set_inputs = n_set_inputs;
   if (n_input_shapes) topts.input_shapes = input_shapes, topts.n_input_shapes = n_input_shapes;
@@ -756,7 +768,7 @@ int cli_convert_main(int argc, char **argv) {
     if (cli_analysis_merge(&analysis, plan, m, &d) != TQT_STATUS_OK) goto fail;
     /* Equalization changes the values the statistics describe: only on the samples at hand. */
     if (n_calib && !random_calib && !analysis.n_stats_in && topts.equalize != TQT_SEARCH_MODE_OFF &&
-        tqt_quant_equalize(plan, m, &topts, calib_specs, n_calib, calib_count, threads,
+        tqt_quant_equalize(plan, m, &topts, calib_specs, n_calib, calib_count, (size_t)threads,
                            &equalization, &d) != TQT_STATUS_OK)
       goto in_fail;
     struct convert_stage stage = {.m = m, .o = &topts, .specs = calib_specs, .n_specs = n_calib,

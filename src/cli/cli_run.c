@@ -11,6 +11,7 @@
 #include "interp.h"
 #include "npy.h"
 #include "onnx_io.h"
+#include "parallel.h"
 #include "progress.h"
 
 static const char run_help[] =
@@ -32,7 +33,9 @@ static const char run_help[] =
     "Options:\n"
     "  -o, --output DIR  where the outputs go (default: out); created if missing\n"
     "  --time            print 'time: X.XXX ms per sample' on stderr (planning excluded)\n"
-    "  --threads N       threads for matrix products (default: the BLAS library's choice)\n"
+    "  --threads N       threads (default: the cores): samples run on N workers at once, each\n"
+    "                    sample's matrix products on one thread; a single sample's products\n"
+    "                    use all N\n"
     "  -q, --quiet       no progress line\n"
     "  -h, --help        this help\n";
 
@@ -89,6 +92,43 @@ static enum tqt_status run_output_append(struct run_output *o, const char *name,
   return TQT_STATUS_OK;
 }
 
+struct run_job {
+  struct tqt_sample_worker *workers;
+  double *seconds; /* per worker: the time its runs took */
+  const struct tqt_model *m;
+  const char *model_path, *out_dir;
+  struct run_output *outs;
+  size_t n_in, n_out, count;
+  struct cli_progress progress;
+};
+
+static enum tqt_status run_sample(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  struct run_job *j = ctx;
+  struct tqt_sample_worker *w = &j->workers[worker];
+  enum tqt_status st = tqt_dataset_sample(w->ds, s, w->values, d);
+  if (st != TQT_STATUS_OK) return st;
+  double t0 = cli_now();
+  if ((st = tqt_interp_run(w->in, w->ptrs, j->n_in, d)) != TQT_STATUS_OK)
+    tqt_diag_prefix(d, "%s: sample %zu: ", j->model_path, s);
+  j->seconds[worker] += cli_now() - t0;
+  return st;
+}
+
+/* In sample order: the sample's outputs appended to the files. */
+static enum tqt_status run_sample_write(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  struct run_job *j = ctx;
+  enum tqt_status st = TQT_STATUS_OK;
+  for (size_t o = 0; st == TQT_STATUS_OK && o < j->n_out; o++) {
+    const char *name = j->m->graph->outputs[o].name;
+    const struct tqt_value *v = tqt_interp_output(j->workers[worker].in, o);
+    if (s == 0 && v && v->kind == TQT_VALUE_KIND_TENSOR)
+      st = run_output_begin(&j->outs[o], j->out_dir, name, &v->t, j->count, d);
+    if (st == TQT_STATUS_OK) st = run_output_append(&j->outs[o], name, v, s, d);
+  }
+  cli_progress_update(&j->progress, s + 1);
+  return st;
+}
+
 int cli_run_main(int argc, char **argv) {
   enum { OPT_TIME = 256, OPT_THREADS };
   static const struct option options[] = {
@@ -122,75 +162,60 @@ int cli_run_main(int argc, char **argv) {
   const char *model_path = argv[optind];
   struct tqt_diag d = {0};
   struct tqt_model *m = NULL;
-  struct tqt_interp *in = NULL;
-  struct tqt_dataset *ds = NULL;
-  struct run_output *outs = NULL;
-  struct tqt_value *values = NULL;
-  const struct tqt_value **ptrs = NULL;
-  size_t n_out = 0;
+  struct run_job j = {.model_path = model_path, .out_dir = out_dir};
+  if (io.threads <= 0) io.threads = (int)tqt_parallel_cores();
+  size_t want = (size_t)io.threads, n_workers = 1;
   if (tqt_model_load(model_path, &m, &d) != TQT_STATUS_OK) goto fail;
-  if (tqt_model_validate(m, &d) != TQT_STATUS_OK ||
-      tqt_interp_create(m, &io, &in, &d) != TQT_STATUS_OK) {
+  j.m = m;
+  if (tqt_model_validate(m, &d) != TQT_STATUS_OK) {
     tqt_diag_prefix(&d, "%s: ", model_path);
     goto fail;
   }
-  size_t n_in = tqt_interp_input_count(in);
-  const struct tqt_value_info **infos = calloc(n_in + 1, sizeof *infos);
-  values = calloc(n_in + 1, sizeof *values);
-  ptrs = calloc(n_in + 1, sizeof *ptrs);
-  n_out = tqt_interp_output_count(in);
-  outs = calloc(n_out + 1, sizeof *outs);
-  if (!infos || !values || !ptrs || !outs) {
-    free(infos);
+  /* One worker first, with every thread in its matrix products: enough for a single sample. */
+  const char *const *specs = (const char *const *)argv + optind + 1;
+  size_t n_specs = (size_t)(argc - optind - 1);
+  if (tqt_sample_workers_create(m, &io, NULL, 1, specs, n_specs, NULL, &j.workers, &j.n_in, &d) !=
+      TQT_STATUS_OK) {
+    if (!j.workers || !j.workers[0].in) tqt_diag_prefix(&d, "%s: ", model_path); /* not the data */
+    goto fail;
+  }
+  j.n_out = tqt_interp_output_count(j.workers[0].in);
+  j.count = tqt_dataset_count(j.workers[0].ds);
+  if (want > 1 && j.count > 1) { /* several samples: on as many workers, each on one thread */
+    tqt_sample_workers_destroy(j.workers, 1);
+    j.workers = NULL;
+    n_workers = j.count < want ? j.count : want;
+    if (tqt_sample_workers_create(m, &io, NULL, n_workers, specs, n_specs, NULL, &j.workers,
+                                  &j.n_in, &d) != TQT_STATUS_OK)
+      goto fail;
+  }
+  if (!(j.seconds = calloc(n_workers, sizeof *j.seconds))) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < n_in; i++) {
-    infos[i] = tqt_interp_input_info(in, i);
-    ptrs[i] = &values[i];
+  if (!(j.outs = calloc(j.n_out + 1, sizeof *j.outs))) {
+    tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
+    goto fail;
   }
-  enum tqt_status st = tqt_dataset_open((const char *const *)argv + optind + 1,
-                                        (size_t)(argc - optind - 1), infos, n_in, NULL, &ds, &d);
-  free(infos);
-  if (st != TQT_STATUS_OK) goto fail;
   if (mkdir(out_dir, 0777) != 0 && !tqt_path_is_dir(out_dir)) {
     tqt_diag_fail(&d, TQT_STATUS_IO, "%s: cannot create the output folder", out_dir);
     goto fail;
   }
-  size_t count = tqt_dataset_count(ds);
-  struct cli_progress progress;
-  cli_progress_start(&progress, "run", count, quiet);
-  double run_seconds = 0;
-  for (size_t s = 0; s < count; s++) {
-    if (tqt_dataset_sample(ds, s, values, &d) != TQT_STATUS_OK) goto fail;
-    double t0 = cli_now();
-    if (tqt_interp_run(in, ptrs, n_in, &d) != TQT_STATUS_OK) {
-      tqt_diag_prefix(&d, "%s: sample %zu: ", model_path, s);
-      goto fail;
-    }
-    run_seconds += cli_now() - t0;
-    for (size_t o = 0; o < n_out; o++) {
-      const char *name = m->graph->outputs[o].name;
-      const struct tqt_value *v = tqt_interp_output(in, o);
-      if (s == 0 && v && v->kind == TQT_VALUE_KIND_TENSOR &&
-          run_output_begin(&outs[o], out_dir, name, &v->t, count, &d) != TQT_STATUS_OK)
-        goto fail;
-      if (run_output_append(&outs[o], name, v, s, &d) != TQT_STATUS_OK) goto fail;
-    }
-    cli_progress_update(&progress, s + 1);
-  }
-  cli_progress_end(&progress);
-  for (size_t o = 0; o < n_out; o++)
-    if (tqt_file_atomic_commit(&outs[o].file, &d) != TQT_STATUS_OK) goto fail;
-  if (time_it && count)
-    fprintf(stderr, "time: %.3f ms per sample\n", 1e3 * run_seconds / (double)count);
+  cli_progress_start(&j.progress, "run", j.count, quiet);
+  if (tqt_parallel_run(j.count, n_workers, run_sample, run_sample_write, &j, &d) != TQT_STATUS_OK)
+    goto fail;
+  cli_progress_end(&j.progress);
+  for (size_t o = 0; o < j.n_out; o++)
+    if (tqt_file_atomic_commit(&j.outs[o].file, &d) != TQT_STATUS_OK) goto fail;
+  double seconds = 0;
+  for (size_t k = 0; k < n_workers; k++) seconds += j.seconds[k];
+  if (time_it && j.count)
+    fprintf(stderr, "time: %.3f ms per sample\n", 1e3 * seconds / (double)j.count);
 fail:
-  for (size_t o = 0; outs && o < n_out; o++) tqt_file_atomic_abort(&outs[o].file);
-  free(outs);
-  free(values);
-  free(ptrs);
-  tqt_dataset_close(ds);
-  tqt_interp_destroy(in);
+  for (size_t o = 0; j.outs && o < j.n_out; o++) tqt_file_atomic_abort(&j.outs[o].file);
+  free(j.outs);
+  tqt_sample_workers_destroy(j.workers, n_workers);
+  free(j.seconds);
   tqt_model_destroy(m);
   return cli_diag_exit(&d);
 }

@@ -500,3 +500,49 @@ enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *valu
   }
   return TQT_STATUS_OK;
 }
+
+enum tqt_status tqt_sample_workers_create(struct tqt_model *m, const struct tqt_interp_options *io,
+                                          void *const *observer_ctx, size_t n,
+                                          const char *const *specs, size_t n_specs,
+                                          const struct tqt_preprocess *pp,
+                                          struct tqt_sample_worker **out, size_t *n_in,
+                                          struct tqt_diag *d) {
+  struct tqt_sample_worker *ws = calloc(n + 1, sizeof *ws);
+  const struct tqt_value_info **infos = NULL;
+  enum tqt_status st = TQT_STATUS_OK;
+  *out = ws;
+  *n_in = 0;
+  if (!ws) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  for (size_t k = 0; st == TQT_STATUS_OK && k < n; k++) {
+    struct tqt_sample_worker *w = &ws[k];
+    struct tqt_interp_options wio = *io;
+    if (n > 1) wio.threads = 1;
+    if (observer_ctx) wio.observer_ctx = observer_ctx[k];
+    if ((st = tqt_interp_create(m, &wio, &w->in, d)) != TQT_STATUS_OK) break;
+    *n_in = tqt_interp_input_count(w->in);
+    w->values = calloc(*n_in + 1, sizeof *w->values);
+    w->ptrs = calloc(*n_in + 1, sizeof *w->ptrs);
+    if (!infos) infos = calloc(*n_in + 1, sizeof *infos);
+    if (!w->values || !w->ptrs || !infos) {
+      st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+      break;
+    }
+    for (size_t i = 0; i < *n_in; i++) {
+      w->ptrs[i] = &w->values[i];
+      infos[i] = tqt_interp_input_info(w->in, i);
+    }
+    if (specs) st = tqt_dataset_open(specs, n_specs, infos, *n_in, pp, &w->ds, d);
+  }
+  free(infos);
+  return st;
+}
+
+void tqt_sample_workers_destroy(struct tqt_sample_worker *w, size_t n) {
+  for (size_t k = 0; w && k < n; k++) {
+    free(w[k].values);
+    free(w[k].ptrs);
+    tqt_dataset_close(w[k].ds);
+    tqt_interp_destroy(w[k].in);
+  }
+  free(w);
+}

@@ -41,4 +41,25 @@ void tqt_dataset_close(struct tqt_dataset *ds);
 enum tqt_status tqt_dataset_random(struct tqt_interp *in, struct tqt_value *values,
                                    uint64_t *state, struct tqt_diag *d);
 
+/* One worker of a run over samples on several threads (parallel.h): its interpreter, its own
+ * dataset (they read one sample at a time into their own buffers) and input slots. */
+struct tqt_sample_worker {
+  struct tqt_interp *in;
+  struct tqt_dataset *ds;        /* NULL when no specs were given */
+  struct tqt_value *values;      /* n_in */
+  const struct tqt_value **ptrs; /* n_in, pointing at values */
+};
+
+/* n workers of m (observer_ctx[k] each when io has an observer), made one after the other
+ * (planning loads weights into m). io's threads apply with one worker; with more, each runs its
+ * matrix products on one thread, so that a sample computes the same on any worker. specs (may be
+ * NULL): the dataset each worker opens. *n_in: the model's inputs. */
+enum tqt_status tqt_sample_workers_create(struct tqt_model *m, const struct tqt_interp_options *io,
+                                          void *const *observer_ctx, size_t n,
+                                          const char *const *specs, size_t n_specs,
+                                          const struct tqt_preprocess *pp,
+                                          struct tqt_sample_worker **out, size_t *n_in,
+                                          struct tqt_diag *d);
+void tqt_sample_workers_destroy(struct tqt_sample_worker *w, size_t n);
+
 #endif

@@ -29,8 +29,9 @@
 struct bias_layer {
   struct tqt_qtensor *bias;
   const struct tqt_node *node, *shadow; /* in the measured model */
-  size_t n_channels;
-  double *stash;        /* this sample's channel means of the quantized node's output */
+  size_t width;         /* the bias's length */
+  size_t n_channels;    /* width, or 0 once a sample's values do not fit it (not measurable) */
+  size_t at;            /* where its means lie in a worker's */
   double *sum, *sumsq;  /* over samples, of the channel means' differences */
   size_t count;         /* samples measured */
   float *shift;         /* the measured shifts (NULL: none tell from noise) */
@@ -38,7 +39,15 @@ struct bias_layer {
 
 struct bias {
   struct bias_layer *layers;
-  size_t n_layers;
+  size_t n_layers, n_means;
+};
+
+/* What one worker of the measured run saw of its current sample, per layer. */
+enum bias_seen { BIAS_SEEN_NONE, BIAS_SEEN_NODE, BIAS_SEEN_BOTH, BIAS_SEEN_MISFIT };
+struct bias_worker {
+  struct bias *b;
+  double *means;         /* per layer at l->at: the node's channel means, then its shadow's */
+  enum bias_seen *seen;  /* per layer */
 };
 
 /* The mean over everything but axis 1 (channels) of v, into out[n]; -1 when v is not a float
@@ -59,32 +68,47 @@ static int bias_channel_means(const struct tqt_value *v, size_t n, double *out) 
   return 0;
 }
 
-/* Interpreter observer of the measured run: channel means of each node and its shadow. */
+/* Interpreter observer of the measured run (ctx: a bias_worker): the channel means of each
+ * node and then of its shadow in this sample. */
 static int bias_observe(void *ctx, const struct tqt_node *node, const char *name,
                         const struct tqt_value *v, struct tqt_diag *d) {
   (void)name;
   (void)d;
-  struct bias *b = ctx;
+  struct bias_worker *w = ctx;
   if (!node) return 0;
-  for (size_t k = 0; k < b->n_layers; k++) {
-    struct bias_layer *l = &b->layers[k];
-    if (node == l->node) {
-      if (bias_channel_means(v, l->n_channels, l->stash)) l->n_channels = 0; /* not measurable */
-    } else if (node == l->shadow && l->n_channels) {
-      double *means = l->stash + l->n_channels;
-      if (bias_channel_means(v, l->n_channels, means)) {
-        l->n_channels = 0;
-        continue;
-      }
-      for (size_t c = 0; c < l->n_channels; c++) {
-        double diff = l->stash[c] - means[c];
-        l->sum[c] += diff;
-        l->sumsq[c] += diff * diff;
-      }
-      l->count++;
-    }
+  for (size_t k = 0; k < w->b->n_layers; k++) {
+    const struct bias_layer *l = &w->b->layers[k];
+    double *means = w->means + l->at;
+    if (node == l->node)
+      w->seen[k] = bias_channel_means(v, l->width, means) ? BIAS_SEEN_MISFIT : BIAS_SEEN_NODE;
+    else if (node == l->shadow && w->seen[k] == BIAS_SEEN_NODE)
+      w->seen[k] = bias_channel_means(v, l->width, means + l->width) ? BIAS_SEEN_MISFIT
+                                                                      : BIAS_SEEN_BOTH;
   }
   return 0;
+}
+
+/* After each sample, in sample order: its differences join the layers' sums. */
+static enum tqt_status bias_commit(void *shared, void *worker_ctx, struct tqt_diag *d) {
+  (void)d;
+  struct bias *b = shared;
+  struct bias_worker *w = worker_ctx;
+  for (size_t k = 0; k < b->n_layers; k++) {
+    struct bias_layer *l = &b->layers[k];
+    enum bias_seen seen = w->seen[k];
+    w->seen[k] = BIAS_SEEN_NONE;
+    if (!l->n_channels) continue;
+    if (seen == BIAS_SEEN_MISFIT) l->n_channels = 0;
+    if (seen != BIAS_SEEN_BOTH) continue;
+    const double *means = w->means + l->at;
+    for (size_t c = 0; c < l->n_channels; c++) {
+      double diff = means[c] - means[l->width + c];
+      l->sum[c] += diff;
+      l->sumsq[c] += diff * diff;
+    }
+    l->count++;
+  }
+  return TQT_STATUS_OK;
 }
 
 /* The value that the Q/DQ (Q → Clip → DQ, or Q → DQ) ending in `name` quantizes, or NULL. */
@@ -185,11 +209,12 @@ static enum tqt_status bias_layers_collect(struct bias *b, struct tqt_quant_plan
     size_t n = (size_t)tqt_tensor_numel(init);
     struct bias_layer *l = &b->layers[b->n_layers++];
     l->bias = t;
-    l->n_channels = n;
-    l->stash = tqt_arena_calloc(p->arena, 2 * n + 1, sizeof *l->stash);
+    l->width = l->n_channels = n;
+    l->at = b->n_means;
+    b->n_means += 2 * n;
     l->sum = tqt_arena_calloc(p->arena, n + 1, sizeof *l->sum);
     l->sumsq = tqt_arena_calloc(p->arena, n + 1, sizeof *l->sumsq);
-    if (!l->stash || !l->sum || !l->sumsq) return BIAS_NOMEM(d);
+    if (!l->sum || !l->sumsq) return BIAS_NOMEM(d);
   }
   return TQT_STATUS_OK;
 }
@@ -227,6 +252,8 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
                                        struct tqt_quant_samples *samples,
                                        enum tqt_search_mode mode, struct tqt_diag *d) {
   struct bias b = {0};
+  struct bias_worker *workers = NULL;
+  void **worker_ctx = NULL;
   struct tqt_model *qm = NULL;
   enum tqt_status st;
   double before, current, err;
@@ -242,8 +269,24 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
   }
   if ((st = bias_measured_model(&b, p, m, &qm, d)) != TQT_STATUS_OK) goto done;
   /* The shadows read but write nothing the outputs depend on: this run's error is the plan's. */
-  if ((st = tqt_quant_samples_run(samples, qm, bias_observe, &b, &before, d)) != TQT_STATUS_OK)
+  size_t n_workers = tqt_quant_samples_workers(samples);
+  if (!(workers = calloc(n_workers, sizeof *workers)) ||
+      !(worker_ctx = calloc(n_workers, sizeof *worker_ctx))) {
+    st = BIAS_NOMEM(d);
     goto done;
+  }
+  for (size_t k = 0; k < n_workers; k++) {
+    workers[k].b = &b;
+    worker_ctx[k] = &workers[k];
+    if (!(workers[k].means = calloc(b.n_means + 1, sizeof *workers[k].means)) ||
+        !(workers[k].seen = calloc(b.n_layers + 1, sizeof *workers[k].seen))) {
+      st = BIAS_NOMEM(d);
+      goto done;
+    }
+  }
+  struct tqt_quant_observers obs = {.observe = bias_observe, .worker_ctx = worker_ctx,
+                                    .workers = n_workers, .commit = bias_commit, .shared = &b};
+  if ((st = tqt_quant_samples_run(samples, qm, &obs, &before, d)) != TQT_STATUS_OK) goto done;
   int any = bias_shifts_measure(&b, p->arena);
   if (any < 0) {
     st = BIAS_NOMEM(d);
@@ -291,6 +334,12 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
                 "%.2f → %.2f dB", channels, layers, b.n_layers, -10 * log10(before),
                 -10 * log10(current));
 done:
+  for (size_t k = 0; workers && k < tqt_quant_samples_workers(samples); k++) {
+    free(workers[k].means);
+    free(workers[k].seen);
+  }
+  free(workers);
+  free(worker_ctx);
   tqt_model_destroy(qm);
   return st;
 }

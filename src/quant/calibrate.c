@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "parallel.h"
 #include "quant.h"
 
 struct tqt_qtensor *tqt_quant_observed(const struct tqt_quant_plan *p, const char *name,
@@ -19,13 +20,110 @@ struct tqt_qtensor *tqt_quant_observed(const struct tqt_quant_plan *p, const cha
              : NULL;
 }
 
-int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
-                      const struct tqt_value *v, struct tqt_diag *d) {
+/* ---- histograms filled by several workers ---- */
+
+struct hists_worker {
+  struct tqt_quant_hists *h;
+  struct tqt_histogram **sample; /* per plan tensor: this sample's values */
+  size_t *touched;               /* the tensors this sample observed */
+  bool *listed;                  /* per plan tensor: in touched */
+  size_t n_touched;
+};
+
+struct tqt_quant_hists {
+  const struct tqt_quant_plan *p;
+  struct tqt_histogram **targets;
+  struct hists_worker *workers;
+  void **worker_ctx;
+  struct tqt_quant_observers obs;
+};
+
+static int hists_observe(void *ctx, const struct tqt_node *node, const char *name,
+                         const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
-  (void)d;
-  struct tqt_qtensor *t = tqt_quant_observed(ctx, name, v);
-  if (t) tqt_histogram_add(t->hist, v->t.data, (size_t)tqt_rt_numel(&v->t));
+  struct hists_worker *w = ctx;
+  const struct tqt_qtensor *t = tqt_quant_observed(w->h->p, name, v);
+  if (!t) return 0;
+  size_t i = (size_t)(t - w->h->p->tensors);
+  struct tqt_histogram **h = &w->sample[i];
+  if (!*h) {
+    if (!(*h = malloc(sizeof **h))) {
+      tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+      return -1;
+    }
+    tqt_histogram_init(*h);
+  }
+  if (!w->listed[i]) {
+    w->listed[i] = true;
+    w->touched[w->n_touched++] = i;
+  }
+  tqt_histogram_add(*h, v->t.data, (size_t)tqt_rt_numel(&v->t));
   return 0;
+}
+
+static enum tqt_status hists_commit(void *shared, void *worker_ctx, struct tqt_diag *d) {
+  struct tqt_quant_hists *h = shared;
+  struct hists_worker *w = worker_ctx;
+  for (size_t k = 0; k < w->n_touched; k++) {
+    size_t i = w->touched[k];
+    if (!h->targets[i]) {
+      if (!(h->targets[i] = malloc(sizeof *h->targets[i])))
+        return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+      tqt_histogram_init(h->targets[i]);
+    }
+    tqt_histogram_merge(h->targets[i], w->sample[i]);
+    tqt_histogram_init(w->sample[i]);
+    w->listed[i] = false;
+  }
+  w->n_touched = 0;
+  return TQT_STATUS_OK;
+}
+
+enum tqt_status tqt_quant_hists_create(const struct tqt_quant_plan *p, struct tqt_histogram **targets,
+                                       size_t workers, struct tqt_quant_hists **out,
+                                       struct tqt_diag *d) {
+  struct tqt_quant_hists *h = calloc(1, sizeof *h);
+  *out = NULL;
+  if (!h || !(h->workers = calloc(workers, sizeof *h->workers)) ||
+      !(h->worker_ctx = calloc(workers, sizeof *h->worker_ctx))) {
+    tqt_quant_hists_destroy(h);
+    return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  }
+  h->p = p;
+  h->targets = targets;
+  h->obs = (struct tqt_quant_observers){.observe = hists_observe, .worker_ctx = h->worker_ctx,
+                                        .workers = workers, .commit = hists_commit, .shared = h};
+  for (size_t k = 0; k < workers; k++) {
+    struct hists_worker *w = &h->workers[k];
+    w->h = h;
+    h->worker_ctx[k] = w;
+    if (!(w->sample = calloc(p->n_tensors + 1, sizeof *w->sample)) ||
+        !(w->touched = calloc(p->n_tensors + 1, sizeof *w->touched)) ||
+        !(w->listed = calloc(p->n_tensors + 1, sizeof *w->listed))) {
+      tqt_quant_hists_destroy(h);
+      return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    }
+  }
+  *out = h;
+  return TQT_STATUS_OK;
+}
+
+const struct tqt_quant_observers *tqt_quant_hists_observers(struct tqt_quant_hists *h) {
+  return &h->obs;
+}
+
+void tqt_quant_hists_destroy(struct tqt_quant_hists *h) {
+  if (!h) return;
+  for (size_t k = 0; h->workers && k < h->obs.workers; k++) {
+    for (size_t i = 0; h->workers[k].sample && i < h->p->n_tensors; i++)
+      free(h->workers[k].sample[i]);
+    free(h->workers[k].sample);
+    free(h->workers[k].touched);
+    free(h->workers[k].listed);
+  }
+  free(h->workers);
+  free(h->worker_ctx);
+  free(h);
 }
 
 static enum tqt_threshold_method calib_method(const char *name, enum tqt_threshold_method dflt) {
@@ -136,18 +234,33 @@ static double calib_activation_threshold(const struct tqt_qtensor *t,
   return t->softmax_input && threshold > reach ? reach : threshold;
 }
 
-void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method) {
-  for (size_t i = 0; i < p->n_tensors; i++) {
-    struct tqt_qtensor *t = &p->tensors[i];
-    if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) continue;
-    if (t->method_auto) {
-      struct tqt_threshold_params tp = {method, t->bits, t->is_signed, 0};
-      t->method = method;
-      t->threshold = calib_activation_threshold(t, &tp);
-    }
-    t->exponent = tqt_threshold_exponent(t->threshold);
+struct rethreshold {
+  struct tqt_quant_plan *p;
+  enum tqt_threshold_method method;
+};
+
+/* Tensor i's threshold by the method (each tensor its own: any worker, any order). */
+static enum tqt_status rethreshold_one(void *ctx, size_t worker, size_t i, struct tqt_diag *d) {
+  (void)worker;
+  (void)d;
+  const struct rethreshold *r = ctx;
+  struct tqt_qtensor *t = &r->p->tensors[i];
+  if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) return TQT_STATUS_OK;
+  if (t->method_auto) {
+    struct tqt_threshold_params tp = {r->method, t->bits, t->is_signed, 0};
+    t->method = r->method;
+    t->threshold = calib_activation_threshold(t, &tp);
   }
-  calib_group_exponents(p);
+  t->exponent = tqt_threshold_exponent(t->threshold);
+  return TQT_STATUS_OK;
+}
+
+enum tqt_status tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method,
+                                           size_t workers, struct tqt_diag *d) {
+  struct rethreshold r = {p, method};
+  enum tqt_status st = tqt_parallel_run(p->n_tensors, workers, rethreshold_one, NULL, &r, d);
+  if (st == TQT_STATUS_OK) calib_group_exponents(p);
+  return st;
 }
 
 /* Node ni of graph gi turns FLOAT (it was QUANTIZED): a tensor it quantized stays float. A
@@ -237,8 +350,26 @@ static void calib_warn_nonfinite(const struct tqt_quant_plan *p, struct tqt_diag
                 others);
 }
 
+struct finish {
+  struct tqt_quant_plan *p;
+  struct tqt_threshold_params *params; /* per tensor; method of an activation's */
+};
+
+/* Activation i's threshold by its parameters (each its own: any worker, any order). */
+static enum tqt_status finish_threshold(void *ctx, size_t worker, size_t i, struct tqt_diag *d) {
+  (void)worker;
+  (void)d;
+  const struct finish *f = ctx;
+  struct tqt_qtensor *t = &f->p->tensors[i];
+  if (t->skip || t->kind != TQT_QTENSOR_KIND_ACTIVATION) return TQT_STATUS_OK;
+  t->threshold = calib_activation_threshold(t, &f->params[i]);
+  t->exponent = tqt_threshold_exponent(t->threshold);
+  return TQT_STATUS_OK;
+}
+
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
-                                      const struct tqt_options *o, struct tqt_diag *d) {
+                                      const struct tqt_options *o, size_t workers,
+                                      struct tqt_diag *d) {
   /* Graph inputs are the data itself: what is clipped there no layer recovers, and their
    * histograms (an image's background value) can mislead KL-J into cutting most of the range.
    * Other tensors take the methods of the node that quantizes them (node, op type, global). */
@@ -246,8 +377,10 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   struct tqt_overrides *ov = NULL;
   struct tqt_name_map softmax_inputs;
   static const char *const softmax[] = {"Softmax"};
+  struct finish f = {p, calloc(p->n_tensors + 1, sizeof *f.params)};
   tqt_name_map_init(&softmax_inputs);
-  enum tqt_status st = tqt_overrides_create(o, &ov, d);
+  enum tqt_status st = f.params ? tqt_overrides_create(o, &ov, d)
+                                : tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   if (st == TQT_STATUS_OK && tqt_quant_op_inputs(m, softmax, 1, &softmax_inputs))
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   if (st == TQT_STATUS_OK) calib_skip_unseen(p, d);
@@ -266,16 +399,21 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
       t->method_auto = !input && dflt == TQT_THRESHOLD_METHOD_KL_J &&
                        (!s.act_method || !strcmp(s.act_method, "auto"));
       t->method = act;
-      struct tqt_threshold_params tp = {act, t->bits, t->is_signed, s.percentile};
+      f.params[i] = (struct tqt_threshold_params){act, t->bits, t->is_signed, s.percentile};
       t->softmax_input = tqt_name_map_get(&softmax_inputs, t->name, NULL);
-      t->threshold = calib_activation_threshold(t, &tp);
-      t->exponent = tqt_threshold_exponent(t->threshold);
-      tqt_diag_note(d, "tensor '%s': %s threshold %g (max |x| %g), exponent %d, %s%d", t->name,
-                    tqt_threshold_method_name(act), t->threshold,
-                    fmax(fabs(t->hist->min), fabs(t->hist->max)), t->exponent,
-                    t->is_signed ? "int" : "uint", t->bits);
     }
   }
+  if (st == TQT_STATUS_OK)
+    st = tqt_parallel_run(p->n_tensors, workers, finish_threshold, NULL, &f, d);
+  for (size_t i = 0; st == TQT_STATUS_OK && i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (!t->skip && t->kind == TQT_QTENSOR_KIND_ACTIVATION)
+      tqt_diag_note(d, "tensor '%s': %s threshold %g (max |x| %g), exponent %d, %s%d", t->name,
+                    tqt_threshold_method_name(t->method), t->threshold,
+                    fmax(fabs(t->hist->min), fabs(t->hist->max)), t->exponent,
+                    t->is_signed ? "int" : "uint", t->bits);
+  }
+  free(f.params);
   tqt_overrides_destroy(ov);
   tqt_name_map_free(&softmax_inputs);
   if (st != TQT_STATUS_OK) return st;
@@ -307,62 +445,70 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
   return TQT_STATUS_OK;
 }
 
+/* ---- runs over the samples ---- */
+
+struct run {
+  const struct tqt_quant_observers *obs;
+  struct tqt_sample_worker *workers;
+  size_t n_in, count, runs, *ran;
+  bool random;
+  uint64_t state;
+  tqt_progress_fn progress;
+  void *progress_ctx;
+};
+
+static enum tqt_status run_sample(void *ctx, size_t worker, size_t k, struct tqt_diag *d) {
+  struct run *r = ctx;
+  struct tqt_sample_worker *w = &r->workers[worker];
+  /* spread evenly over the samples: the first ones are often alike (one folder) */
+  size_t s = r->runs == r->count ? k
+                                  : (size_t)(((double)k + 0.5) * (double)r->count / (double)r->runs);
+  enum tqt_status st = r->random ? tqt_dataset_random(w->in, w->values, &r->state, d)
+                                 : tqt_dataset_sample(w->ds, s, w->values, d);
+  if (st == TQT_STATUS_OK && (st = tqt_interp_run(w->in, w->ptrs, r->n_in, d)) != TQT_STATUS_OK)
+    tqt_diag_prefix(d, "calibration sample %zu: ", s);
+  return st;
+}
+
+static enum tqt_status run_commit(void *ctx, size_t worker, size_t k, struct tqt_diag *d) {
+  struct run *r = ctx;
+  enum tqt_status st = TQT_STATUS_OK;
+  if (r->obs->commit) st = r->obs->commit(r->obs->shared, r->obs->worker_ctx[worker], d);
+  if (st != TQT_STATUS_OK) return st;
+  ++*r->ran;
+  if (r->progress) r->progress(r->progress_ctx, k + 1, r->runs);
+  return TQT_STATUS_OK;
+}
+
 enum tqt_status tqt_quant_dataset_run(const struct tqt_quant_plan *p, struct tqt_model *m,
                                       const char *const *specs, size_t n_specs,
-                                      size_t max_samples, size_t spread, int threads,
-                                      tqt_observer_fn observer, void *observer_ctx,
+                                      size_t max_samples, size_t spread,
+                                      const struct tqt_quant_observers *obs,
                                       tqt_progress_fn progress, void *progress_ctx, size_t *ran,
                                       struct tqt_diag *d) {
-  struct tqt_interp_options io = {.threads = threads, .observer = observer,
-                                  .observer_ctx = observer_ctx};
-  struct tqt_interp *in = NULL;
-  struct tqt_dataset *ds = NULL;
-  struct tqt_value *values = NULL;
-  const struct tqt_value **ptrs = NULL;
-  const struct tqt_value_info **infos = NULL;
-  bool random = n_specs == 1 && !strcmp(specs[0], "random");
-  uint64_t state = 0x7471742d72616e64ull;
+  struct run r = {.obs = obs, .ran = ran, .random = n_specs == 1 && !strcmp(specs[0], "random"),
+                  .state = 0x7471742d72616e64ull, .progress = progress,
+                  .progress_ctx = progress_ctx};
+  /* random inputs come from one generator in sample order: one worker */
+  size_t workers = r.random || obs->workers < 1 ? 1 : obs->workers;
+  struct tqt_interp_options io = {.threads = 1, .observer = obs->observe};
   *ran = 0;
-  enum tqt_status st = tqt_interp_create(m, &io, &in, d);
-  if (st != TQT_STATUS_OK) return st;
-  size_t n_in = tqt_interp_input_count(in);
-  values = calloc(n_in + 1, sizeof *values);
-  ptrs = calloc(n_in + 1, sizeof *ptrs);
-  infos = calloc(n_in + 1, sizeof *infos);
-  if (!values || !ptrs || !infos) {
-    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
-    goto fail;
+  enum tqt_status st = tqt_sample_workers_create(m, &io, obs->worker_ctx, workers,
+                                                 r.random ? NULL : specs, n_specs, p->preprocess,
+                                                 &r.workers, &r.n_in, d);
+  if (st != TQT_STATUS_OK) goto fail;
+  r.count = max_samples ? max_samples : 16;
+  if (!r.random) {
+    r.count = tqt_dataset_count(r.workers[0].ds);
+    if (max_samples && max_samples < r.count) r.count = max_samples;
   }
-  for (size_t i = 0; i < n_in; i++) {
-    ptrs[i] = &values[i];
-    infos[i] = tqt_interp_input_info(in, i);
-  }
-  size_t count = max_samples ? max_samples : 16;
-  if (!random) {
-    if ((st = tqt_dataset_open(specs, n_specs, infos, n_in, p->preprocess, &ds, d)) != TQT_STATUS_OK) goto fail;
-    count = tqt_dataset_count(ds);
-    if (max_samples && max_samples < count) count = max_samples;
-  }
-  size_t runs = spread && spread < count ? spread : count;
-  for (size_t k = 0; k < runs; k++) {
-    /* spread evenly over the samples: the first ones are often alike (one folder) */
-    size_t s = runs == count ? k : (size_t)(((double)k + 0.5) * (double)count / (double)runs);
-    st = random ? tqt_dataset_random(in, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
-    if (st != TQT_STATUS_OK) goto fail;
-    if ((st = tqt_interp_run(in, ptrs, n_in, d)) != TQT_STATUS_OK) {
-      tqt_diag_prefix(d, "calibration sample %zu: ", s);
-      goto fail;
-    }
-    ++*ran;
-    if (progress) progress(progress_ctx, k + 1, runs);
-  }
+  r.runs = spread && spread < r.count ? spread : r.count;
+  st = tqt_parallel_run(r.runs, workers, run_sample, run_commit, &r, d);
 fail:
-  for (size_t i = 0; random && values && i < n_in; i++) tqt_value_release(&values[i]);
-  free(values);
-  free(ptrs);
-  free(infos);
-  tqt_dataset_close(ds);
-  tqt_interp_destroy(in);
+  for (size_t k = 0; r.random && r.workers && k < workers; k++) /* owned: tqt_dataset_random */
+    for (size_t i = 0; r.workers[k].values && i < r.n_in; i++)
+      tqt_value_release(&r.workers[k].values[i]);
+  tqt_sample_workers_destroy(r.workers, workers);
   return st;
 }
 
@@ -370,9 +516,19 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
                                     const char *const *specs, size_t n_specs, size_t max_samples,
                                     int threads, tqt_progress_fn progress, void *progress_ctx,
                                     struct tqt_diag *d) {
-  size_t ran;
-  enum tqt_status st = tqt_quant_dataset_run(p, m, specs, n_specs, max_samples, 0, threads,
-                                             tqt_quant_observe, p, progress, progress_ctx, &ran, d);
+  size_t ran = 0;
+  struct tqt_quant_hists *h = NULL;
+  struct tqt_histogram **targets = calloc(p->n_tensors + 1, sizeof *targets);
+  enum tqt_status st;
+  if (!targets) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  for (size_t i = 0; i < p->n_tensors; i++)
+    if (p->tensors[i].kind == TQT_QTENSOR_KIND_ACTIVATION) targets[i] = p->tensors[i].hist;
+  if ((st = tqt_quant_hists_create(p, targets, threads > 1 ? (size_t)threads : 1, &h, d)) ==
+      TQT_STATUS_OK)
+    st = tqt_quant_dataset_run(p, m, specs, n_specs, max_samples, 0, tqt_quant_hists_observers(h),
+                               progress, progress_ctx, &ran, d);
   p->samples += ran;
+  tqt_quant_hists_destroy(h);
+  free(targets);
   return st;
 }

@@ -50,6 +50,7 @@ struct eq_value {
   size_t n_pieces, channels;
   bool observed; /* an activation of the plan: its channel ranges bound the factors */
   float *range;  /* observed: max |x| per channel over the samples */
+  size_t at;     /* observed: where its channels lie in a worker's ranges (eq_worker) */
 };
 
 struct eq_group {
@@ -382,26 +383,34 @@ static enum tqt_status eq_analyse(struct eq *e) {
   return TQT_STATUS_OK;
 }
 
-/* Interpreter observer: the largest magnitude per channel of the observed values. */
+/* One worker of the observing run: the largest magnitudes it saw, per observed channel. */
+struct eq_worker {
+  const struct eq *e;
+  float *range;
+};
+
+/* Interpreter observer (ctx: an eq_worker): the largest magnitude per channel of the observed
+ * values. The workers' maxima merge in any order. */
 static int eq_observe(void *ctx, const struct tqt_node *node, const char *name,
                       const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
   (void)d;
-  struct eq *e = ctx;
-  struct eq_value *ev = eq_value_of(e, name);
+  struct eq_worker *w = ctx;
+  const struct eq_value *ev = eq_value_of(w->e, name);
   if (!ev || !ev->observed || v->kind != TQT_VALUE_KIND_TENSOR || v->t.dtype != TQT_DTYPE_FLOAT ||
       v->t.rank < 2 || (size_t)v->t.dims[1] != ev->channels)
     return 0;
   size_t outer = (size_t)v->t.dims[0], inner = 1, n = ev->channels;
   for (size_t i = 2; i < v->t.rank; i++) inner *= (size_t)v->t.dims[i];
   const float *x = v->t.data;
+  float *range = w->range + ev->at;
   for (size_t o = 0; o < outer; o++)
     for (size_t c = 0; c < n; c++) {
-      float r = ev->range[c];
+      float r = range[c];
       const float *p = x + (o * n + c) * inner;
       for (size_t k = 0; k < inner; k++)
         if (fabsf(p[k]) > r) r = fabsf(p[k]);
-      ev->range[c] = r;
+      range[c] = r;
     }
   return 0;
 }
@@ -623,9 +632,12 @@ static void eq_put(const struct tqt_quant_equalization *q, bool equalized) {
 
 enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m,
                                    const struct tqt_options *o, const char *const *specs,
-                                   size_t n_specs, size_t max_samples, int threads,
+                                   size_t n_specs, size_t max_samples, size_t n_workers,
                                    struct tqt_quant_equalization **out, struct tqt_diag *d) {
   struct eq e = {.m = m, .p = p, .o = o, .d = d};
+  struct eq_worker *workers = NULL;
+  void **worker_ctx = NULL;
+  size_t n_ranges = 0;
   struct tqt_quant_equalization *q = NULL;
   enum tqt_status st = TQT_STATUS_OK;
   *out = NULL;
@@ -648,11 +660,34 @@ enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m
       goto fail;
     }
     v->observed = any;
+    v->at = n_ranges;
+    n_ranges += any ? v->channels : 0;
   }
   size_t ran;
-  if ((st = tqt_quant_dataset_run(p, m, specs, n_specs, max_samples, TQT_SEARCH_SAMPLES_DEFAULT,
-                                  threads, eq_observe, &e, NULL, NULL, &ran, d)) != TQT_STATUS_OK)
+  if (!(workers = tqt_arena_calloc(e.arena, n_workers, sizeof *workers)) ||
+      !(worker_ctx = tqt_arena_calloc(e.arena, n_workers, sizeof *worker_ctx))) {
+    st = EQ_NOMEM(d);
     goto fail;
+  }
+  for (size_t k = 0; k < n_workers; k++) {
+    workers[k].e = &e;
+    worker_ctx[k] = &workers[k];
+    if (!(workers[k].range = tqt_arena_calloc(e.arena, n_ranges + 1, sizeof *workers[k].range))) {
+      st = EQ_NOMEM(d);
+      goto fail;
+    }
+  }
+  struct tqt_quant_observers obs = {.observe = eq_observe, .worker_ctx = worker_ctx,
+                                    .workers = n_workers};
+  if ((st = tqt_quant_dataset_run(p, m, specs, n_specs, max_samples, TQT_SEARCH_SAMPLES_DEFAULT,
+                                  &obs, NULL, NULL, &ran, d)) != TQT_STATUS_OK)
+    goto fail;
+  for (size_t i = 0; i < e.values.cap; i++) {
+    struct eq_value *v = e.values.keys[i] ? e.values.values[i] : NULL;
+    for (size_t k = 0; v && v->observed && k < n_workers; k++)
+      for (size_t c = 0; c < v->channels; c++)
+        v->range[c] = fmaxf(v->range[c], workers[k].range[v->at + c]);
+  }
   for (size_t i = 0; i < e.n_groups; i++) {
     struct eq_group *g = &e.groups[i];
     if (eq_root(&e, i) != i || g->fixed) continue;

@@ -26,18 +26,20 @@ enum tqt_status tqt_quant_method_choose(struct tqt_quant_plan *p, struct tqt_qua
                   n, runs / (double)n);
     return TQT_STATUS_OK;
   }
+  size_t workers = tqt_quant_samples_workers(samples);
+  enum tqt_status st;
   for (size_t k = 0; k < n; k++) {
     double err;
-    tqt_quant_plan_rethreshold(p, candidates[k]);
-    enum tqt_status st = tqt_quant_samples_error(samples, &err, d);
-    if (st != TQT_STATUS_OK) return st;
+    if ((st = tqt_quant_plan_rethreshold(p, candidates[k], workers, d)) != TQT_STATUS_OK ||
+        (st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK)
+      return st;
     p->method_tries[k].method = candidates[k];
     p->method_tries[k].error = err;
     if (err < p->method_tries[chosen].error) chosen = k;
   }
   p->n_method_tries = n;
   p->method_chosen = candidates[chosen];
-  tqt_quant_plan_rethreshold(p, p->method_chosen);
+  if ((st = tqt_quant_plan_rethreshold(p, p->method_chosen, workers, d)) != TQT_STATUS_OK) return st;
   tqt_diag_note(d, "activation method: %s (output SQNR kl_j %.2f, mse %.2f, max %.2f dB)",
                 tqt_threshold_method_name(p->method_chosen), -10 * log10(p->method_tries[0].error),
                 -10 * log10(p->method_tries[1].error), -10 * log10(p->method_tries[2].error));

@@ -670,6 +670,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   }
   p->arena = a;
   p->preprocess = o->preprocess;
+  p->int8_activations = o->int8_activations;
   tqt_name_map_init(&p->index);
   if ((st = tqt_overrides_create(o, &c.overrides, d)) != TQT_STATUS_OK) goto fail;
   c.patterns = tqt_arena_calloc(a, o->n_exclude_nodes + 1, sizeof *c.patterns);

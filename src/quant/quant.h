@@ -119,6 +119,7 @@ struct tqt_quant_plan {
   size_t n_skipped;  /* tensors finish left float (skip) */
   uint64_t samples;  /* calibration samples seen */
   const struct tqt_preprocess *preprocess; /* the options' (image folders), NULL when none */
+  bool int8_activations; /* the options': containers of signed activations (qdq.c) */
   /* Set by tqt_quant_search: groups searched and moved, the output error before and after
    * (search_groups 0: no search ran). */
   size_t search_groups, search_changed;
@@ -166,31 +167,52 @@ void tqt_quant_plan_destroy(struct tqt_quant_plan *p);
 /* The plan's tensor called name, or NULL (also when finish left it float: skip). */
 struct tqt_qtensor *tqt_quant_plan_find(const struct tqt_quant_plan *p, const char *name);
 
-/* The observer that calibration hands to the interpreter (ctx: the plan). */
 /* The root of tensor i's scale group: the tensor whose exponent the whole group takes. */
 size_t tqt_quant_group_root(const struct tqt_quant_plan *p, size_t i);
 /* The activation of p that value v (named name) gives statistics to, or NULL: not in the plan,
  * not an activation, not a float tensor. */
 struct tqt_qtensor *tqt_quant_observed(const struct tqt_quant_plan *p, const char *name,
                                        const struct tqt_value *v);
-int tqt_quant_observe(void *ctx, const struct tqt_node *node, const char *name,
-                      const struct tqt_value *v, struct tqt_diag *d);
 
 typedef void (*tqt_progress_fn)(void *ctx, size_t done, size_t total);
 
-/* Runs m over the samples of specs (the dataset forms of the command line, "random" too) with an
- * observer: the first max_samples (0: all; 16 for random), or `spread` of them spread evenly over
- * those (0: every one). *ran: how many ran. */
+/* What a run over samples observes, on several workers at once: observe gets worker_ctx[w]
+ * while worker w runs a sample, then commit(shared, worker_ctx[w]) runs once per sample, one at
+ * a time and in sample order (NULL: nothing to commit; observe then writes only what belongs to
+ * its worker, or there is one worker). */
+struct tqt_quant_observers {
+  tqt_observer_fn observe;
+  void *const *worker_ctx;
+  size_t workers;
+  enum tqt_status (*commit)(void *shared, void *worker_ctx, struct tqt_diag *d);
+  void *shared;
+};
+
+/* The activation histograms of a plan filled by several workers: each worker fills one
+ * sample's, merged into targets (one per plan tensor; NULL ones made when first seen) in sample
+ * order, so that they come out as one worker makes them (their sums included). */
+struct tqt_quant_hists;
+enum tqt_status tqt_quant_hists_create(const struct tqt_quant_plan *p, struct tqt_histogram **targets,
+                                       size_t workers, struct tqt_quant_hists **out,
+                                       struct tqt_diag *d);
+/* The observers that fill them (valid while h lives). */
+const struct tqt_quant_observers *tqt_quant_hists_observers(struct tqt_quant_hists *h);
+void tqt_quant_hists_destroy(struct tqt_quant_hists *h);
+
+/* Runs m over the samples of specs (the dataset forms of the command line, "random" too) with
+ * observers: the first max_samples (0: all; 16 for random), or `spread` of them spread evenly
+ * over those (0: every one), on obs->workers threads (random inputs: one). *ran: how many ran. */
 enum tqt_status tqt_quant_dataset_run(const struct tqt_quant_plan *p, struct tqt_model *m,
                                       const char *const *specs, size_t n_specs,
-                                      size_t max_samples, size_t spread, int threads,
-                                      tqt_observer_fn observer, void *observer_ctx,
+                                      size_t max_samples, size_t spread,
+                                      const struct tqt_quant_observers *obs,
                                       tqt_progress_fn progress, void *progress_ctx, size_t *ran,
                                       struct tqt_diag *d);
 
 /* Runs m (the float model the plan was built on) over the calibration samples of INPUT (the
  * dataset forms of the command line; "random" makes N(0,1) inputs of the inputs' static shapes)
- * and fills the activation histograms. max_samples 0 means all. */
+ * and fills the activation histograms, on `threads` workers (the histograms are the same for any
+ * number). max_samples 0 means all. */
 enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *m,
                                     const char *const *specs, size_t n_specs, size_t max_samples,
                                     int threads, tqt_progress_fn progress, void *progress_ctx,
@@ -206,15 +228,17 @@ enum tqt_status tqt_quant_calibrate(struct tqt_quant_plan *p, struct tqt_model *
 struct tqt_quant_equalization;
 enum tqt_status tqt_quant_equalize(struct tqt_quant_plan *p, struct tqt_model *m,
                                    const struct tqt_options *o, const char *const *specs,
-                                   size_t n_specs, size_t max_samples, int threads,
+                                   size_t n_specs, size_t max_samples, size_t n_workers,
                                    struct tqt_quant_equalization **out, struct tqt_diag *d);
 void tqt_quant_equalization_free(struct tqt_quant_equalization *q);
 
-/* Thresholds and exponents for every tensor; scale groups get their largest exponent. An
- * activation no sample computed (a branch never taken) stays float (skip), with the biases that
- * depend on it, and the nodes that quantized them become FLOAT; one warning counts them. */
+/* Thresholds and exponents for every tensor (the activations' on `workers` threads); scale groups
+ * get their largest exponent. An activation no sample computed (a branch never taken) stays
+ * float (skip), with the biases that depend on it, and the nodes that quantized them become
+ * FLOAT; one warning counts them. */
 enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt_model *m,
-                                      const struct tqt_options *o, struct tqt_diag *d);
+                                      const struct tqt_options *o, size_t workers,
+                                      struct tqt_diag *d);
 
 /* The measuring samples of the refinements after calibration (samples.c): some calibration
  * samples, spread over them, held with the float model's outputs on them and, per activation of
@@ -236,13 +260,16 @@ double tqt_quant_samples_run_values(const struct tqt_quant_samples *s);
 size_t tqt_quant_samples_runs(const struct tqt_quant_samples *s);
 /* The values plan tensor i (an activation) took in the samples, or NULL. */
 const struct tqt_histogram *tqt_quant_samples_seen(const struct tqt_quant_samples *s, size_t i);
-/* Runs qm (whose outputs are m's) over the samples with an observer (may be NULL); *error (when
- * error is not NULL): per float output, the energy of the difference to m's output over the
- * energy of m's output (10^(-SQNR/10)), summed over the outputs; a value that is not finite
- * where m's is makes it infinite. */
+/* The workers that runs over the samples use (the threads given to tqt_quant_samples_load). */
+size_t tqt_quant_samples_workers(const struct tqt_quant_samples *s);
+/* Runs qm (whose outputs are m's) over the samples on the samples' workers, with observers (NULL:
+ * none; else one per worker); *error (when error is not NULL): per float output, the energy of
+ * the difference to m's output over the energy of m's output (10^(-SQNR/10)), summed over the
+ * outputs; a value that is not finite where m's is makes it infinite. The same for any number of
+ * workers. */
 enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_model *qm,
-                                      tqt_observer_fn observer, void *observer_ctx,
-                                      double *error, struct tqt_diag *d);
+                                      const struct tqt_quant_observers *obs, double *error,
+                                      struct tqt_diag *d);
 /* The error of the plan as it stands: m with its Q/DQ, run over the samples. */
 enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
                                         struct tqt_diag *d);
@@ -270,8 +297,10 @@ enum tqt_status tqt_quant_equalize_judge(struct tqt_quant_plan **plan,
                                          void *stage_ctx, struct tqt_diag *d);
 
 /* Sets the threshold of every activation whose method is auto (method_auto) by method, and
- * the exponents of all (activations, per-tensor weights) anew from their thresholds and groups. */
-void tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method);
+ * the exponents of all (activations, per-tensor weights) anew from their thresholds and groups;
+ * the tensors spread over `workers` threads. */
+enum tqt_status tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method,
+                                           size_t workers, struct tqt_diag *d);
 
 /* The activation method by measurement (--search global, and auto past its budget): the
  * activations that take the default method (KL-J, or "auto") get KL-J, MSE or max, all the

@@ -7,6 +7,7 @@
 
 #include "dataset.h"
 #include "ir_edit.h"
+#include "parallel.h"
 
 double tqt_compare_sqnr_db(const struct tqt_compare_metrics *m) {
   if (!m->n) return NAN;
@@ -181,21 +182,40 @@ oom:
 
 /* ---- running ---- */
 
-struct compare_run {
-  struct tqt_compare *c;
-  uint64_t sample; /* current sample + 1 */
+/* Adds src (sums over some element pairs) into dst, as if its pairs had been added there. */
+static void compare_metrics_merge(struct tqt_compare_metrics *dst,
+                                  const struct tqt_compare_metrics *src) {
+  dst->n += src->n;
+  dst->signal += src->signal;
+  dst->noise += src->noise;
+  dst->sum_abs += src->sum_abs;
+  dst->max_abs = src->max_abs > dst->max_abs ? src->max_abs : dst->max_abs;
+  dst->dot += src->dot;
+  dst->energy_b += src->energy_b;
+  dst->rows += src->rows;
+  dst->agree += src->agree;
+  dst->mismatched += src->mismatched;
+}
+
+/* One worker: A's values of its sample (per layer), and what its sample adds to each layer's and
+ * output's metrics, taken in sample order (so that the sums are the same for any number). */
+struct compare_worker {
+  const struct tqt_compare *c;
+  struct tqt_value *ref;           /* per layer: A's value */
+  bool *seen;                      /* per layer: ref holds this sample's */
+  struct tqt_compare_metrics *m;   /* per layer, then per output: this sample's */
 };
 
 static int compare_observe_a(void *ctx, const struct tqt_node *node, const char *name,
                              const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
-  struct compare_run *r = ctx;
+  struct compare_worker *w = ctx;
   void *idx;
-  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&r->c->by_a, name, &idx)) return 0;
-  struct tqt_compare_entry *e = &r->c->layers[(size_t)(uintptr_t)idx - 1];
-  if (!e->b_name || tqt_dtype_size(v->t.dtype) == 0) return 0;
+  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&w->c->by_a, name, &idx)) return 0;
+  size_t i = (size_t)(uintptr_t)idx - 1;
+  if (!w->c->layers[i].b_name || tqt_dtype_size(v->t.dtype) == 0) return 0;
   /* Reuse the copy's buffer when the size holds (the common case: same shape every sample). */
-  struct tqt_value *ref = &e->ref;
+  struct tqt_value *ref = &w->ref[i];
   if (ref->kind == TQT_VALUE_KIND_TENSOR && !ref->borrowed && ref->t.capacity >= v->t.nbytes) {
     ref->t.dtype = v->t.dtype;
     ref->t.rank = v->t.rank;
@@ -205,7 +225,7 @@ static int compare_observe_a(void *ctx, const struct tqt_node *node, const char 
   } else if (tqt_value_copy(ref, v, d) != TQT_STATUS_OK) {
     return -1;
   }
-  e->ref_sample = r->sample;
+  w->seen[i] = true;
   return 0;
 }
 
@@ -213,13 +233,66 @@ static int compare_observe_b(void *ctx, const struct tqt_node *node, const char 
                              const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
   (void)d;
-  struct compare_run *r = ctx;
+  struct compare_worker *w = ctx;
   void *idx;
-  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&r->c->by_b, name, &idx)) return 0;
-  struct tqt_compare_entry *e = &r->c->layers[(size_t)(uintptr_t)idx - 1];
-  if (e->ref_sample != r->sample) return 0;
-  tqt_compare_metrics_add(&e->m, &e->ref.t, &v->t, e->is_output);
+  if (v->kind != TQT_VALUE_KIND_TENSOR || !tqt_name_map_get(&w->c->by_b, name, &idx)) return 0;
+  size_t i = (size_t)(uintptr_t)idx - 1;
+  if (w->seen[i]) tqt_compare_metrics_add(&w->m[i], &w->ref[i].t, &v->t, w->c->layers[i].is_output);
   return 0;
+}
+
+struct compare_run {
+  struct tqt_compare *c;
+  const struct tqt_compare_options *o;
+  struct tqt_sample_worker *wa, *wb; /* A's workers (with the samples), B's */
+  struct compare_worker *workers;
+  const size_t *b_index;
+  size_t n_in, count;
+  bool random;
+  uint64_t state;
+};
+
+static enum tqt_status compare_sample(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  struct compare_run *r = ctx;
+  struct tqt_compare *c = r->c;
+  struct tqt_sample_worker *wa = &r->wa[worker], *wb = &r->wb[worker];
+  struct compare_worker *w = &r->workers[worker];
+  memset(w->seen, 0, c->n_layers * sizeof *w->seen);
+  enum tqt_status st = r->random ? tqt_dataset_random(wa->in, wa->values, &r->state, d)
+                                 : tqt_dataset_sample(wa->ds, s, wa->values, d);
+  if (st != TQT_STATUS_OK) return st;
+  if ((st = tqt_interp_run(wa->in, wa->ptrs, r->n_in, d)) != TQT_STATUS_OK) {
+    tqt_diag_prefix(d, "A: sample %zu: ", s);
+    return st;
+  }
+  if ((st = tqt_interp_run(wb->in, wa->ptrs, r->n_in, d)) != TQT_STATUS_OK) {
+    tqt_diag_prefix(d, "B: sample %zu: ", s);
+    return st;
+  }
+  for (size_t i = 0; i < c->n_outputs; i++) {
+    const struct tqt_value *va = tqt_interp_output(wa->in, i);
+    const struct tqt_value *vb = tqt_interp_output(wb->in, r->b_index[i]);
+    if (va && vb && va->kind == TQT_VALUE_KIND_TENSOR && vb->kind == TQT_VALUE_KIND_TENSOR)
+      tqt_compare_metrics_add(&w->m[c->n_layers + i], &va->t, &vb->t, true);
+  }
+  return TQT_STATUS_OK;
+}
+
+/* In sample order: the sample's metrics join the totals. */
+static enum tqt_status compare_commit(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  (void)d;
+  struct compare_run *r = ctx;
+  struct tqt_compare *c = r->c;
+  struct compare_worker *w = &r->workers[worker];
+  for (size_t i = 0; i < c->n_layers + c->n_outputs; i++) {
+    struct tqt_compare_metrics *total = i < c->n_layers ? &c->layers[i].m
+                                                        : &c->outputs[i - c->n_layers].m;
+    compare_metrics_merge(total, &w->m[i]);
+    w->m[i] = (struct tqt_compare_metrics){0};
+  }
+  c->samples++;
+  if (r->o->progress) r->o->progress(r->o->progress_ctx, s + 1, r->count);
+  return TQT_STATUS_OK;
 }
 
 static enum tqt_status compare_outputs_match(struct tqt_compare *c, const struct tqt_model *a,
@@ -250,94 +323,79 @@ enum tqt_status tqt_compare_models(struct tqt_model *a, struct tqt_model *b,
                                    struct tqt_diag *d) {
   *out = NULL;
   struct tqt_compare *c = calloc(1, sizeof *c);
-  struct compare_run run = {.c = c};
-  struct tqt_interp *ia = NULL, *ib = NULL;
-  struct tqt_dataset *ds = NULL;
-  struct tqt_value *values = NULL;
-  const struct tqt_value **ptrs = NULL;
-  const struct tqt_value_info **infos = NULL;
+  struct compare_run run = {.c = c, .o = o, .state = 0x636f6d70617265ull,
+                            .random = o->n_specs == 1 && !strcmp(o->specs[0], "random")};
+  /* random inputs come from one generator in sample order: one worker */
+  size_t n_workers = run.random || o->threads <= 1 ? 1 : (size_t)o->threads, n_in_b = 0;
   size_t *b_index = NULL;
-  size_t n_in = 0;
-  bool random = o->n_specs == 1 && !strcmp(o->specs[0], "random");
-  uint64_t state = 0x636f6d70617265ull;
+  void **ctx = NULL;
   enum tqt_status st = TQT_STATUS_OK;
   if (!c) return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
   tqt_name_map_init(&c->by_a);
   tqt_name_map_init(&c->by_b);
-  if (!(b_index = calloc(a->graph->n_outputs + 1, sizeof *b_index))) {
+  if (!(b_index = calloc(a->graph->n_outputs + 1, sizeof *b_index)) ||
+      !(run.workers = calloc(n_workers, sizeof *run.workers)) ||
+      !(ctx = calloc(n_workers, sizeof *ctx))) {
     st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
   }
+  run.b_index = b_index;
   if ((st = compare_outputs_match(c, a, b, b_index, d)) != TQT_STATUS_OK) goto fail;
   if (o->per_layer && (st = compare_layers_build(c, a, b, d)) != TQT_STATUS_OK) goto fail;
+  for (size_t k = 0; k < n_workers; k++) {
+    struct compare_worker *w = &run.workers[k];
+    w->c = c;
+    ctx[k] = w;
+    w->ref = calloc(c->n_layers + 1, sizeof *w->ref);
+    w->seen = calloc(c->n_layers + 1, sizeof *w->seen);
+    w->m = calloc(c->n_layers + c->n_outputs + 1, sizeof *w->m);
+    if (!w->ref || !w->seen || !w->m) {
+      st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+      goto fail;
+    }
+  }
   struct tqt_interp_options oa = {.threads = o->threads}, ob = oa;
   if (o->per_layer) {
     oa.observer = compare_observe_a;
     ob.observer = compare_observe_b;
-    oa.observer_ctx = ob.observer_ctx = &run;
   }
-  if ((st = tqt_interp_create(a, &oa, &ia, d)) != TQT_STATUS_OK) {
-    tqt_diag_prefix(d, "A: ");
+  if ((st = tqt_sample_workers_create(a, &oa, ctx, n_workers, run.random ? NULL : o->specs,
+                                      o->n_specs, o->preprocess, &run.wa, &run.n_in, d)) !=
+      TQT_STATUS_OK) {
+    if (!run.wa || !run.wa[0].in) tqt_diag_prefix(d, "A: ");
     goto fail;
   }
-  if ((st = tqt_interp_create(b, &ob, &ib, d)) != TQT_STATUS_OK) {
+  if ((st = tqt_sample_workers_create(b, &ob, ctx, n_workers, NULL, 0, NULL, &run.wb, &n_in_b,
+                                      d)) != TQT_STATUS_OK) {
     tqt_diag_prefix(d, "B: ");
     goto fail;
   }
-  n_in = tqt_interp_input_count(ia);
-  if (tqt_interp_input_count(ib) != n_in) {
+  if (n_in_b != run.n_in) {
     st = tqt_diag_fail(d, TQT_STATUS_INVALID, "A takes %zu inputs, B %zu: they cannot share samples",
-                       n_in, tqt_interp_input_count(ib));
+                       run.n_in, n_in_b);
     goto fail;
   }
-  values = calloc(n_in + 1, sizeof *values);
-  ptrs = calloc(n_in + 1, sizeof *ptrs);
-  infos = calloc(n_in + 1, sizeof *infos);
-  if (!values || !ptrs || !infos) {
-    st = tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
-    goto fail;
+  run.count = o->max_samples ? o->max_samples : 16;
+  if (!run.random) {
+    run.count = tqt_dataset_count(run.wa[0].ds);
+    if (o->max_samples && o->max_samples < run.count) run.count = o->max_samples;
   }
-  for (size_t i = 0; i < n_in; i++) {
-    ptrs[i] = &values[i];
-    infos[i] = tqt_interp_input_info(ia, i);
-  }
-  size_t count = o->max_samples ? o->max_samples : 16;
-  if (!random) {
-    if ((st = tqt_dataset_open(o->specs, o->n_specs, infos, n_in, o->preprocess, &ds, d)) != TQT_STATUS_OK)
-      goto fail;
-    count = tqt_dataset_count(ds);
-    if (o->max_samples && o->max_samples < count) count = o->max_samples;
-  }
-  for (size_t s = 0; s < count; s++) {
-    st = random ? tqt_dataset_random(ia, values, &state, d) : tqt_dataset_sample(ds, s, values, d);
-    if (st != TQT_STATUS_OK) goto fail;
-    run.sample = s + 1;
-    if ((st = tqt_interp_run(ia, ptrs, n_in, d)) != TQT_STATUS_OK) {
-      tqt_diag_prefix(d, "A: sample %zu: ", s);
-      goto fail;
-    }
-    if ((st = tqt_interp_run(ib, ptrs, n_in, d)) != TQT_STATUS_OK) {
-      tqt_diag_prefix(d, "B: sample %zu: ", s);
-      goto fail;
-    }
-    for (size_t i = 0; i < c->n_outputs; i++) {
-      const struct tqt_value *va = tqt_interp_output(ia, i), *vb = tqt_interp_output(ib, b_index[i]);
-      if (va && vb && va->kind == TQT_VALUE_KIND_TENSOR && vb->kind == TQT_VALUE_KIND_TENSOR)
-        tqt_compare_metrics_add(&c->outputs[i].m, &va->t, &vb->t, true);
-    }
-    c->samples++;
-    if (o->progress) o->progress(o->progress_ctx, s + 1, count);
-  }
+  st = tqt_parallel_run(run.count, n_workers, compare_sample, compare_commit, &run, d);
 fail:
-  for (size_t i = 0; random && values && i < n_in; i++) tqt_value_release(&values[i]);
-  for (size_t i = 0; i < c->n_layers; i++) tqt_value_release(&c->layers[i].ref);
-  free(values);
-  free(ptrs);
-  free(infos);
+  for (size_t k = 0; run.workers && k < n_workers; k++) {
+    struct compare_worker *w = &run.workers[k];
+    for (size_t i = 0; w->ref && i < c->n_layers; i++) tqt_value_release(&w->ref[i]);
+    for (size_t i = 0; run.random && run.wa && run.wa[k].values && i < run.n_in; i++)
+      tqt_value_release(&run.wa[k].values[i]);
+    free(w->ref);
+    free(w->seen);
+    free(w->m);
+  }
+  free(run.workers);
+  free(ctx);
   free(b_index);
-  tqt_dataset_close(ds);
-  tqt_interp_destroy(ia);
-  tqt_interp_destroy(ib);
+  tqt_sample_workers_destroy(run.wa, n_workers);
+  tqt_sample_workers_destroy(run.wb, n_workers);
   if (st != TQT_STATUS_OK) {
     tqt_compare_destroy(c);
     return st;
@@ -353,7 +411,6 @@ const struct tqt_compare_entry *tqt_compare_layer(const struct tqt_compare *c, c
 
 void tqt_compare_destroy(struct tqt_compare *c) {
   if (!c) return;
-  for (size_t i = 0; i < c->n_layers; i++) tqt_value_release(&c->layers[i].ref);
   free(c->layers);
   free(c->outputs);
   tqt_name_map_free(&c->by_a);

@@ -54,9 +54,6 @@ struct tqt_compare_entry {
   size_t index;          /* position in A: graph inputs first, then node outputs in order */
   bool is_output;
   struct tqt_compare_metrics m;
-  /* private: A's value of the current sample */
-  struct tqt_value ref;
-  uint64_t ref_sample; /* sample + 1 whose value ref holds; 0: none */
 };
 
 struct tqt_compare_options {
@@ -64,7 +61,7 @@ struct tqt_compare_options {
   size_t n_specs;
   size_t max_samples; /* 0: all (16 for random) */
   const struct tqt_preprocess *preprocess; /* for image folders; NULL: none */
-  int threads;
+  int threads;        /* workers: samples at once, each on one thread (1: all threads on one) */
   bool per_layer;     /* match and compare every value, not only the graph outputs */
   tqt_progress_fn progress;
   void *progress_ctx;

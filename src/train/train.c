@@ -16,6 +16,7 @@
 
 #include "dataset.h"
 #include "ir_edit.h"
+#include "parallel.h"
 #include "train.h"
 
 #define TRAIN_NOMEM(d) tqt_diag_fail((d), TQT_STATUS_NOMEM, "out of memory")
@@ -56,14 +57,32 @@ struct train_param {
   double grad;   /* accumulated over the batch */
 };
 
+/* One worker of the runs over samples: its copy of the slots (its sample's values and gradients),
+ * and what its sample gave: the loss, the parameter gradients, the nodes the gradient stopped at.
+ * A commit takes them in sample order (tqt_parallel_run), so nothing depends on the workers. */
+struct train_worker {
+  struct train *t;
+  struct train_slot *slots;
+  double loss;
+  double *grad;  /* n_params */
+  bool *stopped; /* n_nodes */
+};
+
 struct train {
   struct tqt_quant_plan *p;
   const struct tqt_model *fm; /* the float model */
   const struct tqt_train_options *o;
   struct tqt_diag *d;
+  size_t n_in, n_out;
+  float **teacher;     /* per sample and output: the float model's values */
+  size_t *sizes;       /* per output */
   struct tqt_model *qm; /* the Q/DQ model of the current exponents */
-  struct tqt_interp *in;
-  struct train_slot *slots;
+  struct tqt_sample_worker *sw; /* its interpreters, one per worker */
+  /* per worker: the samples, opened once against the float model's inputs (which qm shares) */
+  struct tqt_dataset **ds;
+  struct train_worker *workers;
+  size_t n_workers;
+  struct train_slot *slots; /* the layout every worker copies: names, constants */
   size_t n_slots;
   struct tqt_name_map slot_index; /* name → slot + 1 */
   struct train_node *nodes;
@@ -73,11 +92,27 @@ struct train {
   size_t *param_of; /* plan tensor → parameter (SIZE_MAX: none) */
   bool *reported;   /* per node of qm: "no backward" reported */
   struct tqt_name_map reported_names;
+  /* The current pass over samples (train_pass): which ones, whether backward runs, the loss. */
+  const size_t *which;
+  bool backward;
+  double pass_loss;
 };
 
 static void train_teardown_model(struct train *t) {
-  tqt_interp_destroy(t->in);
-  t->in = NULL;
+  tqt_sample_workers_destroy(t->sw, t->n_workers);
+  t->sw = NULL;
+  for (size_t k = 0; t->workers && k < t->n_workers; k++) {
+    struct train_worker *w = &t->workers[k];
+    for (size_t i = 0; w->slots && i < t->n_slots; i++) {
+      if (!w->slots[i].constant) tqt_value_release(&w->slots[i].v);
+      free(w->slots[i].grad);
+    }
+    free(w->slots);
+    free(w->grad);
+    free(w->stopped);
+  }
+  free(t->workers);
+  t->workers = NULL;
   for (size_t i = 0; i < t->n_slots; i++) {
     if (!t->slots[i].constant) tqt_value_release(&t->slots[i].v);
     free(t->slots[i].grad);
@@ -132,14 +167,15 @@ static const struct tqt_tensor *train_initializer(const struct tqt_graph *g, con
   return NULL;
 }
 
+/* Interpreter observer (ctx: a train_worker): every float value of the sample, kept. */
 static int train_observe(void *ctx, const struct tqt_node *node, const char *name,
                          const struct tqt_value *v, struct tqt_diag *d) {
   (void)node;
-  struct train *t = ctx;
-  size_t s = train_slot(t, name);
+  struct train_worker *w = ctx;
+  size_t s = train_slot(w->t, name);
   if (s == SIZE_MAX || v->kind != TQT_VALUE_KIND_TENSOR || v->t.dtype != TQT_DTYPE_FLOAT) return 0;
-  if (tqt_value_copy(&t->slots[s].v, v, d) != TQT_STATUS_OK) return -1;
-  t->slots[s].recorded = true;
+  if (tqt_value_copy(&w->slots[s].v, v, d) != TQT_STATUS_OK) return -1;
+  w->slots[s].recorded = true;
   return 0;
 }
 
@@ -150,9 +186,6 @@ static enum tqt_status train_setup_model(struct train *t) {
   enum tqt_status st;
   if (!(t->qm = tqt_model_clone(t->fm))) return TRAIN_NOMEM(d);
   if ((st = tqt_quant_insert(t->qm, t->p, d)) != TQT_STATUS_OK) return st;
-  struct tqt_interp_options io = {.threads = t->o->threads, .observer = train_observe,
-                                  .observer_ctx = t};
-  if ((st = tqt_interp_create(t->qm, &io, &t->in, d)) != TQT_STATUS_OK) return st;
   struct tqt_graph *g = t->qm->graph;
   size_t cap = 0;
   for (size_t i = 0; i < g->n_inputs; i++)
@@ -224,11 +257,39 @@ static enum tqt_status train_setup_model(struct train *t) {
     tn->t = qt;
     tn->param = t->param_of[(size_t)(qt - t->p->tensors)];
   }
-  return TQT_STATUS_OK;
+  /* the workers: a copy of the slots each (constants shared, borrowed), their interpreters */
+  void **worker_ctx = calloc(t->n_workers + 1, sizeof *worker_ctx);
+  if (!worker_ctx || !(t->workers = calloc(t->n_workers + 1, sizeof *t->workers))) {
+    free(worker_ctx);
+    return TRAIN_NOMEM(d);
+  }
+  for (size_t k = 0; k < t->n_workers; k++) {
+    struct train_worker *w = &t->workers[k];
+    w->t = t;
+    worker_ctx[k] = w;
+    w->slots = malloc((t->n_slots + 1) * sizeof *w->slots);
+    w->grad = calloc(t->n_params + 1, sizeof *w->grad);
+    w->stopped = calloc(t->n_nodes + 1, sizeof *w->stopped);
+    if (!w->slots || !w->grad || !w->stopped) {
+      free(worker_ctx);
+      return TRAIN_NOMEM(d);
+    }
+    for (size_t i = 0; i < t->n_slots; i++) {
+      w->slots[i] = t->slots[i];
+      w->slots[i].grad = NULL;
+      w->slots[i].grad_cap = 0;
+    }
+  }
+  struct tqt_interp_options io = {.threads = 1, .observer = train_observe};
+  size_t n_in;
+  st = tqt_sample_workers_create(t->qm, &io, worker_ctx, t->n_workers, NULL, 0, NULL, &t->sw,
+                                 &n_in, d);
+  free(worker_ctx);
+  return st;
 }
 
-static float *train_grad(struct train *t, size_t s) {
-  struct train_slot *sl = &t->slots[s];
+static float *train_grad(struct train_worker *w, size_t s) {
+  struct train_slot *sl = &w->slots[s];
   if (sl->grad_live) return sl->grad;
   if (!sl->recorded || sl->v.kind != TQT_VALUE_KIND_TENSOR || sl->v.t.dtype != TQT_DTYPE_FLOAT)
     return NULL;
@@ -251,17 +312,19 @@ static void train_report_stop(struct train *t, const struct tqt_node *n) {
                 n->op_type);
 }
 
-/* The loss of one sample against the teacher's outputs and the gradients at the outputs. */
-static double train_loss(struct train *t, const float *const *teacher, const size_t *sizes,
+/* The loss of the worker's sample against the teacher's outputs, and the gradients at the
+ * outputs. */
+static double train_loss(struct train_worker *w, const float *const *teacher, const size_t *sizes,
                          struct tqt_diag *d) {
+  struct train *t = w->t;
   const struct tqt_graph *g = t->qm->graph;
   double loss = 0;
   for (size_t i = 0; i < g->n_outputs; i++) {
     size_t s = train_slot(t, g->outputs[i].name);
     if (s == SIZE_MAX || !teacher[i]) continue;
-    const struct tqt_rt_tensor *y = &t->slots[s].v.t;
+    const struct tqt_rt_tensor *y = &w->slots[s].v.t;
     size_t n = (size_t)tqt_rt_numel(y);
-    float *gy = train_grad(t, s);
+    float *gy = train_grad(w, s);
     if (!gy || n != sizes[i]) {
       tqt_diag_fail(d, TQT_STATUS_INVALID, "retrain: output '%s' changed size", g->outputs[i].name);
       return NAN;
@@ -298,9 +361,11 @@ static double train_loss(struct train *t, const float *const *teacher, const siz
   return loss;
 }
 
-/* Backward over the nodes of the current sample; parameter gradients add to params[].grad. */
-static int train_backward(struct train *t) {
-  struct tqt_diag *d = t->d;
+/* Backward over the nodes of the worker's sample: parameter gradients into w->grad, the nodes
+ * the gradient stopped at into w->stopped. */
+static int train_backward(struct train_worker *w, struct tqt_diag *d) {
+  struct train *t = w->t;
+  struct train_slot *slots = w->slots;
   const struct tqt_rt_tensor *xs[64], *ys[16];
   float *gxs[64];
   const float *gys[16];
@@ -310,13 +375,13 @@ static int train_backward(struct train *t) {
     bool any = false;
     for (size_t k = 0; k < n->n_outputs && k < 16; k++) {
       size_t s = tn->out[k];
-      gys[k] = s != SIZE_MAX && t->slots[s].grad_live ? t->slots[s].grad : NULL;
-      ys[k] = s != SIZE_MAX && t->slots[s].recorded ? &t->slots[s].v.t : NULL;
+      gys[k] = s != SIZE_MAX && slots[s].grad_live ? slots[s].grad : NULL;
+      ys[k] = s != SIZE_MAX && slots[s].recorded ? &slots[s].v.t : NULL;
       any |= gys[k] != NULL;
     }
     if (!any || tn->kind == TRAIN_NODE_SKIP) continue;
     if (tn->kind == TRAIN_NODE_STOP) {
-      if (strcmp(n->op_type, "DequantizeLinear")) train_report_stop(t, n);
+      if (strcmp(n->op_type, "DequantizeLinear")) w->stopped[i] = true;
       continue;
     }
     if (tn->kind == TRAIN_NODE_FQ || tn->kind == TRAIN_NODE_WEIGHT) {
@@ -328,32 +393,32 @@ static int train_backward(struct train *t) {
       const float *x = tn->wfloat;
       float *gx = NULL;
       if (tn->kind == TRAIN_NODE_FQ) {
-        if (tn->x_slot == SIZE_MAX || !t->slots[tn->x_slot].recorded) continue;
-        x = t->slots[tn->x_slot].v.t.data;
-        if (!t->slots[tn->x_slot].constant && t->slots[tn->x_slot].produced)
-          gx = train_grad(t, tn->x_slot);
+        if (tn->x_slot == SIZE_MAX || !slots[tn->x_slot].recorded) continue;
+        x = slots[tn->x_slot].v.t.data;
+        if (!slots[tn->x_slot].constant && slots[tn->x_slot].produced)
+          gx = train_grad(w, tn->x_slot);
       }
       double g = tqt_train_fake_quant_grad(x, gys[0], gx, count, s, lo, hi);
-      if (tn->param != SIZE_MAX) t->params[tn->param].grad += g;
+      if (tn->param != SIZE_MAX) w->grad[tn->param] += g;
       continue;
     }
     if (n->n_inputs > 64 || n->n_outputs > 16) {
-      train_report_stop(t, n);
+      w->stopped[i] = true;
       continue;
     }
     for (size_t k = 0; k < n->n_inputs; k++) {
       size_t s = tn->in[k];
-      xs[k] = s != SIZE_MAX && t->slots[s].recorded ? &t->slots[s].v.t : NULL;
+      xs[k] = s != SIZE_MAX && slots[s].recorded ? &slots[s].v.t : NULL;
       gxs[k] = NULL;
-      if (s == SIZE_MAX || !xs[k] || t->slots[s].constant || xs[k]->dtype != TQT_DTYPE_FLOAT)
+      if (s == SIZE_MAX || !xs[k] || slots[s].constant || xs[k]->dtype != TQT_DTYPE_FLOAT)
         continue;
       /* Graph inputs need no gradient; values some node produces do. */
-      if (!t->slots[s].produced) continue;
-      if (!(gxs[k] = train_grad(t, s))) return TRAIN_NOMEM(d), -1;
+      if (!slots[s].produced) continue;
+      if (!(gxs[k] = train_grad(w, s))) return TRAIN_NOMEM(d), -1;
     }
     int rc = tqt_train_backward(n, xs, n->n_inputs, ys, n->n_outputs, gys, gxs, d);
     if (rc < 0) return -1;
-    if (rc > 0) train_report_stop(t, n);
+    if (rc > 0) w->stopped[i] = true;
   }
   return 0;
 }
@@ -380,42 +445,94 @@ static void train_apply_exponents(struct train *t, bool *changed) {
   }
 }
 
-/* The mean loss over the samples which[0 .. count) with the current exponents (forward only). */
-static enum tqt_status train_eval(struct train *t, struct tqt_dataset *ds, struct tqt_value *values,
-                                  const struct tqt_value **ptrs, size_t n_in, float **teacher,
-                                  size_t n_out, const size_t *sizes, const size_t *which,
-                                  size_t count, double *out) {
-  enum tqt_status st;
-  double sum = 0;
-  for (size_t w = 0; w < count; w++) {
-    size_t s = which[w];
-    for (size_t k = 0; k < t->n_slots; k++) {
-      t->slots[k].grad_live = false;
-      if (!t->slots[k].constant) t->slots[k].recorded = false;
-    }
-    if ((st = tqt_dataset_sample(ds, s, values, t->d)) != TQT_STATUS_OK ||
-        (st = tqt_interp_run(t->in, ptrs, n_in, t->d)) != TQT_STATUS_OK)
-      return st;
-    double l = train_loss(t, (const float *const *)&teacher[s * n_out], sizes, t->d);
-    if (isnan(l) && t->d->status) return t->d->status;
-    sum += l;
+/* Sample which[item] on a worker: forward, the loss, and backward when the pass trains. */
+static enum tqt_status train_sample(void *ctx, size_t worker, size_t item, struct tqt_diag *d) {
+  struct train *t = ctx;
+  struct train_worker *w = &t->workers[worker];
+  struct tqt_sample_worker *sw = &t->sw[worker];
+  size_t s = t->which[item];
+  for (size_t k = 0; k < t->n_slots; k++) {
+    w->slots[k].grad_live = false;
+    if (!w->slots[k].constant) w->slots[k].recorded = false;
   }
-  *out = sum / (double)count;
+  enum tqt_status st;
+  if ((st = tqt_dataset_sample(t->ds[worker], s, sw->values, d)) != TQT_STATUS_OK ||
+      (st = tqt_interp_run(sw->in, sw->ptrs, t->n_in, d)) != TQT_STATUS_OK)
+    return st;
+  w->loss = train_loss(w, (const float *const *)&t->teacher[s * t->n_out], t->sizes, d);
+  if (isnan(w->loss) && d->status) return d->status;
+  if (!t->backward) return TQT_STATUS_OK;
+  memset(w->grad, 0, t->n_params * sizeof *w->grad);
+  return train_backward(w, d) ? d->status : TQT_STATUS_OK;
+}
+
+/* In sample order: the sample's loss and gradients add up, its stops are reported. */
+static enum tqt_status train_sample_commit(void *ctx, size_t worker, size_t item,
+                                           struct tqt_diag *d) {
+  (void)item;
+  (void)d;
+  struct train *t = ctx;
+  struct train_worker *w = &t->workers[worker];
+  t->pass_loss += w->loss;
+  for (size_t k = 0; t->backward && k < t->n_params; k++) t->params[k].grad += w->grad[k];
+  for (size_t i = t->n_nodes; i-- > 0;)
+    if (w->stopped[i]) {
+      w->stopped[i] = false;
+      train_report_stop(t, t->nodes[i].n);
+    }
+  return TQT_STATUS_OK;
+}
+
+/* The samples which[0 .. count) through the current model on the workers: their summed loss,
+ * and with backward their gradients added to params[].grad. */
+static enum tqt_status train_pass(struct train *t, const size_t *which, size_t count,
+                                  bool backward, double *loss) {
+  t->which = which;
+  t->backward = backward;
+  t->pass_loss = 0;
+  enum tqt_status st = tqt_parallel_run(count, t->n_workers, train_sample, train_sample_commit, t,
+                                        t->d);
+  *loss = t->pass_loss;
+  return st;
+}
+
+/* Sample item of the float model (t->sw: its workers): the teacher's outputs. */
+static enum tqt_status train_teach(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  struct train *t = ctx;
+  struct tqt_sample_worker *sw = &t->sw[worker];
+  enum tqt_status st;
+  if ((st = tqt_dataset_sample(sw->ds, s, sw->values, d)) != TQT_STATUS_OK ||
+      (st = tqt_interp_run(sw->in, sw->ptrs, t->n_in, d)) != TQT_STATUS_OK)
+    return st;
+  for (size_t k = 0; k < t->n_out; k++) {
+    const struct tqt_value *v = tqt_interp_output(sw->in, k);
+    if (v->kind != TQT_VALUE_KIND_TENSOR || v->t.dtype != TQT_DTYPE_FLOAT) continue;
+    size_t n = (size_t)tqt_rt_numel(&v->t);
+    if (!(t->teacher[s * t->n_out + k] = malloc((n + 1) * sizeof(float)))) return TRAIN_NOMEM(d);
+    memcpy(t->teacher[s * t->n_out + k], v->t.data, n * sizeof(float));
+  }
+  return TQT_STATUS_OK;
+}
+
+static enum tqt_status train_teach_commit(void *ctx, size_t worker, size_t s, struct tqt_diag *d) {
+  (void)s;
+  (void)d;
+  struct train *t = ctx;
+  for (size_t k = 0; k < t->n_out; k++) {
+    const struct tqt_value *v = tqt_interp_output(t->sw[worker].in, k);
+    if (v->kind == TQT_VALUE_KIND_TENSOR && v->t.dtype == TQT_DTYPE_FLOAT)
+      t->sizes[k] = (size_t)tqt_rt_numel(&v->t);
+  }
   return TQT_STATUS_OK;
 }
 
 enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_model *m,
                                      const char *const *specs, size_t n_specs,
                                      const struct tqt_train_options *o, struct tqt_diag *d) {
-  struct train t = {.p = p, .fm = m, .o = o, .d = d};
+  struct train t = {.p = p, .fm = m, .o = o, .d = d,
+                    .n_workers = o->threads > 1 ? (size_t)o->threads : 1};
   enum tqt_status st = TQT_STATUS_OK;
-  struct tqt_interp *fin = NULL;
-  struct tqt_dataset *ds = NULL;
-  struct tqt_value *values = NULL;
-  const struct tqt_value **ptrs = NULL;
-  const struct tqt_value_info **infos = NULL;
-  float **teacher = NULL;
-  size_t *sizes = NULL, *order = NULL, *held = NULL, count = 0, n_out = 0, n_in = 0;
+  size_t *order = NULL, *held = NULL, count = 0;
   tqt_name_map_init(&t.reported_names);
   tqt_name_map_init(&t.slot_index);
   /* Parameters: one log2 t per scale group of activations and per-tensor weights. Groups with a
@@ -463,32 +580,24 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     double e = p->tensors[t.params[i].root].exponent;
     if (!(t.params[i].theta > e - 1 && t.params[i].theta <= e)) t.params[i].theta = e - 0.5;
   }
-  /* The teacher: the float model's outputs of every sample. */
-  struct tqt_interp_options fo = {.threads = o->threads};
-  if ((st = tqt_interp_create((struct tqt_model *)m, &fo, &fin, d)) != TQT_STATUS_OK) goto done;
-  n_in = tqt_interp_input_count(fin);
-  n_out = tqt_interp_output_count(fin);
-  values = calloc(n_in + 1, sizeof *values);
-  ptrs = calloc(n_in + 1, sizeof *ptrs);
-  infos = calloc(n_in + 1, sizeof *infos);
-  sizes = calloc(n_out + 1, sizeof *sizes);
-  if (!values || !ptrs || !infos || !sizes) {
+  /* The teacher: the float model's outputs of every sample, on the workers (t.sw for now). */
+  struct tqt_interp_options fo = {.threads = 1};
+  if ((st = tqt_sample_workers_create((struct tqt_model *)m, &fo, NULL, t.n_workers, specs, n_specs,
+                                      p->preprocess, &t.sw, &t.n_in, d)) != TQT_STATUS_OK)
+    goto done;
+  t.n_out = tqt_interp_output_count(t.sw[0].in);
+  if (!(t.sizes = calloc(t.n_out + 1, sizeof *t.sizes)) ||
+      !(t.ds = calloc(t.n_workers, sizeof *t.ds))) {
     st = TRAIN_NOMEM(d);
     goto done;
   }
-  for (size_t i = 0; i < n_in; i++) {
-    ptrs[i] = &values[i];
-    infos[i] = tqt_interp_input_info(fin, i);
-  }
-  if ((st = tqt_dataset_open(specs, n_specs, infos, n_in, p->preprocess, &ds, d)) != TQT_STATUS_OK)
-    goto done;
-  count = tqt_dataset_count(ds);
+  count = tqt_dataset_count(t.sw[0].ds);
   if (o->max_samples && o->max_samples < count) count = o->max_samples;
   if (!count) {
     st = tqt_diag_fail(d, TQT_STATUS_INVALID, "retrain: no samples");
     goto done;
   }
-  if (!(teacher = calloc(count * n_out + 1, sizeof *teacher)) ||
+  if (!(t.teacher = calloc(count * t.n_out + 1, sizeof *t.teacher)) ||
       !(order = malloc(count * sizeof *order)) || !(held = malloc(count * sizeof *held))) {
     st = TRAIN_NOMEM(d);
     goto done;
@@ -505,23 +614,15 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
   }
   const size_t *judged = n_held ? held : order; /* the training samples when none is held out */
   size_t n_judged = n_held ? n_held : n_train;
-  for (size_t s = 0; s < count; s++) {
-    if ((st = tqt_dataset_sample(ds, s, values, d)) != TQT_STATUS_OK ||
-        (st = tqt_interp_run(fin, ptrs, n_in, d)) != TQT_STATUS_OK)
-      goto done;
-    for (size_t k = 0; k < n_out; k++) {
-      const struct tqt_value *v = tqt_interp_output(fin, k);
-      if (v->kind != TQT_VALUE_KIND_TENSOR || v->t.dtype != TQT_DTYPE_FLOAT) continue;
-      sizes[k] = (size_t)tqt_rt_numel(&v->t);
-      if (!(teacher[s * n_out + k] = malloc((sizes[k] + 1) * sizeof(float)))) {
-        st = TRAIN_NOMEM(d);
-        goto done;
-      }
-      memcpy(teacher[s * n_out + k], v->t.data, sizes[k] * sizeof(float));
-    }
+  if ((st = tqt_parallel_run(count, t.n_workers, train_teach, train_teach_commit, &t, d)) !=
+      TQT_STATUS_OK)
+    goto done;
+  for (size_t k = 0; k < t.n_workers; k++) { /* the datasets stay for training */
+    t.ds[k] = t.sw[k].ds;
+    t.sw[k].ds = NULL;
   }
-  tqt_interp_destroy(fin);
-  fin = NULL;
+  tqt_sample_workers_destroy(t.sw, t.n_workers);
+  t.sw = NULL;
   if ((st = train_setup_model(&t)) != TQT_STATUS_OK) goto done;
   /* The best exponents so far (by the loss over all samples, the static ones first): training
    * never returns thresholds worse on the calibration data than it started from. */
@@ -532,9 +633,8 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
     goto done;
   }
   for (size_t i = 0; i < p->n_tensors; i++) best[i] = p->tensors[i].exponent;
-  if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, judged, n_judged,
-                       &best_loss)) != TQT_STATUS_OK)
-    goto done_best;
+  if ((st = train_pass(&t, judged, n_judged, false, &best_loss)) != TQT_STATUS_OK) goto done_best;
+  best_loss /= (double)n_judged;
   if (d->verbosity != TQT_VERBOSITY_QUIET)
     fprintf(stderr, "retrain: %zu samples train, %zu %s; static thresholds: loss %.6g\n", n_train,
             n_judged, n_held ? "held out judge the epochs" : "(the same) judge the epochs",
@@ -553,27 +653,11 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
       order[j] = tmp;
     }
     double epoch_loss = 0;
-    size_t in_batch = 0;
-    for (size_t i = 0; i < n_train; i++) {
-      size_t s = order[i];
-      for (size_t k = 0; k < t.n_slots; k++) {
-        t.slots[k].grad_live = false;
-        if (!t.slots[k].constant) t.slots[k].recorded = false;
-      }
-      if ((st = tqt_dataset_sample(ds, s, values, d)) != TQT_STATUS_OK ||
-          (st = tqt_interp_run(t.in, ptrs, n_in, d)) != TQT_STATUS_OK)
-        goto done_best;
-      double l = train_loss(&t, (const float *const *)&teacher[s * n_out], sizes, d);
-      if (isnan(l) && d->status) {
-        st = d->status;
-        goto done_best;
-      }
+    for (size_t i = 0; i < n_train; i += batch) {
+      size_t in_batch = n_train - i < batch ? n_train - i : batch;
+      double l;
+      if ((st = train_pass(&t, order + i, in_batch, true, &l)) != TQT_STATUS_OK) goto done_best;
       epoch_loss += l;
-      if (train_backward(&t)) {
-        st = d->status;
-        goto done_best;
-      }
-      if (++in_batch < batch && i + 1 < n_train) continue;
       /* Adam on the mean gradient of the batch. */
       step++;
       double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -586,7 +670,6 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
         pr->theta -= o->lr * mh / (sqrt(vh) + eps);
         pr->grad = 0;
       }
-      in_batch = 0;
       bool changed;
       train_apply_exponents(&t, &changed);
       if (changed) {
@@ -595,9 +678,8 @@ enum tqt_status tqt_train_thresholds(struct tqt_quant_plan *p, const struct tqt_
       }
     }
     double loss;
-    if ((st = train_eval(&t, ds, values, ptrs, n_in, teacher, n_out, sizes, judged, n_judged,
-                         &loss)) != TQT_STATUS_OK)
-      goto done_best;
+    if ((st = train_pass(&t, judged, n_judged, false, &loss)) != TQT_STATUS_OK) goto done_best;
+    loss /= (double)n_judged;
     if (loss < best_loss) {
       best_loss = loss;
       best_epoch = ep + 1;
@@ -624,16 +706,13 @@ done_best:
   free(best);
 done:
   train_teardown_model(&t);
-  tqt_interp_destroy(fin);
-  tqt_dataset_close(ds);
-  for (size_t i = 0; teacher && i < count * n_out; i++) free(teacher[i]);
-  free(teacher);
+  for (size_t i = 0; t.teacher && i < count * t.n_out; i++) free(t.teacher[i]);
+  free(t.teacher);
+  for (size_t k = 0; t.ds && k < t.n_workers; k++) tqt_dataset_close(t.ds[k]);
+  free(t.ds);
   free(order);
   free(held);
-  free(sizes);
-  free(values);
-  free(ptrs);
-  free(infos);
+  free(t.sizes);
   free(t.param_of);
   free(t.params);
   tqt_name_map_free(&t.reported_names);

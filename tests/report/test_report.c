@@ -288,7 +288,7 @@ static bool test_stats_file_round_trip_gives_the_same_thresholds(void) {
   CHECK(m1 && m2);
   struct tqt_quant_plan *p1 = calibrated(m1, &o, true, &d), *p2 = calibrated(m2, &o, false, &d);
   CHECK(p1 && p2);
-  CHECK(tqt_quant_plan_finish(p1, m1, &o, &d) == TQT_STATUS_OK);
+  CHECK(tqt_quant_plan_finish(p1, m1, &o, 1, &d) == TQT_STATUS_OK);
   struct tqt_stats_source src = {.plan = p1, .float_model = m1, .options = &o, .model_path = "small"};
   json_t *stats = NULL;
   CHECK(tqt_stats_build(&src, &stats, &d) == TQT_STATUS_OK);
@@ -308,7 +308,7 @@ static bool test_stats_file_round_trip_gives_the_same_thresholds(void) {
   const char *const paths[1] = {path};
   CHECK(tqt_stats_merge_files(p2, m2, paths, 1, &d) == TQT_STATUS_OK);
   CHECK(p2->samples == p1->samples && p2->samples == 8);
-  CHECK(tqt_quant_plan_finish(p2, m2, &o, &d) == TQT_STATUS_OK);
+  CHECK(tqt_quant_plan_finish(p2, m2, &o, 2, &d) == TQT_STATUS_OK);
   for (size_t i = 0; i < p1->n_tensors; i++) {
     CHECK(!strcmp(p1->tensors[i].name, p2->tensors[i].name));
     CHECK(p1->tensors[i].threshold == p2->tensors[i].threshold);
@@ -329,7 +329,7 @@ static bool test_fixpoint_shifts_follow_the_exponents(void) {
   struct tqt_model *m = small_model(7);
   CHECK(m);
   struct tqt_quant_plan *p = calibrated(m, &o, true, &d);
-  CHECK(p && tqt_quant_plan_finish(p, m, &o, &d) == TQT_STATUS_OK);
+  CHECK(p && tqt_quant_plan_finish(p, m, &o, 1, &d) == TQT_STATUS_OK);
   json_t *fix = NULL;
   CHECK(tqt_fixpoint_build(p, m, NULL, &fix, &d) == TQT_STATUS_OK);
   const json_t *layers = json_object_get(fix, "layers");

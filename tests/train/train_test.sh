@@ -3,7 +3,8 @@
 # same samples): the output SQNR against the float model on other inputs must be higher with
 # 4-bit weights (the bundled LeNet, generated nets) and no lower with 8-bit ones, from max and
 # from 3sd weights; on LeNet the test accuracy must be at least as high; ONNX Runtime must run
-# every retrained model bit for bit as onnx-tqt does; the same seed gives the same model; a PRelu
+# every retrained model bit for bit as onnx-tqt does; the same seed gives the same model, for any
+# number of threads; a PRelu
 # net trains through its PRelu. Ends with "train: N passed, N failed".
 # Usage: train_test.sh ONNX_TQT GEN_MODELS REPO_DIR
 set -u
@@ -74,6 +75,15 @@ done
 quantize lenet-again "$mnist/lenet.onnx" "$mnist/test_images.npy" --calib "$mnist/calib.npy" \
   --wbits 4 --retrain --seed 1 && cmp -s "$dir/lenet-again.onnx" "$dir/lenet-w4-max-retrain.onnx" &&
   ok "same seed, same model" || not_ok "same seed, same model"
+# the samples of a batch spread over --threads workers, their gradients summed in sample order:
+# the same model for 1, 2 and 3 threads (the default above: the cores)
+for t in 1 3; do
+  quantize "lenet-threads$t" "$mnist/lenet.onnx" "$mnist/test_images.npy" --calib "$mnist/calib.npy" \
+    --wbits 4 --retrain --seed 1 --threads "$t"
+done
+cmp -s "$dir/lenet-threads1.onnx" "$dir/lenet-w4-max-retrain.onnx" &&
+  cmp -s "$dir/lenet-threads3.onnx" "$dir/lenet-w4-max-retrain.onnx" &&
+  ok "--threads 1 and 3 retrain to the same model" || not_ok "--threads 1 and 3 retrain to the same model"
 if quantize lenet-kl "$mnist/lenet.onnx" "$mnist/test_images.npy" --calib "$mnist/calib.npy" \
   --wbits 4 --retrain --retrain-loss kl; then
   compare "lenet w4 KL loss" "$dir/float-out/logits.npy" "lenet-w4-max-static" "lenet-kl" 0

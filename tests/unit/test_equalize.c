@@ -153,7 +153,7 @@ static void test_equalize_scales_small_channels_exactly(void **state) {
   struct tqt_quant_plan *p = NULL;
   assert_int_equal(tqt_quant_plan_build(m, &o, &p, &d), TQT_STATUS_OK);
   struct tqt_quant_equalization *q = NULL;
-  assert_int_equal(tqt_quant_equalize(p, m, &o, specs, 1, 0, 1, &q, &d), TQT_STATUS_OK);
+  assert_int_equal(tqt_quant_equalize(p, m, &o, specs, 1, 0, 2, &q, &d), TQT_STATUS_OK);
   assert_non_null(q);
   /* channels 1..5 of Conv a are 2^-1 .. 2^-5 of channel 0: scaled up; y is a graph output (its
    * producer stays), and Conv b's and the BatchNormalization's outputs are already even */
