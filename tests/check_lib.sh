@@ -40,3 +40,7 @@ not_ok() {
   echo "not ok - $1"
   failed=$((failed + 1))
 }
+# verdict NAME: ok NAME when the command just before succeeded, else not_ok NAME.
+verdict() {
+  if [ $? -eq 0 ]; then ok "$1"; else not_ok "$1"; fi
+}

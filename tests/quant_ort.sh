@@ -13,14 +13,16 @@ trap 'rm -rf "$dir"' EXIT
 
 # check NAME MODEL INPUT COMPARE_MODE [onnx-tqt options...]; the conversion's stderr (warnings,
 # summary) in $dir/NAME.err. INPUT is one argument of `onnx-tqt run`, or several separated by
-# spaces (NAME=FILE.npy each).
+# spaces (NAME=FILE.npy each). ONNX Runtime must also have turned every Conv, Gemm and MatMul
+# that onnx-tqt quantized (data and weight from DequantizeLinear) into an integer kernel.
 check() {
   local name=$1 model=$2 input=$3 mode=$4
   shift 4
   # shellcheck disable=SC2086 # INPUT: one word per input
   if "$tqt" "$model" "$dir/$name.onnx" "$@" 2>"$dir/$name.err" &&
      "$tqt" run -q -o "$dir/$name-out" "$dir/$name.onnx" $input &&
-     node "$repo/tests/ort/ort_batch.js" "$dir/$name.onnx" $input --compare "$dir/$name-out" $mode; then
+     node "$repo/tests/ort/ort_batch.js" "$dir/$name.onnx" $input --compare "$dir/$name-out" $mode &&
+     node "$repo/tests/ort/ort_kernels.js" "$dir/$name.onnx" --unfused; then
     ok "$name"
   else
     cat "$dir/$name.err"
@@ -31,6 +33,16 @@ check() {
 # sqnr FLOAT_MODEL QUANTIZED INPUT OUTPUT: the output's SQNR in dB as `onnx-tqt compare` gives it
 sqnr() {
   "$tqt" compare -q "$1" "$2" --data "$3" | sed -n "s/^output '$4':.* SQNR \([-0-9.]*\) dB.*/\1/p"
+}
+# q_count MODEL: its number of QuantizeLinear nodes
+q_count() { "$tqt" info "$1" | awk '$1 == "QuantizeLinear" { n = $2 } END { print n + 0 }'; }
+# gain FLOAT_MODEL A B INPUT OUTPUT MARGIN: prints OUTPUT's SQNR in the quantized models $dir/A.onnx
+# and $dir/B.onnx; succeeds when A's is at least MARGIN dB above B's
+gain() {
+  local a b
+  a=$(sqnr "$1" "$dir/$2.onnx" "$4" "$5") b=$(sqnr "$1" "$dir/$3.onnx" "$4" "$5")
+  echo "# $2: output '$5' SQNR $a dB; $3: $b dB"
+  at_least "$a" "$b" "$6"
 }
 # at_least A B MARGIN: whether A and B are numbers and A >= B + MARGIN
 at_least() {
@@ -55,6 +67,13 @@ accuracy() {
 }
 check lenet "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized --calib "$mnist/calib.npy"
 accuracy lenet "$mnist/lenet.onnx" "$mnist/test_labels.npy" "$mnist/test_images.npy"
+# signed activations in int8 with zero point 0 instead of uint8 with 128: other bytes, the same
+# values
+check lenet-int8-activations "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --int8-activations
+! cmp -s "$dir/lenet.onnx" "$dir/lenet-int8-activations.onnx" &&
+  cmp "$dir/lenet-out/logits.npy" "$dir/lenet-int8-activations-out/logits.npy"
+verdict "lenet --int8-activations: the same outputs as uint8 with zero point 128"
 check lenet-per-tensor "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
   --calib "$mnist/calib.npy" --per-tensor
 check lenet-4bit-weights "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
@@ -65,23 +84,16 @@ check lenet-4bit-weights "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantize
 # ours in the last bit, so this one is compared within 2 % of the output range, not bit for bit.
 check lenet-head-excluded "$mnist/lenet.onnx" "$mnist/test_images.npy" "--max-rel 2e-2" \
   --calib "$mnist/calib.npy" --exclude-nodes '/fc[0-9]/' --exclude-op-types MaxPool
-if "$tqt" info "$dir/lenet-head-excluded.onnx" | grep -q "QuantizeLinear" &&
-   [ "$("$tqt" info "$dir/lenet-head-excluded.onnx" | awk '$1 == "QuantizeLinear" { print $2 }')" -lt \
-     "$("$tqt" info "$dir/lenet.onnx" | awk '$1 == "QuantizeLinear" { print $2 }')" ]; then
-  ok "excluded nodes have fewer QuantizeLinear"
-else
-  not_ok "excluded nodes have fewer QuantizeLinear"
-fi
+[ "$(q_count "$dir/lenet-head-excluded.onnx")" -gt 0 ] &&
+  [ "$(q_count "$dir/lenet-head-excluded.onnx")" -lt "$(q_count "$dir/lenet.onnx")" ]
+verdict "excluded nodes have fewer QuantizeLinear"
 # --strip: the int8 model back to float runs in ONNX Runtime as in onnx-tqt, at float accuracy
-if "$tqt" -q --strip "$dir/lenet.onnx" "$dir/lenet-stripped.onnx" &&
-   ! "$tqt" info "$dir/lenet-stripped.onnx" | grep -q QuantizeLinear &&
-   "$tqt" run -q -o "$dir/stripped-out" "$dir/lenet-stripped.onnx" "$mnist/test_images.npy" &&
-   node "$repo/tests/ort/ort_batch.js" "$dir/lenet-stripped.onnx" "$mnist/test_images.npy" \
-     --compare "$dir/stripped-out" --max-rel 1e-5; then
-  ok "strip the int8 lenet back to float"
-else
-  not_ok "strip the int8 lenet back to float"
-fi
+"$tqt" -q --strip "$dir/lenet.onnx" "$dir/lenet-stripped.onnx" &&
+  ! "$tqt" info "$dir/lenet-stripped.onnx" | grep -q QuantizeLinear &&
+  "$tqt" run -q -o "$dir/stripped-out" "$dir/lenet-stripped.onnx" "$mnist/test_images.npy" &&
+  node "$repo/tests/ort/ort_batch.js" "$dir/lenet-stripped.onnx" "$mnist/test_images.npy" \
+    --compare "$dir/stripped-out" --max-rel 1e-5
+verdict "strip the int8 lenet back to float"
 
 "$gen" mixnet "$dir/mixnet-float.onnx" && "$gen" input "$dir/mix_in.npy" 32,3,16,16 5 &&
   "$gen" resnet18 "$dir/r18.onnx" && "$gen" resnet18 "$dir/r18bn.onnx" --bn &&
@@ -97,12 +109,9 @@ node -e "const t = require(process.argv[1]), x = t.loadTensorFile(process.argv[2
   "$repo/tests/ort/tensor_io.js" "$dir/mix_in.npy" "$dir/mix_nan.npy" || not_ok "write NaN input"
 check mixnet-nan "$dir/mixnet-float.onnx" "$dir/mix_nan.npy" --quantized --calib "$dir/mix_nan.npy"
 nan_warn="5 of 24576 calibration values are NaN or infinite"
-if [ "$(grep -c "calibration values are NaN" "$dir/mixnet-nan.err")" = 1 ] &&
-   grep -q "warning: tensor 'input' (at node .*): $nan_warn" "$dir/mixnet-nan.err"; then
-  ok "mixnet-nan: one warning names the input and counts its NaN and inf"
-else
-  not_ok "mixnet-nan: one warning names the input and counts its NaN and inf"
-fi
+[ "$(grep -c "calibration values are NaN" "$dir/mixnet-nan.err")" = 1 ] &&
+  grep -q "warning: tensor 'input' (at node .*): $nan_warn" "$dir/mixnet-nan.err"
+verdict "mixnet-nan: one warning names the input and counts its NaN and inf"
 check resnet18 "$dir/r18.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
 check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy"
 # a skip connection read by a Concat and by another Conv: it keeps its own scale by default
@@ -111,14 +120,8 @@ check resnet18-unfused-bn "$dir/r18bn.onnx" "$dir/r18_in.npy" --quantized --cali
 check skipcat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy"
 check skipcat-align-concat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quantized --calib "$dir/skip_in.npy" \
   --align-concat
-own=$(sqnr "$dir/skipcat-float.onnx" "$dir/skipcat.onnx" "$dir/skip_in.npy" skip)
-shared=$(sqnr "$dir/skipcat-float.onnx" "$dir/skipcat-align-concat.onnx" "$dir/skip_in.npy" skip)
-echo "# skipcat: the skip reader's output SQNR $own dB with its own scale, $shared dB sharing the Concat's"
-if at_least "$own" "$shared" 6; then
-  ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
-else
-  not_ok "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
-fi
+gain "$dir/skipcat-float.onnx" skipcat skipcat-align-concat "$dir/skip_in.npy" skip 6
+verdict "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
 # channel equalization: a DenseNet's small channels scaled up where they are made and divided
 # back at the BatchNormalization after the Concat (auto: kept since it measures better)
 "$gen" densecat "$dir/dense-float.onnx" && "$gen" input "$dir/dense_in.npy" 32,3,16,16 7 ||
@@ -127,17 +130,21 @@ check densecat "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized --calib "
   --stats "$dir/dense.json"
 check densecat-equalize-off "$dir/dense-float.onnx" "$dir/dense_in.npy" --quantized \
   --calib "$dir/dense_in.npy" --equalize off
-on=$(sqnr "$dir/dense-float.onnx" "$dir/densecat.onnx" "$dir/dense_in.npy" y)
-off=$(sqnr "$dir/dense-float.onnx" "$dir/densecat-equalize-off.onnx" "$dir/dense_in.npy" y)
-echo "# densecat: output SQNR $on dB equalized, $off dB without"
-if at_least "$on" "$off" 6 &&
-   node -e "const e = require(process.argv[1]).summary.equalization;
-     process.exit(e.kept && e.scaled_channels > 0 && e.output_sqnr_with_db > e.output_sqnr_without_db ? 0 : 1)" \
-     "$dir/dense.json"; then
-  ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
-else
-  not_ok "densecat: equalization kept by measurement, >= 6 dB better at the output"
-fi
+gain "$dir/dense-float.onnx" densecat densecat-equalize-off "$dir/dense_in.npy" y 6 &&
+  node -e "const e = require(process.argv[1]).summary.equalization;
+    process.exit(e.kept && e.scaled_channels > 0 && e.output_sqnr_with_db > e.output_sqnr_without_db ? 0 : 1)" \
+    "$dir/dense.json"
+verdict "densecat: equalization kept by measurement, >= 6 dB better at the output"
+# calibration, the measuring runs and the thresholds spread over --threads workers (default: the
+# cores): equalization, the exponent search and bias correction all ran here; the same bytes
+for t in 1 2 3; do
+  "$tqt" -q "$dir/dense-float.onnx" "$dir/dense-t$t.onnx" --calib "$dir/dense_in.npy" --threads "$t" \
+    --stats "$dir/dense-t$t.json"
+done
+cmp "$dir/dense-t1.onnx" "$dir/dense-t2.onnx" && cmp "$dir/dense-t1.onnx" "$dir/dense-t3.onnx" &&
+  cmp "$dir/dense-t1.json" "$dir/dense-t2.json" && cmp "$dir/dense-t1.json" "$dir/dense-t3.json" &&
+  cmp "$dir/dense-t1.onnx" "$dir/densecat.onnx"
+verdict "densecat: --threads 1, 2 and 3 (and the default) write the same model and statistics"
 # decomposed HardSwish and an affine between Convs: one QuantizeLinear per chain instead of one
 # per step, and a smaller error at the output (--split-chains quantizes every step)
 "$gen" hswish "$dir/hswish-float.onnx" && "$gen" input "$dir/hs_in.npy" 32,3,16,16 9 ||
@@ -145,17 +152,10 @@ fi
 check hswish "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir/hs_in.npy"
 check hswish-split "$dir/hswish-float.onnx" "$dir/hs_in.npy" --quantized --calib "$dir/hs_in.npy" \
   --split-chains
-q_count() { "$tqt" info "$1" | awk '$1 == "QuantizeLinear" { print $2 }'; }
-chained=$(sqnr "$dir/hswish-float.onnx" "$dir/hswish.onnx" "$dir/hs_in.npy" y)
-split=$(sqnr "$dir/hswish-float.onnx" "$dir/hswish-split.onnx" "$dir/hs_in.npy" y)
 qc=$(q_count "$dir/hswish.onnx") qs=$(q_count "$dir/hswish-split.onnx")
-echo "# hswish: $qc QuantizeLinear, output SQNR $chained dB; split: $qs, $split dB"
-if [ "${qc:-99}" -lt "${qs:-0}" ] &&
-   at_least "$chained" "$split" 3; then
-  ok "hswish: chains quantized once, >= 3 dB better at the output than split"
-else
-  not_ok "hswish: chains quantized once, >= 3 dB better at the output than split"
-fi
+echo "# hswish: $qc QuantizeLinear; split: $qs"
+gain "$dir/hswish-float.onnx" hswish hswish-split "$dir/hs_in.npy" y 3 && [ "${qc:-99}" -lt "${qs:-0}" ]
+verdict "hswish: chains quantized once, >= 3 dB better at the output than split"
 # a decomposed RMSNorm on tokens of very different scales: one float island, quantized at its
 # end, >= 6 dB better than quantizing every step (whose mean square rounds the small tokens' away)
 "$gen" rmsnorm "$dir/rmsnorm-float.onnx" && "$gen" input "$dir/rms_in.npy" 64,1,10,32 12 ||
@@ -163,25 +163,16 @@ fi
 check rmsnorm "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized --calib "$dir/rms_in.npy"
 check rmsnorm-split "$dir/rmsnorm-float.onnx" "$dir/rms_in.npy" --quantized \
   --calib "$dir/rms_in.npy" --split-chains
-island=$(sqnr "$dir/rmsnorm-float.onnx" "$dir/rmsnorm.onnx" "$dir/rms_in.npy" y)
-split=$(sqnr "$dir/rmsnorm-float.onnx" "$dir/rmsnorm-split.onnx" "$dir/rms_in.npy" y)
-echo "# rmsnorm: output SQNR $island dB as an island, $split dB split"
-if at_least "$island" "$split" 6; then
-  ok "rmsnorm: one float island, >= 6 dB better at the output than split"
-else
-  not_ok "rmsnorm: one float island, >= 6 dB better at the output than split"
-fi
+gain "$dir/rmsnorm-float.onnx" rmsnorm rmsnorm-split "$dir/rms_in.npy" y 6
+verdict "rmsnorm: one float island, >= 6 dB better at the output than split"
 # a LayerNorm written out at opset 18 (ReduceMean's axes an input): fused into one
 # LayerNormalization, bit-exact in ONNX Runtime
 "$gen" layernorm "$dir/layernorm-float.onnx" && "$gen" input "$dir/ln_in.npy" 32,1,6,24 13 ||
   not_ok "generate the layernorm model"
 check layernorm "$dir/layernorm-float.onnx" "$dir/ln_in.npy" --quantized --calib "$dir/ln_in.npy"
-if [ "$("$tqt" info "$dir/layernorm.onnx" | awk '$1 == "LayerNormalization" { n = $2 } $1 == "ReduceMean" { r = 1 }
-       END { print (r ? "left" : n + 0) }')" = 1 ]; then
-  ok "layernorm: the opset-18 LayerNorm fused into one op"
-else
-  not_ok "layernorm: the opset-18 LayerNorm fused into one op"
-fi
+[ "$("$tqt" info "$dir/layernorm.onnx" | awk '$1 == "LayerNormalization" { n = $2 } $1 == "ReduceMean" { r = 1 }
+       END { print (r ? "left" : n + 0) }')" = 1 ]
+verdict "layernorm: the opset-18 LayerNorm fused into one op"
 # a model that int8 breaks (a Log of quantized band powers): it converts and runs as simulated,
 # and the conversion says that its outputs are far off; a model it does not break gets no such
 # warning
@@ -191,17 +182,11 @@ far="the quantized outputs are far from the float model's"
 check logpower "$dir/logpower-float.onnx" "$dir/lp_in.npy" "--max-rel 1e-5" --calib "$dir/lp_in.npy"
 lp_sqnr=$(sqnr "$dir/logpower-float.onnx" "$dir/logpower.onnx" "$dir/lp_in.npy" y)
 echo "# logpower: output SQNR $lp_sqnr dB; $(grep -c "$far" "$dir/logpower.err") warning"
-if grep -q "warning: $far: output SQNR" "$dir/logpower.err" &&
-   at_least 3 "$lp_sqnr" 0.001; then
-  ok "logpower: output SQNR below 3 dB, and the conversion warns"
-else
-  not_ok "logpower: output SQNR below 3 dB, and the conversion warns"
-fi
-if [ -s "$dir/densecat.onnx" ] && ! grep -q "$far" "$dir/densecat.err"; then
-  ok "densecat: no far-off warning"
-else
-  not_ok "densecat: no far-off warning"
-fi
+grep -q "warning: $far: output SQNR" "$dir/logpower.err" &&
+  at_least 3 "$lp_sqnr" 0.001
+verdict "logpower: output SQNR below 3 dB, and the conversion warns"
+[ -s "$dir/densecat.onnx" ] && ! grep -q "$far" "$dir/densecat.err"
+verdict "densecat: no far-off warning"
 # affines folded into Conv and Gemm by the passes, then quantized
 "$gen" affine "$dir/affine-float.onnx" && "$gen" input "$dir/aff_in.npy" 16,3,8,8 6 ||
   not_ok "generate the affine model"
@@ -236,11 +221,8 @@ done
 v13=$(vit_sqnr 13 "$dir/vit13.onnx") v17=$(vit_sqnr 17 "$dir/vit17.onnx")
 split=$(vit_sqnr 13 "$dir/vit13-split.onnx")
 echo "# vit: output SQNR opset 13 $v13 dB (every step quantized: $split dB), opset 17 $v17 dB"
-if at_least "$v13" "$v17" -1.5 && at_least "$v13" "$split" 6; then
-  ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
-else
-  not_ok "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
-fi
+at_least "$v13" "$v17" -1.5 && at_least "$v13" "$split" 6
+verdict "vit13: decomposed LayerNorm and GELU as float islands, within 1.5 dB of opset 17"
 # a BERT-like encoder (tests/models/make_encoder.py: token and position embeddings, attention
 # masked by adding (1 - mask) · m to the scores, m = -10000 at opset 13 and -3.4e38 at 17) naming
 # the group of a sequence's last token, which only attention that tells it from the padding
@@ -271,11 +253,8 @@ lns=$("$tqt" info "$dir/vit13-opset17.onnx" | awk '$1 == "LayerNormalization" { 
   END { print (r ? "ReduceMean left" : n + 0) }')
 fused=$(vit_sqnr 13 "$dir/vit13-opset17.onnx")
 echo "# vit13 --opset 17: $lns LayerNormalization, output SQNR $fused dB (opset-17 export: $v17 dB)"
-if [ "$lns" = 7 ] && at_least "$fused" "$v17" -0.5; then
-  ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
-else
-  not_ok "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
-fi
+[ "$lns" = 7 ] && at_least "$fused" "$v17" -0.5
+verdict "vit13 --opset 17: decomposed LayerNorms fused, as good as the opset-17 export"
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"
