@@ -4,7 +4,9 @@
 #      default conversion (with the exponent search, bias correction and channel equalization)
 #      against calibration alone, and the share of each;
 #   2. peak memory of calibration with 256 samples against 16;
-#   3. the int8 model against the float model in ONNX Runtime (one thread, same inputs).
+#   3. the int8 model against the float model in ONNX Runtime (one thread, same inputs);
+#   4. calibration and the default conversion at 1 and 2 threads (--threads), and calibration
+#      against ONNX Runtime running the same samples (issue #13).
 # Models: the bundled LeNet (256 calibration samples), a generated ResNet-18 (224x224), and the
 # transformers of tests/models (issue #20: a ViT and a BERT-like encoder, exported at opset 13
 # and 17; default conversion time, ONNX Runtime int8 against float).
@@ -84,3 +86,24 @@ for opset in 13 17; do
       printf "%-9s default conversion %.1f s; ONNX Runtime, one thread: float %.3f ms, int8 %.3f ms per sample: int8/float %.2f\n", n, c, f, q, q / f }'
   done
 done
+# --threads (issue #13): calibration samples, the measuring runs and the thresholds spread over
+# workers; calibration throughput and the default conversion at 1 and 2 threads (OUT is the same
+# bytes), and calibration against ONNX Runtime running the same samples one after the other
+threads_bench() { # name model calib samples
+  local name=$1 model=$2 calib=$3 count=$4 plain=(--search off --bias-correction off --equalize off)
+  read -r c1 _ < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name-t1.onnx" --calib "$calib" "${plain[@]}")
+  read -r c2 _ < <(measure "$tqt" -q --threads 2 "$model" "$dir/$name-t2.onnx" --calib "$calib" "${plain[@]}")
+  read -r d1 _ < <(measure "$tqt" -q --threads 1 "$model" "$dir/$name-d1.onnx" --calib "$calib")
+  read -r d2 _ < <(measure "$tqt" -q --threads 2 "$model" "$dir/$name-d2.onnx" --calib "$calib")
+  cmp -s "$dir/$name-t1.onnx" "$dir/$name-t2.onnx" && cmp -s "$dir/$name-d1.onnx" "$dir/$name-d2.onnx" ||
+    { echo "$name: --threads 1 and 2 wrote different models"; exit 1; }
+  local ort
+  ort=$(ort_time "$model" "$calib")
+  awk -v n="$name" -v k="$count" -v a="$c1" -v b="$c2" -v d="$d1" -v e="$d2" -v o="$ort" 'BEGIN {
+    printf "%-9s calibration of %d samples: 1 thread %.1f samples/s, 2 threads %.1f: speed-up %.2f (goal >= 1.8); default conversion %.2f s / %.2f s: %.2f\n", n, k, k / a, k / b, a / b, d, e, d / e
+    printf "%-9s calibration with 2 threads %.2f s against %d x ONNX Runtime one thread %.2f s: ratio %.2f (goal <= 1.5)\n", n, b, k, k * o / 1000, b / (k * o / 1000) }'
+}
+threads_bench lenet examples/mnist/lenet.onnx examples/mnist/calib.npy \
+  "$(node -e "console.log(require('./tests/ort/tensor_io.js').loadTensorFile(process.argv[1]).dims[0])" examples/mnist/calib.npy)"
+"$build/tests/gen_models" input "$dir/r18_in64.npy" "64,3,224,224" 11
+threads_bench resnet18 "$dir/r18.onnx" "$dir/r18_in64.npy" 64
