@@ -8,6 +8,7 @@
 
 #include "config.h"
 #include "dataset.h"
+#include "ir_edit.h"
 #include "parallel.h"
 #include "quant.h"
 
@@ -186,15 +187,18 @@ static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {
 }
 
 /* The activation method when none is set: KL-J, except where what it clips is lost: the model's
- * outputs, and the outputs of ops with a bounded range (Sigmoid, HardSigmoid, Softmax), whose
- * high values (probabilities, gates) are what a threshold or the user reads. KL-J weighs the
- * histogram's shape, and cuts a mostly-near-zero sigmoid far below its peaks (a wake-word score
- * of 0.9 clipped to 0.06; a segmentation mask that never reaches 0.5). */
+ * outputs that no node reads, and the outputs of ops with a bounded range (Sigmoid, HardSigmoid,
+ * Softmax), whose high values (probabilities, gates) are what a threshold or the user reads.
+ * KL-J weighs the histogram's shape, and cuts a mostly-near-zero sigmoid far below its peaks (a
+ * wake-word score of 0.9 clipped to 0.06; a segmentation mask that never reaches 0.5). An output
+ * that nodes read on is the model's computation too: ISNet's decoder features, also outputs, at
+ * max (a few values 50 times the spread) left most of their values on zero, and the mask. */
 static enum tqt_threshold_method calib_act_default(const struct tqt_model *m,
                                                    const struct tqt_qtensor *t) {
   static const char *const bounded[] = {"Sigmoid", "HardSigmoid", "Softmax"};
   for (size_t i = 0; i < m->graph->n_outputs; i++)
-    if (!strcmp(m->graph->outputs[i].name, t->name)) return TQT_THRESHOLD_METHOD_MAX;
+    if (!strcmp(m->graph->outputs[i].name, t->name) && tqt_graph_readers(m->graph, t->name) == 1)
+      return TQT_THRESHOLD_METHOD_MAX;
   const struct tqt_node *n = t->owner;
   if (n && n->n_outputs && !strcmp(n->outputs[0], t->name) && !*n->domain)
     for (size_t i = 0; i < sizeof bounded / sizeof *bounded; i++)
@@ -237,6 +241,7 @@ static double calib_activation_threshold(const struct tqt_qtensor *t,
 struct rethreshold {
   struct tqt_quant_plan *p;
   enum tqt_threshold_method method;
+  double percentile;
 };
 
 /* Tensor i's threshold by the method (each tensor its own: any worker, any order). */
@@ -247,7 +252,7 @@ static enum tqt_status rethreshold_one(void *ctx, size_t worker, size_t i, struc
   struct tqt_qtensor *t = &r->p->tensors[i];
   if (t->skip || t->kind == TQT_QTENSOR_KIND_BIAS || t->channel_exponents) return TQT_STATUS_OK;
   if (t->method_auto) {
-    struct tqt_threshold_params tp = {r->method, t->bits, t->is_signed, 0};
+    struct tqt_threshold_params tp = {r->method, t->bits, t->is_signed, r->percentile};
     t->method = r->method;
     t->threshold = calib_activation_threshold(t, &tp);
   }
@@ -256,8 +261,8 @@ static enum tqt_status rethreshold_one(void *ctx, size_t worker, size_t i, struc
 }
 
 enum tqt_status tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method,
-                                           size_t workers, struct tqt_diag *d) {
-  struct rethreshold r = {p, method};
+                                           double percentile, size_t workers, struct tqt_diag *d) {
+  struct rethreshold r = {p, method, percentile};
   enum tqt_status st = tqt_parallel_run(p->n_tensors, workers, rethreshold_one, NULL, &r, d);
   if (st == TQT_STATUS_OK) calib_group_exponents(p);
   return st;

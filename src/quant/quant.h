@@ -97,6 +97,15 @@ struct tqt_quant_graph {
   size_t n_nodes;
 };
 
+/* A candidate of the activation method choice: the method, its percentile (PERCENTILE only) and
+ * the error it gave at the outputs. */
+struct tqt_method_try {
+  enum tqt_threshold_method method;
+  double percentile;
+  double error;
+};
+#define TQT_METHOD_TRIES 5
+
 struct tqt_quant_plan {
   struct tqt_arena *arena;
   /* Every graph: the main graph first, then the bodies of its If/Loop/Scan nodes, depth first. */
@@ -136,13 +145,9 @@ struct tqt_quant_plan {
   bool equalize_kept;
   double equalize_error_before, equalize_error_after;
   /* Set by tqt_quant_method_choose: the methods tried with their output error (n_method_tries
-   * 0: no choice was made), and the one kept. */
-  struct {
-    enum tqt_threshold_method method;
-    double error;
-  } method_tries[3];
-  size_t n_method_tries;
-  enum tqt_threshold_method method_chosen;
+   * 0: no choice was made), and the index of the one kept. */
+  struct tqt_method_try method_tries[TQT_METHOD_TRIES];
+  size_t n_method_tries, method_chosen;
 };
 
 /* Cuts the joins of an Add's inputs whose own exponents (before their groups share one) lie
@@ -296,18 +301,19 @@ enum tqt_status tqt_quant_equalize_judge(struct tqt_quant_plan **plan,
                                          const struct tqt_options *o, tqt_quant_stage_fn stage,
                                          void *stage_ctx, struct tqt_diag *d);
 
-/* Sets the threshold of every activation whose method is auto (method_auto) by method, and
- * the exponents of all (activations, per-tensor weights) anew from their thresholds and groups;
- * the tensors spread over `workers` threads. */
+/* Sets the threshold of every activation whose method is auto (method_auto) by method (with
+ * this percentile for PERCENTILE; 0: the default), and the exponents of all (activations,
+ * per-tensor weights) anew from their thresholds and groups; the tensors spread over `workers`
+ * threads. */
 enum tqt_status tqt_quant_plan_rethreshold(struct tqt_quant_plan *p, enum tqt_threshold_method method,
-                                           size_t workers, struct tqt_diag *d);
+                                           double percentile, size_t workers, struct tqt_diag *d);
 
 /* The activation method by measurement (--search global, and auto past its budget): the
- * activations that take the default method (KL-J, or "auto") get KL-J, MSE or max, all the
- * same, whichever gives the lowest error at the model's outputs on the samples (method.c).
- * budgeted: skipped, with a warning, when its three runs would pass the budget of --search auto. */
+ * activations that take the default method (KL-J, or "auto") get KL-J, MSE, max, or the 99.99th
+ * or 99.9th percentile, all the same, whichever gives the lowest error at the model's
+ * outputs on the samples (method.c). A run per candidate: no budget, as calibration has none. */
 enum tqt_status tqt_quant_method_choose(struct tqt_quant_plan *p, struct tqt_quant_samples *samples,
-                                        bool budgeted, struct tqt_diag *d);
+                                        struct tqt_diag *d);
 
 struct tqt_search_options {
   enum tqt_search_mode mode;

@@ -262,11 +262,9 @@ enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *err
 bool tqt_quant_plan_output_error(const struct tqt_quant_plan *p, double *error) {
   if (p->bias_layers) *error = p->bias_error_after;
   else if (p->search_groups) *error = p->search_error_after;
-  else if (p->n_method_tries) {
-    *error = INFINITY;
-    for (size_t k = 0; k < p->n_method_tries; k++)
-      if (p->method_tries[k].method == p->method_chosen) *error = p->method_tries[k].error;
-  } else
+  else if (p->n_method_tries)
+    *error = p->method_tries[p->method_chosen].error;
+  else
     return false;
   return true;
 }

@@ -183,11 +183,11 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
   size_t n_samples = tqt_quant_samples_count(samples);
   double run_values = tqt_quant_samples_run_values(samples);
   double cost = (double)(2 * n_groups + 1) * run_values;
-  /* Past the budget, the activation method for all: three runs, not one per step. Searched per
+  /* Past the budget, the activation method for all: a run per candidate, not one per step. Searched per
    * tensor, the start stays KL-J: from the start that measured best (MSE) the greedy steps ended
    * 1.9 dB lower on the v4 voice-activity model. */
   if (o->mode == TQT_SEARCH_MODE_GLOBAL) {
-    st = tqt_quant_method_choose(p, samples, false, d);
+    st = tqt_quant_method_choose(p, samples, d);
     goto done;
   }
   if (o->mode == TQT_SEARCH_MODE_AUTO && cost > TQT_SEARCH_AUTO_BUDGET) {
@@ -195,7 +195,7 @@ enum tqt_status tqt_quant_search(struct tqt_quant_plan *p, const struct tqt_mode
                   "(%zu samples) is more than --search auto does (--search always, or fewer "
                   "--search-samples); the activation method is chosen for all instead",
                   n_groups, run_values, n_samples);
-    st = tqt_quant_method_choose(p, samples, true, d);
+    st = tqt_quant_method_choose(p, samples, d);
     goto done;
   }
   size_t runs = tqt_quant_samples_runs(samples);

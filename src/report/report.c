@@ -159,6 +159,7 @@ static void summary(FILE *fp, const json_t *s) {
     if (choice) { /* auto: what the measurement chose, and why */
       fputs(" &rarr; ", mem);
       html(mem, tqt_json_str(choice, "chosen"));
+      if (json_object_get(choice, "percentile")) fprintf(mem, " %g", tqt_json_num(choice, "percentile"));
     }
     fclose(mem);
   }
@@ -166,10 +167,14 @@ static void summary(FILE *fp, const json_t *s) {
                     tqt_json_str(set, "input_method"));
   size_t ti;
   const json_t *tried;
-  json_array_foreach(json_object_get(choice, "tries"), ti, tried)
+  json_array_foreach(json_object_get(choice, "tries"), ti, tried) {
+    char pct[32] = "";
+    if (json_object_get(tried, "percentile"))
+      snprintf(pct, sizeof pct, " %g", tqt_json_num(tried, "percentile"));
     if (at >= 0 && (size_t)at < sizeof sub)
-      at += snprintf(sub + at, sizeof sub - (size_t)at, "%s %s %.2f dB", ti ? "," : "; output SQNR",
-                     tqt_json_str(tried, "method"), tqt_json_num(tried, "output_sqnr_db"));
+      at += snprintf(sub + at, sizeof sub - (size_t)at, "%s %s%s %.2f dB", ti ? "," : "; output SQNR",
+                     tqt_json_str(tried, "method"), pct, tqt_json_num(tried, "output_sqnr_db"));
+  }
   card(fp, "activation threshold method", buf ? buf : "", sub);
   free(buf);
   const json_t *search = json_object_get(sum, "search");

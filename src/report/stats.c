@@ -276,6 +276,16 @@ static void stats_constant(struct stats_ctx *c, const struct tqt_qtensor *t, jso
 /* The output error of the exponent search as an SQNR in dB (an error of 0: null). */
 static json_t *stats_search_db(double error) { return tqt_json_real(-10 * log10(error)); }
 
+/* A candidate of the activation method choice: {KEY: method, percentile (for percentile),
+ * output_sqnr_db}. */
+static json_t *stats_method_try(const struct tqt_method_try *t, const char *key, bool *bad) {
+  json_t *j = json_object();
+  stats_set(j, key, json_string(tqt_threshold_method_name(t->method)), bad);
+  if (t->method == TQT_THRESHOLD_METHOD_PERCENTILE) stats_set(j, "percentile", json_real(t->percentile), bad);
+  stats_set(j, "output_sqnr_db", stats_search_db(t->error), bad);
+  return j;
+}
+
 /* What the exponent search tried for the scale group rooted at t. */
 static json_t *stats_search_tries(struct stats_ctx *c, const struct tqt_qtensor *t) {
   json_t *j = json_object(), *tries = json_array();
@@ -567,15 +577,10 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
     stats_set(summary, "search", search, &c->bad);
   }
   if (c->p->n_method_tries) { /* the activation method by measurement */
-    json_t *choice = json_object(), *tries = json_array();
-    stats_set(choice, "chosen", json_string(tqt_threshold_method_name(c->p->method_chosen)), &c->bad);
-    for (size_t i = 0; tries && i < c->p->n_method_tries; i++) {
-      json_t *e = json_object();
-      stats_set(e, "method", json_string(tqt_threshold_method_name(c->p->method_tries[i].method)),
-                &c->bad);
-      stats_set(e, "output_sqnr_db", stats_search_db(c->p->method_tries[i].error), &c->bad);
-      stats_push(tries, e, &c->bad);
-    }
+    json_t *choice = stats_method_try(&c->p->method_tries[c->p->method_chosen], "chosen", &c->bad),
+           *tries = json_array();
+    for (size_t i = 0; tries && i < c->p->n_method_tries; i++)
+      stats_push(tries, stats_method_try(&c->p->method_tries[i], "method", &c->bad), &c->bad);
     stats_set(choice, "tries", tries, &c->bad);
     stats_set(summary, "method_choice", choice, &c->bad);
   }

@@ -16,7 +16,9 @@
  *             compute_nodes {total, quantized, excluded, in_subgraphs, float [{node, op_type,
              reason}]} (Conv, ConvTranspose, Gemm, MatMul in every graph), size_float_bytes,
              size_quantized_bytes, search {groups, moved, output_sqnr_before_db,
-             output_sqnr_after_db} (when the exponent search ran)};
+             output_sqnr_after_db} (when the exponent search ran), method_choice {chosen,
+             percentile, output_sqnr_db, tries [{method, percentile, output_sqnr_db}]} (when the
+             activation method was chosen by measurement; percentile only for percentile)};
  *   tensors [{name, kind (activation|weight|bias), owner, owner_op, method, threshold, exponent,
  *             bits, signed, scale, fp, group, channel_exponents, clip_lo, clip_hi, count, zeros,
  *             nonfinite (NaN and ±inf met in calibration, not in count),
