@@ -122,6 +122,17 @@ check skipcat-align-concat "$dir/skipcat-float.onnx" "$dir/skip_in.npy" --quanti
   --align-concat
 gain "$dir/skipcat-float.onnx" skipcat skipcat-align-concat "$dir/skip_in.npy" skip 6
 verdict "skipcat: a Concat input other nodes read keeps its own scale (>= 6 dB better for them)"
+# a model output that the decoder reads on (ISNet's side outputs): a threshold method chosen by
+# measurement, as for any activation (global: the method for all), not max as an output no node
+# reads takes; at max its rare large values leave the rest on few steps
+"$gen" sideout "$dir/sideout-float.onnx" && "$gen" input "$dir/so_in.npy" 32,3,16,16 7 ||
+  not_ok "generate the sideout model"
+echo '{"nodes": {"gain": {"act_method": "max"}}}' >"$dir/so_max.json"
+check sideout "$dir/sideout-float.onnx" "$dir/so_in.npy" --quantized --calib "$dir/so_in.npy" --search global
+check sideout-max "$dir/sideout-float.onnx" "$dir/so_in.npy" --quantized --calib "$dir/so_in.npy" \
+  --search global --config "$dir/so_max.json"
+gain "$dir/sideout-float.onnx" sideout sideout-max "$dir/so_in.npy" mask 3
+verdict "sideout: an output read on takes the measured method, not max (>= 3 dB better at the mask)"
 # channel equalization: a DenseNet's small channels scaled up where they are made and divided
 # back at the BatchNormalization after the Concat (auto: kept since it measures better)
 "$gen" densecat "$dir/dense-float.onnx" && "$gen" input "$dir/dense_in.npy" 32,3,16,16 7 ||

@@ -528,6 +528,41 @@ static int gen_skipcat(const char *path) {
   return gen_finish(&g, path);
 }
 
+/* An encoder feature that is also a model output and read on by a decoder, as ISNet's side
+ * outputs are: a ReLU map whose first channel fires rarely (above 2.5) and then 100 times
+ * larger than the others (ISNet's decoder features: 97 % zeros, a few values 50 times their
+ * spread), output "feature", read by a Conv, Relu, Conv, Sigmoid head whose output is "mask". */
+static int gen_sideout(const char *path) {
+  struct gen g = {.rng = 0x736964};
+  int64_t in_dims[4] = {1, 3, 16, 16}, f_dims[4] = {1, 8, 16, 16}, m_dims[4] = {1, 1, 16, 16},
+          c_dims[4] = {1, 8, 1, 1};
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  struct tqt_graph *gr = g.m->graph;
+  struct tqt_node *n;
+  const char *f = gen_conv(&g, gen_conv(&g, "input", 3, 8, 3, 1, true), 8, 8, 3, 1, true);
+  const char *shift = gen_weight(&g, "shift", 4, c_dims, 0, 0);
+  const char *gain = gen_weight(&g, "gain", 4, c_dims, 0, 1);
+  float *sd = gr->initializers[gr->n_initializers - 2]->data;
+  float *gd = gr->initializers[gr->n_initializers - 1]->data;
+  if (!g.failed) {
+    sd[0] = -2.5f;
+    gd[0] = 100.0f;
+  }
+  f = gen_node(&g, "Add", 2, (const char *[]){f, shift}, &n);
+  f = gen_node(&g, "Relu", 1, &f, &n);
+  const char *cube_in[2] = {f, gain}, *feature[1] = {"feature"}, *mask[1] = {"mask"};
+  if (!tqt_graph_node_add(g.a, gr, "Mul", "gain", 2, cube_in, 1, feature) ||
+      !tqt_graph_output_add(g.a, gr, "feature", TQT_DTYPE_FLOAT, 4, f_dims))
+    g.failed = 1;
+  const char *h = gen_conv(&g, "feature", 8, 8, 3, 1, true);
+  int64_t wd[4] = {1, 8, 1, 1};
+  const char *logit = gen_node(&g, "Conv", 2, (const char *[]){h, gen_weight(&g, "head", 4, wd, 0.3, 0)}, &n);
+  if (!tqt_graph_node_add(g.a, gr, "Sigmoid", "mask", 1, &logit, 1, mask) ||
+      !tqt_graph_output_add(g.a, gr, "mask", TQT_DTYPE_FLOAT, 4, m_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
 /* A float constant of the given shape with seeded values around mean, and x op constant. */
 static const char *gen_const_op(struct gen *g, const char *op, const char *x, size_t rank,
                                 const int64_t *dims, double mean) {
@@ -938,6 +973,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "mixnet") == 0) return gen_mixnet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "sideout") == 0) return gen_sideout(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "prelunet") == 0) return gen_prelunet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "densecat") == 0) return gen_densecat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "affine") == 0) return gen_affine(argv[2]);
@@ -955,7 +991,8 @@ int main(int argc, char **argv) {
     return gen_input(argv[2], argv[3], argc > 4 ? strtoull(argv[4], NULL, 10) : 1,
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
-                  "                  skipcat OUT.onnx | prelunet OUT.onnx | densecat OUT.onnx |\n"
+                  "                  skipcat OUT.onnx | sideout OUT.onnx | prelunet OUT.onnx |\n"
+                  "                  densecat OUT.onnx |\n"
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  logpower OUT.onnx | hswish OUT.onnx | rmsnorm OUT.onnx |\n"
