@@ -133,6 +133,16 @@ check sideout-max "$dir/sideout-float.onnx" "$dir/so_in.npy" --quantized --calib
   --search global --config "$dir/so_max.json"
 gain "$dir/sideout-float.onnx" sideout sideout-max "$dir/so_in.npy" mask 3
 verdict "sideout: an output read on takes the measured method, not max (>= 3 dB better at the mask)"
+# a dead output channel (weights near zero, as a folded BatchNormalization with a zero scale
+# leaves) whose bias is all of its output: its weight exponent is raised until the bias fits 32
+# bits at s_in·s_w, not the bias clipped to nothing (2.9 dB that way); without the search, as
+# the large models run
+"$gen" deadchan "$dir/deadchan-float.onnx" || not_ok "generate the deadchan model"
+check deadchan "$dir/deadchan-float.onnx" "$dir/so_in.npy" --quantized --calib "$dir/so_in.npy" --search off
+dc_sqnr=$(sqnr "$dir/deadchan-float.onnx" "$dir/deadchan.onnx" "$dir/so_in.npy" y)
+echo "# deadchan: output SQNR $dc_sqnr dB"
+! grep -q "exceed" "$dir/deadchan.err" && at_least "$dc_sqnr" 30 0
+verdict "deadchan: a dead channel's bias fits (no bias clipped, output SQNR >= 30 dB)"
 # channel equalization: a DenseNet's small channels scaled up where they are made and divided
 # back at the BatchNormalization after the Concat (auto: kept since it measures better)
 "$gen" densecat "$dir/dense-float.onnx" && "$gen" input "$dir/dense_in.npy" 32,3,16,16 7 ||

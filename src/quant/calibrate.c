@@ -133,6 +133,27 @@ static enum tqt_threshold_method calib_method(const char *name, enum tqt_thresho
   return m;
 }
 
+/* The bias_floor of per-channel weight t, from the bias scaled by it (the first, when the
+ * weight is shared). */
+static enum tqt_status calib_bias_floor(struct tqt_quant_plan *p, struct tqt_qtensor *t,
+                                        const struct tqt_model *m, struct tqt_diag *d) {
+  size_t wi = (size_t)(t - p->tensors);
+  for (size_t i = 0; i < p->n_tensors; i++) {
+    const struct tqt_qtensor *b = &p->tensors[i];
+    if (b->kind != TQT_QTENSOR_KIND_BIAS || b->bias_weight != wi) continue;
+    const struct tqt_tensor *bt = tqt_quant_initializer(m, b->name, NULL, NULL);
+    if (!bt || !bt->data || tqt_tensor_numel(bt) != (int64_t)t->n_channels) return TQT_STATUS_OK;
+    if (!(t->bias_floor = tqt_arena_calloc(p->arena, t->n_channels, sizeof *t->bias_floor)))
+      return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+    double top = ldexp(1.0, b->bits - 1) - 1;
+    for (size_t ch = 0; ch < t->n_channels; ch++)
+      t->bias_floor[ch] = (float)(fabs(((const float *)bt->data)[ch]) / top);
+    t->bias_floor_input = b->bias_input;
+    return TQT_STATUS_OK;
+  }
+  return TQT_STATUS_OK;
+}
+
 /* Exponents of a weight: one for the tensor, or one per output channel. */
 static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor *t,
                                     const struct tqt_model *m, const struct tqt_options *o,
@@ -169,15 +190,24 @@ static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor
     t->channel_exponents[ch] = tqt_threshold_exponent(tqt_threshold(h, &tp));
     if (ch == 0 || t->channel_exponents[ch] > t->exponent) t->exponent = t->channel_exponents[ch];
   }
-  return TQT_STATUS_OK;
+  return calib_bias_floor(p, t, m, d);
 }
 
 double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c) {
   if (t->kind == TQT_QTENSOR_KIND_BIAS)
     return tqt_quant_scale(p, &p->tensors[t->bias_input], 0) *
            tqt_quant_scale(p, &p->tensors[t->bias_weight], c);
+  return tqt_scale_of(tqt_quant_exponent(p, t, c), t->bits, t->is_signed);
+}
+
+int tqt_quant_exponent(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c) {
   int e = t->channel_exponents && c < t->n_channels ? t->channel_exponents[c] : t->exponent;
-  return tqt_scale_of(e, t->bits, t->is_signed);
+  if (t->bias_floor && c < t->n_channels && t->bias_floor[c] > 0) {
+    double s_in = tqt_quant_scale(p, &p->tensors[t->bias_floor_input], 0);
+    int need = tqt_threshold_exponent(t->bias_floor[c] / s_in * ldexp(1.0, t->bits - 1));
+    if (need > e) e = need;
+  }
+  return e;
 }
 
 static bool calib_is_graph_input(const struct tqt_model *m, const char *name) {

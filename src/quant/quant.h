@@ -54,6 +54,13 @@ struct tqt_qtensor {
    * correction per value (subtracted before quantizing; NULL: none). */
   size_t bias_input, bias_weight;
   float *bias_correction;
+  /* Per-channel weights that a bias is scaled by (set by finish): per channel the least
+   * s_in · s_w at which that bias fits its bits, and the activation whose scale is s_in. A
+   * channel whose weights are all near zero (a BatchNormalization's dead channel folded in)
+   * gets an exponent so low that its bias, all of its output, would not fit and be clipped to
+   * nothing: its exponent is raised to fit instead (tqt_quant_exponent). NULL: none. */
+  float *bias_floor;
+  size_t bias_floor_input;
   const struct tqt_node *owner; /* the node that made it quantized, for messages */
   size_t owner_graph, owner_node; /* where: p->graphs[owner_graph], node owner_node */
   /* Set by finish: an activation no calibration sample computed (a branch never taken), and a
@@ -347,6 +354,9 @@ struct tqt_tensor *tqt_quant_initializer(const struct tqt_model *m, const char *
 
 /* The scale of a tensor (channel c for per-channel weights). */
 double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
+/* The exponent of channel c of t (not a bias) as Q/DQ writes it: its own, or the one its bias
+ * needs (bias_floor), whichever is higher. */
+int tqt_quant_exponent(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
 
 /* Rewrites m: Q/DQ pairs on activations, int8 weights and int32 biases behind DequantizeLinear,
  * in whichever graph (main or body) holds each of them. */

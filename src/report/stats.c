@@ -339,7 +339,7 @@ static json_t *stats_tensor(struct stats_ctx *c, const struct tqt_qtensor *t) {
   if (t->channel_exponents) {
     json_t *ce = json_array();
     for (size_t i = 0; ce && i < t->n_channels; i++)
-      stats_push(ce, json_integer(t->channel_exponents[i]), &c->bad);
+      stats_push(ce, json_integer(tqt_quant_exponent(p, t, i)), &c->bad);
     stats_set(j, "channel_exponents", ce, &c->bad);
   }
   const struct tqt_qtensor *root = &p->tensors[tqt_quant_group_root(p, (size_t)(t - p->tensors))];

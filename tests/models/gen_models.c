@@ -563,6 +563,25 @@ static int gen_sideout(const char *path) {
   return gen_finish(&g, path);
 }
 
+/* A Conv whose first output channel is dead (weights 1e-9 of the others, as a BatchNormalization
+ * with a zero scale folds in) and outputs its bias, 3, then Relu: output "y". */
+static int gen_deadchan(const char *path) {
+  struct gen g = {.rng = 0x646561};
+  int64_t in_dims[4] = {1, 3, 16, 16}, y_dims[4] = {1, 8, 16, 16};
+  if (gen_begin(&g, "input", TQT_DTYPE_FLOAT, 4, in_dims)) return 1;
+  struct tqt_graph *gr = g.m->graph;
+  const char *h = gen_conv(&g, "input", 3, 8, 3, 1, false);
+  float *wd = gr->initializers[gr->n_initializers - 2]->data;
+  float *bd = gr->initializers[gr->n_initializers - 1]->data;
+  for (int i = 0; !g.failed && i < 3 * 3 * 3; i++) wd[i] *= 1e-9f;
+  if (!g.failed) bd[0] = 3.0f;
+  const char *y[1] = {"y"};
+  if (!tqt_graph_node_add(g.a, gr, "Relu", "relu", 1, &h, 1, y) ||
+      !tqt_graph_output_add(g.a, gr, "y", TQT_DTYPE_FLOAT, 4, y_dims))
+    g.failed = 1;
+  return gen_finish(&g, path);
+}
+
 /* A float constant of the given shape with seeded values around mean, and x op constant. */
 static const char *gen_const_op(struct gen *g, const char *op, const char *x, size_t rank,
                                 const int64_t *dims, double mean) {
@@ -974,6 +993,7 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "passmix") == 0) return gen_passmix(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "skipcat") == 0) return gen_skipcat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "sideout") == 0) return gen_sideout(argv[2]);
+  if (argc >= 3 && strcmp(argv[1], "deadchan") == 0) return gen_deadchan(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "prelunet") == 0) return gen_prelunet(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "densecat") == 0) return gen_densecat(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "affine") == 0) return gen_affine(argv[2]);
@@ -992,7 +1012,7 @@ int main(int argc, char **argv) {
                      strcmp(argv[1], "input16") == 0);
   fprintf(stderr, "usage: gen_models resnet18 OUT.onnx [--bn] | mixnet OUT.onnx | passmix OUT.onnx |\n"
                   "                  skipcat OUT.onnx | sideout OUT.onnx | prelunet OUT.onnx |\n"
-                  "                  densecat OUT.onnx |\n"
+                  "                  densecat OUT.onnx | deadchan OUT.onnx |\n"
                   "                  affine OUT.onnx |\n"
                   "                  symbolic OUT.onnx | ifloop OUT.onnx | lstm OUT.onnx |\n"
                   "                  logpower OUT.onnx | hswish OUT.onnx | rmsnorm OUT.onnx |\n"
