@@ -258,15 +258,10 @@ enum tqt_status tqt_quant_bias_correct(struct tqt_quant_plan *p, const struct tq
   enum tqt_status st;
   double before, current, err;
   if ((st = bias_layers_collect(&b, p, m, d)) != TQT_STATUS_OK || !b.n_layers) goto done;
-  /* auto: the measured run (a shadow doubles its layer) and one check of all shifts at least;
-   * a check of each layer's shifts on its own where the budget allows it. */
+  /* The measured run (a shadow doubles its layer) and one check of all shifts, at any size (a
+   * fixed number of runs grows with the model as calibration does); auto adds a check of each
+   * layer's shifts on its own where the budget allows it. */
   double run = tqt_quant_samples_run_values(samples);
-  if (mode == TQT_SEARCH_MODE_AUTO && 3 * run > TQT_SEARCH_AUTO_BUDGET) {
-    tqt_diag_warn(d, "bias correction skipped: 3 runs of %.3g values are more than "
-                  "--bias-correction auto does (--bias-correction always, or fewer --search-samples)",
-                  run);
-    goto done;
-  }
   if ((st = bias_measured_model(&b, p, m, &qm, d)) != TQT_STATUS_OK) goto done;
   /* The shadows read but write nothing the outputs depend on: this run's error is the plan's. */
   size_t n_workers = tqt_quant_samples_workers(samples);
