@@ -6,6 +6,7 @@
 
 const struct tqt_pass tqt_passes[] = {
     {"set_input", pass_set_input, 0},
+    {"keep_outputs", pass_keep_outputs, 0},
     {"inline_functions", pass_inline_functions, 0},
     {"upgrade_opset", pass_upgrade_opset, 0},
     {"widen_float16", pass_widen_float16, 0}, /* folding then sees float32 */

@@ -18,6 +18,7 @@ struct tqt_pass {
 };
 
 int pass_set_input(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
+int pass_keep_outputs(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_inline_functions(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_upgrade_opset(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);
 int pass_widen_float16(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d);

@@ -436,14 +436,14 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
     K_ABITS, K_BBITS, K_PER_CHANNEL, K_EXCLUDE_OP_TYPES, K_EXCLUDE_NODES, K_NO_ALIGN_ADD,
     K_ALIGN_CONCAT, K_SET_INPUT, K_INPUT_SHAPE, K_OPSET, K_OP_TYPES, K_NODES, K_PREPROCESS,
     K_QUANTIZE_WEIGHTS_ONLY, K_SEARCH, K_SEARCH_SAMPLES, K_BIAS_CORRECTION, K_EQUALIZE,
-    K_SPLIT_CHAINS, K_INT8_ACTIVATIONS,
+    K_SPLIT_CHAINS, K_INT8_ACTIVATIONS, K_KEEP_OUTPUTS,
   };
   static const char *const known[] = {
       "calib", "calib_count", "act_method", "weight_method", "input_method", "percentile",
       "wbits", "abits", "bbits", "per_channel", "exclude_op_types", "exclude_nodes",
       "no_align_add", "align_concat", "set_input", "input_shape", "opset", "op_types", "nodes",
       "preprocess", "quantize_weights_only", "search", "search_samples", "bias_correction",
-      "equalize", "split_chains", "int8_activations", NULL};
+      "equalize", "split_chains", "int8_activations", "keep_outputs", NULL};
   struct tqt_options *o = c->o;
   struct tqt_override *op_list = NULL, *node_list = NULL;
   size_t n_op = 0, n_node = 0;
@@ -495,6 +495,9 @@ static enum tqt_status cfg_root(struct cfg *c, const json_t *root) {
       break;
     case K_EXCLUDE_NODES:
       st = cfg_strings(c, name, v, true, &o->exclude_nodes, &o->n_exclude_nodes);
+      break;
+    case K_KEEP_OUTPUTS:
+      st = cfg_strings(c, name, v, false, &o->keep_outputs, &o->n_keep_outputs);
       break;
     case K_QUANTIZE_WEIGHTS_ONLY:
       st = cfg_strings(c, name, v, false, &o->quantize_weights_only, &o->n_quantize_weights_only);

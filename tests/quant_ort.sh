@@ -133,6 +133,12 @@ check sideout-max "$dir/sideout-float.onnx" "$dir/so_in.npy" --quantized --calib
   --search global --config "$dir/so_max.json"
 gain "$dir/sideout-float.onnx" sideout sideout-max "$dir/so_in.npy" mask 3
 verdict "sideout: an output read on takes the measured method, not max (>= 3 dB better at the mask)"
+# --keep-outputs: the feature output goes (the decoder still computes it), the mask stays
+check sideout-mask "$dir/sideout-float.onnx" "$dir/so_in.npy" --quantized --calib "$dir/so_in.npy" \
+  --keep-outputs mask
+"$tqt" info "$dir/sideout-mask.onnx" | sed -n '/^outputs/,/^nodes/p' | grep -q "^outputs (1):" &&
+  "$tqt" info "$dir/sideout-mask.onnx" | grep -qE '^  mask +float'
+verdict "sideout --keep-outputs mask: one output, mask"
 # a dead output channel (weights near zero, as a folded BatchNormalization with a zero scale
 # leaves) whose bias is all of its output: its weight exponent is raised until the bias fits 32
 # bits at s_in·s_w, not the bias clipped to nothing (2.9 dB that way); without the search, as

@@ -107,6 +107,9 @@ static const char convert_help_graph[] =
     "  --set-input NAME=VALUE  freeze input NAME to a constant (numbers separated by commas,\n"
     "                    or true/false), so that what depends on it folds away; repeatable\n"
     "  --input-shape NAME=D0,D1,...  fix the dims of input NAME; repeatable\n"
+    "  --keep-outputs A,B  keep only these outputs (side outputs, training heads the deployed\n"
+    "                    model never returns): what only the others need goes, and the\n"
+    "                    refinements measure the error at these\n"
     "  --static-shapes   fix every dynamic input dim to the first calibration sample's (printed);\n"
     "                    OUT then only runs at that size. Default: dims stay symbolic\n"
     "  --opset N         the default-domain opset to write, 13 (default) to 17; older models\n"
@@ -393,7 +396,7 @@ int cli_convert_main(int argc, char **argv) {
   enum {
     OPT_VERSION = 256, OPT_EXTERNAL_DATA, OPT_SET_INPUT, OPT_INPUT_SHAPE, OPT_NO_QUANTIZE,
     OPT_CALIB, OPT_CALIB_COUNT, OPT_ACT_METHOD, OPT_WEIGHT_METHOD, OPT_INPUT_METHOD, OPT_PERCENTILE, OPT_WBITS,
-    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EQUALIZE, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES,
+    OPT_ABITS, OPT_BBITS, OPT_PER_CHANNEL, OPT_PER_TENSOR, OPT_SEARCH, OPT_SEARCH_SAMPLES, OPT_BIAS_CORRECTION, OPT_EQUALIZE, OPT_EXCLUDE_OP_TYPES, OPT_EXCLUDE_NODES, OPT_KEEP_OUTPUTS,
     OPT_QUANTIZE_WEIGHTS_ONLY,
     OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_SPLIT_CHAINS, OPT_INT8_ACTIVATIONS, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
@@ -426,6 +429,7 @@ int cli_convert_main(int argc, char **argv) {
       {"equalize", required_argument, NULL, OPT_EQUALIZE},
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
+      {"keep-outputs", required_argument, NULL, OPT_KEEP_OUTPUTS},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"align-concat", no_argument, NULL, OPT_ALIGN_CONCAT},
@@ -464,6 +468,8 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_input_shape *input_shapes = calloc(list_max, sizeof *input_shapes);
   const char **exclude_ops = calloc(list_max, sizeof *exclude_ops);
   const char **exclude_nodes = calloc(list_max, sizeof *exclude_nodes);
+  const char **keep_outputs = calloc(list_max, sizeof *keep_outputs);
+  size_t n_keep_outputs = 0;
   const char **weights_only = calloc(list_max, sizeof *weights_only);
   size_t n_weights_only = 0;
   const char **calib = calloc(list_max, sizeof *calib);
@@ -483,7 +489,7 @@ int cli_convert_main(int argc, char **argv) {
   int status = CLI_EXIT_USAGE;
   /* analysis (cli_analysis.h) */
   struct cli_analysis analysis = {.stats_in = calloc(list_max, sizeof *analysis.stats_in)};
-  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !weights_only || !calib ||
+  if (!set_inputs || !input_shapes || !exclude_ops || !exclude_nodes || !keep_outputs || !weights_only || !calib ||
       !analysis.stats_in) {
     tqt_diag_fail(&d, TQT_STATUS_NOMEM, "out of memory");
     goto fail;
@@ -612,6 +618,7 @@ int cli_convert_main(int argc, char **argv) {
       break;
     case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &n_exclude_ops); break;
     case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &n_exclude_nodes); break;
+    case OPT_KEEP_OUTPUTS: convert_split(optarg, keep_outputs, &n_keep_outputs); break;
     case OPT_QUANTIZE_WEIGHTS_ONLY: convert_split(optarg, weights_only, &n_weights_only); break;
     case OPT_CALIB_COUNT:
       if ((v = convert_int(optarg, 1, 1L << 40)) < 0) {
@@ -709,6 +716,7 @@ int cli_convert_main(int argc, char **argv) {
   if (n_input_shapes) topts.input_shapes = input_shapes, topts.n_input_shapes = n_input_shapes;
   if (n_exclude_ops) topts.exclude_op_types = exclude_ops, topts.n_exclude_op_types = n_exclude_ops;
   if (n_exclude_nodes) topts.exclude_nodes = exclude_nodes, topts.n_exclude_nodes = n_exclude_nodes;
+  if (n_keep_outputs) topts.keep_outputs = keep_outputs, topts.n_keep_outputs = n_keep_outputs;
   if (n_weights_only)
     topts.quantize_weights_only = weights_only, topts.n_quantize_weights_only = n_weights_only;
   if (strip && n_calib) {
@@ -819,6 +827,7 @@ done:
   free(input_shapes);
   free(exclude_ops);
   free(exclude_nodes);
+  free(keep_outputs);
   free(weights_only);
   free(calib);
   /* analysis (cli_analysis.h) */

@@ -466,6 +466,7 @@ static json_t *stats_settings(struct stats_ctx *c) {
   stats_set(j, "accumulator_bits", json_integer(TQT_STATS_ACCUMULATOR_BITS), &c->bad);
   stats_set(j, "exclude_op_types", stats_strings(o->exclude_op_types, o->n_exclude_op_types, &c->bad),
             &c->bad);
+  stats_set(j, "keep_outputs", stats_strings(o->keep_outputs, o->n_keep_outputs, &c->bad), &c->bad);
   stats_set(j, "exclude_nodes", stats_strings(o->exclude_nodes, o->n_exclude_nodes, &c->bad),
             &c->bad);
   stats_set(j, "quantize_weights_only",

@@ -8,8 +8,8 @@
  *   format "onnx-tqt-stats", version 1; model {path, producer, opset, nodes, fingerprint};
  *   settings {wbits, abits, bbits, act_method, weight_method, input_method, percentile,
  *             per_channel, search (auto|always|off), search_samples, align_add, align_concat,
- *             split_chains, int8_activations, accumulator_bits, exclude_op_types, exclude_nodes,
- *             quantize_weights_only};
+ *             split_chains, int8_activations, accumulator_bits, exclude_op_types, keep_outputs,
+ *             exclude_nodes, quantize_weights_only};
  *   samples; summary {quantized_nodes, excluded_nodes, float_nodes, tensors, by_op_type
  *             {OP: {quantized, excluded, float}}, excluded [{node, op_type, reason}],
  *             weights_only [{node, op_type, reason}] (float nodes with integer weights),

@@ -100,6 +100,11 @@ expect_usage_error "IN without OUT is a usage error" "$LENET"
 expect_usage_error "three models is a usage error" "$LENET" "$T/work/a.onnx" "$T/work/b.onnx"
 expect_usage_error "info without a model is a usage error" info
 expect_usage_error "info with an unknown option is a usage error" info --no-such-option "$LENET"
+run "$TQT" --no-quantize "$LENET" "$T/work/x.onnx" --keep-outputs logits,nope
+want "exit status 2 (got $rc)" test "$rc" -eq 2
+want "exactly one line on stderr, naming the output" \
+  test "$(lines "$T/stderr")" -eq 1 -a "$(grep -c "no output 'nope'" "$T/stderr")" -eq 1
+finish "--keep-outputs naming no output of the model is a usage error"
 want "usage errors write no OUT" test -z "$(listing "$T/work")"
 finish "usage errors leave the output folder empty"
 
