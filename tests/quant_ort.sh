@@ -210,8 +210,9 @@ check logpower "$dir/logpower-float.onnx" "$dir/lp_in.npy" "--max-rel 1e-5" --ca
 lp_sqnr=$(sqnr "$dir/logpower-float.onnx" "$dir/logpower.onnx" "$dir/lp_in.npy" y)
 echo "# logpower: output SQNR $lp_sqnr dB; $(grep -c "$far" "$dir/logpower.err") warning"
 grep -q "warning: $far: output SQNR" "$dir/logpower.err" &&
+  grep -q "of the 2 outputs 'y' is the farthest (.*), 'stft' the nearest" "$dir/logpower.err" &&
   at_least 3 "$lp_sqnr" 0.001
-verdict "logpower: output SQNR below 3 dB, and the conversion warns"
+verdict "logpower: output SQNR below 3 dB, and the conversion warns, naming y the farthest output"
 [ -s "$dir/densecat.onnx" ] && ! grep -q "$far" "$dir/densecat.err"
 verdict "densecat: no far-off warning"
 # affines folded into Conv and Gemm by the passes, then quantized

@@ -372,23 +372,41 @@ static enum tqt_status convert_coverage(const struct tqt_quant_plan *p, double m
 /* A warning when the int8 model's outputs are far from the float model's: a model quantization
  * breaks (a Log of a power spectrum, a network that amplifies rounding) must not pass silently.
  * The refinements' last measurement when there is one, else one run within the search's
- * budget. */
+ * budget. With several outputs, which are far and which near (one run more): a net's side
+ * outputs can be far while the one its users read is near (ISNet). */
 static enum tqt_status convert_output_check(const struct tqt_quant_plan *p,
                                             struct tqt_quant_samples *samples,
                                             struct tqt_diag *d) {
   double err;
-  if (!tqt_quant_plan_output_error(p, &err)) {
-    if (tqt_quant_samples_run_values(samples) > TQT_SEARCH_AUTO_BUDGET) return TQT_STATUS_OK;
-    enum tqt_status st = tqt_quant_samples_error(samples, &err, d);
-    if (st != TQT_STATUS_OK) return st;
-  }
+  bool measured = tqt_quant_plan_output_error(p, &err);
+  bool affordable = tqt_quant_samples_run_values(samples) <= TQT_SEARCH_AUTO_BUDGET;
+  enum tqt_status st;
+  if (!measured && !affordable) return TQT_STATUS_OK;
+  if (!measured && (st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK) return st;
   double sqnr = -10 * log10(err);
-  if (!(sqnr >= CONVERT_OUTPUT_SQNR_WARN_DB))
-    tqt_diag_warn(d, "the quantized outputs are far from the float model's: output SQNR %.1f dB "
-                  "on %zu calibration samples (the error is at least half the signal); --report "
-                  "shows where it is lost (SQNR per node), --exclude-nodes and "
-                  "--exclude-op-types keep those nodes float",
-                  sqnr, tqt_quant_samples_count(samples));
+  if (sqnr >= CONVERT_OUTPUT_SQNR_WARN_DB) return TQT_STATUS_OK;
+  const struct tqt_graph *g = p->graphs[0].graph;
+  char which[512] = "";
+  if (g->n_outputs > 1 && (!measured || affordable)) {
+    if (measured && (st = tqt_quant_samples_error(samples, &err, d)) != TQT_STATUS_OK) return st;
+    size_t far = SIZE_MAX, near = SIZE_MAX;
+    for (size_t j = 0; j < g->n_outputs; j++) {
+      double e = tqt_quant_samples_output_error(samples, j);
+      if (isnan(e)) continue;
+      if (far == SIZE_MAX || e > tqt_quant_samples_output_error(samples, far)) far = j;
+      if (near == SIZE_MAX || e < tqt_quant_samples_output_error(samples, near)) near = j;
+    }
+    if (far != near)
+    snprintf(which, sizeof which, "; of the %zu outputs '%s' is the farthest (%.1f dB), '%s' the "
+             "nearest (%.1f dB): --keep-outputs keeps only those that are read", g->n_outputs,
+             g->outputs[far].name, -10 * log10(tqt_quant_samples_output_error(samples, far)),
+             g->outputs[near].name, -10 * log10(tqt_quant_samples_output_error(samples, near)));
+  }
+  tqt_diag_warn(d, "the quantized outputs are far from the float model's: output SQNR %.1f dB "
+                "on %zu calibration samples (the error is at least half the signal%s); --report "
+                "shows where it is lost (SQNR per node), --exclude-nodes and "
+                "--exclude-op-types keep those nodes float",
+                sqnr, tqt_quant_samples_count(samples), which);
   return TQT_STATUS_OK;
 }
 

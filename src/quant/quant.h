@@ -282,6 +282,9 @@ size_t tqt_quant_samples_workers(const struct tqt_quant_samples *s);
 enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_model *qm,
                                       const struct tqt_quant_observers *obs, double *error,
                                       struct tqt_diag *d);
+/* Output j's part of the error of the last run that measured one (NaN for an output that is
+ * no float tensor). */
+double tqt_quant_samples_output_error(const struct tqt_quant_samples *s, size_t j);
 /* The error of the plan as it stands: m with its Q/DQ, run over the samples. */
 enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *error,
                                         struct tqt_diag *d);

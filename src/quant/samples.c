@@ -23,6 +23,7 @@ struct tqt_quant_samples {
   float **ref;                   /* n_samples × n_out float outputs (NULL: not a float tensor) */
   size_t *ref_size;              /* n_out */
   double *ref_energy;            /* n_out: Σ over samples of Σ y² */
+  double *last_error;            /* n_out: each output's error in the last measuring run */
   struct tqt_histogram **seen;   /* per plan tensor: an activation's values in the samples */
   size_t runs;
 };
@@ -125,7 +126,8 @@ enum tqt_status tqt_quant_samples_load(const struct tqt_quant_plan *p, const str
   s->ref = calloc(s->n_samples * s->n_out + 1, sizeof *s->ref);
   s->ref_size = calloc(s->n_out + 1, sizeof *s->ref_size);
   s->ref_energy = calloc(s->n_out + 1, sizeof *s->ref_energy);
-  if (!s->inputs || !s->ref || !s->ref_size || !s->ref_energy) {
+  s->last_error = calloc(s->n_out + 1, sizeof *s->last_error);
+  if (!s->inputs || !s->ref || !s->ref_size || !s->ref_energy || !s->last_error) {
     st = SAMPLES_NOMEM(d);
     goto fail;
   }
@@ -165,6 +167,7 @@ void tqt_quant_samples_free(struct tqt_quant_samples *s) {
   free(s->ref);
   free(s->ref_size);
   free(s->ref_energy);
+  free(s->last_error);
   for (size_t i = 0; s->seen && i < s->p->n_tensors; i++) free(s->seen[i]);
   free(s->seen);
   free(s);
@@ -219,6 +222,10 @@ static enum tqt_status samples_run_commit(void *ctx, size_t worker, size_t k, st
 
 size_t tqt_quant_samples_workers(const struct tqt_quant_samples *s) { return s->workers; }
 
+double tqt_quant_samples_output_error(const struct tqt_quant_samples *s, size_t j) {
+  return j < s->n_out && s->ref_size[j] ? s->last_error[j] : NAN;
+}
+
 enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_model *qm,
                                       const struct tqt_quant_observers *obs, double *error,
                                       struct tqt_diag *d) {
@@ -238,8 +245,10 @@ enum tqt_status tqt_quant_samples_run(struct tqt_quant_samples *s, struct tqt_mo
     goto fail;
   if (error) {
     double err = 0;
-    for (size_t j = 0; j < s->n_out; j++)
-      err += r.diff[j] / (s->ref_energy[j] > 0 ? s->ref_energy[j] : 1e-30);
+    for (size_t j = 0; j < s->n_out; j++) {
+      s->last_error[j] = r.diff[j] / (s->ref_energy[j] > 0 ? s->ref_energy[j] : 1e-30);
+      err += s->last_error[j];
+    }
     *error = err;
   }
 fail:

@@ -37,7 +37,7 @@
  *                                          MatMul to 32 bands falling off by 2^-j/4, Mul by
  *                                          itself (power), a banded mel MatMul to 8, Clip at
  *                                          1e-10, Log, Max with log(1e-10) (input x [1,64],
- *                                          output y [1,8])
+ *                                          outputs y [1,8] and the bands stft [1,32])
  *   gen_models rmsnorm OUT.onnx            a transformer's RMSNorm written out between two
  *                                          MatMuls, on tokens of scales 4 down to 2^-5 (input x
  *                                          [1,10,32], output y [1,10,8])
@@ -931,6 +931,12 @@ static int gen_logpower(const char *path) {
   const char *floor = gen_weight(&g, "floor", 0, NULL, 0, 1e-10);
   struct tqt_node *n;
   const char *h = gen_node(&g, "MatMul", 2, (const char *[]){"x", w}, &n);
+  /* the spectrum is an output too: it quantizes well, its log power does not */
+  const char *stft[1] = {"stft"};
+  int64_t s_dims[2] = {1, 32};
+  if (!tqt_graph_node_add(g.a, gr, "Identity", "stft", 1, &h, 1, stft) ||
+      !tqt_graph_output_add(g.a, gr, "stft", TQT_DTYPE_FLOAT, 2, s_dims))
+    g.failed = 1;
   h = gen_node(&g, "Mul", 2, (const char *[]){h, h}, &n);
   h = gen_node(&g, "MatMul", 2, (const char *[]){h, mel}, &n);
   h = gen_node(&g, "Clip", 2, (const char *[]){h, floor}, &n);
