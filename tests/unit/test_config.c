@@ -80,6 +80,7 @@ static void test_every_key_fills_the_options(void **state) {
              "  \"per_channel\": true,\n"
              "  \"exclude_op_types\": [\"Softmax\", \"Resize\"],\n"
              "  \"exclude_nodes\": [\"head/fc\", \"/^stem[0-9]+$/\"],\n"
+             "  \"keep_outputs\": [\"logits\"],\n"
              "  \"quantize_weights_only\": [\"LSTM\", \"GRU\"],\n"
              "  \"no_align_add\": true,\n"
              "  \"set_input\": {\"mode\": 2, \"gain\": 0.5, \"train\": false, \"w\": [1, 2.5, 3]},\n"
@@ -113,6 +114,8 @@ static void test_every_key_fills_the_options(void **state) {
   assert_int_equal(o->n_exclude_nodes, 2);
   assert_string_equal(o->exclude_nodes[0], "head/fc");
   assert_string_equal(o->exclude_nodes[1], "/^stem[0-9]+$/");
+  assert_int_equal(o->n_keep_outputs, 1);
+  assert_string_equal(o->keep_outputs[0], "logits");
   assert_int_equal(o->n_quantize_weights_only, 2);
   assert_string_equal(o->quantize_weights_only[0], "LSTM");
   assert_string_equal(o->quantize_weights_only[1], "GRU");
@@ -306,7 +309,7 @@ static void test_unknown_keys_are_errors_with_a_suggestion(void **state) {
        "input_method, percentile, wbits, abits, bbits, per_channel, exclude_op_types, "
        "exclude_nodes, no_align_add, align_concat, set_input, input_shape, opset, op_types, nodes, preprocess, "
        "quantize_weights_only, search, search_samples, bias_correction, equalize, split_chains, "
-       "int8_activations)"},
+       "int8_activations, keep_outputs)"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     assert_int_equal(fx_load(f, cases[i].json), TQT_STATUS_USAGE);
