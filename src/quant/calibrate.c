@@ -133,24 +133,21 @@ static enum tqt_threshold_method calib_method(const char *name, enum tqt_thresho
   return m;
 }
 
-/* The bias_floor of per-channel weight t, from the bias scaled by it (the first, when the
- * weight is shared). */
-static enum tqt_status calib_bias_floor(struct tqt_quant_plan *p, struct tqt_qtensor *t,
+/* The bias_floor of the per-channel weight that bias b is scaled by (the first bias sets it when
+ * the weight is shared). */
+static enum tqt_status calib_bias_floor(struct tqt_quant_plan *p, const struct tqt_qtensor *b,
                                         const struct tqt_model *m, struct tqt_diag *d) {
-  size_t wi = (size_t)(t - p->tensors);
-  for (size_t i = 0; i < p->n_tensors; i++) {
-    const struct tqt_qtensor *b = &p->tensors[i];
-    if (b->kind != TQT_QTENSOR_KIND_BIAS || b->bias_weight != wi) continue;
-    const struct tqt_tensor *bt = tqt_quant_initializer(m, b->name, NULL, NULL);
-    if (!bt || !bt->data || tqt_tensor_numel(bt) != (int64_t)t->n_channels) return TQT_STATUS_OK;
-    if (!(t->bias_floor = tqt_arena_calloc(p->arena, t->n_channels, sizeof *t->bias_floor)))
-      return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
-    double top = ldexp(1.0, b->bits - 1) - 1;
-    for (size_t ch = 0; ch < t->n_channels; ch++)
-      t->bias_floor[ch] = (float)(fabs(((const float *)bt->data)[ch]) / top);
-    t->bias_floor_input = b->bias_input;
+  struct tqt_qtensor *w = &p->tensors[b->bias_weight];
+  const struct tqt_tensor *bt = tqt_quant_initializer(m, b->name, NULL, NULL);
+  if (!w->channel_exponents || w->bias_floor || !bt || !bt->data ||
+      tqt_tensor_numel(bt) != (int64_t)w->n_channels)
     return TQT_STATUS_OK;
-  }
+  if (!(w->bias_floor = tqt_arena_calloc(p->arena, w->n_channels, sizeof *w->bias_floor)))
+    return tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  double top = ldexp(1.0, b->bits - 1) - 1;
+  for (size_t ch = 0; ch < w->n_channels; ch++)
+    w->bias_floor[ch] = (float)(fabs(((const float *)bt->data)[ch]) / top);
+  w->bias_floor_input = b->bias_input;
   return TQT_STATUS_OK;
 }
 
@@ -190,7 +187,7 @@ static enum tqt_status calib_weight(struct tqt_quant_plan *p, struct tqt_qtensor
     t->channel_exponents[ch] = tqt_threshold_exponent(tqt_threshold(h, &tp));
     if (ch == 0 || t->channel_exponents[ch] > t->exponent) t->exponent = t->channel_exponents[ch];
   }
-  return calib_bias_floor(p, t, m, d);
+  return TQT_STATUS_OK;
 }
 
 double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c) {
@@ -438,6 +435,10 @@ enum tqt_status tqt_quant_plan_finish(struct tqt_quant_plan *p, const struct tqt
       t->softmax_input = tqt_name_map_get(&softmax_inputs, t->name, NULL);
     }
   }
+  /* after the loop: a bias's weight has its channels then */
+  for (size_t i = 0; st == TQT_STATUS_OK && i < p->n_tensors; i++)
+    if (!p->tensors[i].skip && p->tensors[i].kind == TQT_QTENSOR_KIND_BIAS)
+      st = calib_bias_floor(p, &p->tensors[i], m, d);
   if (st == TQT_STATUS_OK)
     st = tqt_parallel_run(p->n_tensors, workers, finish_threshold, NULL, &f, d);
   for (size_t i = 0; st == TQT_STATUS_OK && i < p->n_tensors; i++) {
