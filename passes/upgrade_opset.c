@@ -1,11 +1,11 @@
 /* upgrade_opset: converts a model whose default-domain opset is below the target (13, or
- * --opset 13..17) to the target, node by node, in the main graph, in every If/Loop/Scan body and
+ * --opset 13..21) to the target, node by node, in the main graph, in every If/Loop/Scan body and
  * in the model-local functions that import the default domain. Each node keeps its meaning
  * exactly: attributes that became inputs turn into constant inputs, ops whose semantics changed
  * get the attributes (or the helper nodes) that reproduce the old behaviour, deprecated ops are
  * replaced. A node it cannot convert exactly is an error that names node, op and versions.
  *
- * Two tables drive it: upgrade_ops lists every operator of the default domain (opsets 1..17)
+ * Two tables drive it: upgrade_ops lists every operator of the default domain (opsets 1..21)
  * with the versions ONNX gave it, and upgrade_rules lists, per op, the versions whose change
  * needs a converter. A version bump with no rule was checked to keep the meaning of every node
  * written for the older version (it only adds types, attributes whose default is the old
@@ -27,7 +27,7 @@
 
 #define UPGRADE_TARGET_DEFAULT 13
 #define UPGRADE_TARGET_MIN 13
-#define UPGRADE_TARGET_MAX 17
+#define UPGRADE_TARGET_MAX 21
 #define UPGRADE_RANK_MAX 16
 #define UPGRADE_INFER_DEPTH 64
 
@@ -36,72 +36,79 @@
 struct upgrade_op {
   const char *name;
   int deprecated; /* the opset that deprecated it (the op is gone from then on), or 0 */
-  int versions[6]; /* the opsets that gave it a new version, ascending (unused slots 0) */
+  int versions[8]; /* the opsets that gave it a new version, ascending (unused slots 0) */
 };
 
-/* Opsets 1..17 (ONNX 1.12), sorted by name for bsearch. */
+/* Opsets 1..21 (ONNX 1.16), sorted by name for bsearch. */
 static const struct upgrade_op upgrade_ops[] = {
     {"Abs", 0, {1, 6, 13}}, {"Acos", 0, {7}}, {"Acosh", 0, {9}}, {"Add", 0, {1, 6, 7, 13, 14}},
-    {"And", 0, {1, 7}}, {"ArgMax", 0, {1, 11, 12, 13}}, {"ArgMin", 0, {1, 11, 12, 13}},
-    {"Asin", 0, {7}}, {"Asinh", 0, {9}}, {"Atan", 0, {7}}, {"Atanh", 0, {9}},
-    {"AveragePool", 0, {1, 7, 10, 11}}, {"BatchNormalization", 0, {1, 6, 7, 9, 14, 15}},
-    {"Bernoulli", 0, {15}}, {"BitShift", 0, {11}}, {"BlackmanWindow", 0, {17}},
-    {"Cast", 0, {1, 6, 9, 13}}, {"CastLike", 0, {15}}, {"Ceil", 0, {1, 6, 13}}, {"Celu", 0, {12}},
-    {"Clip", 0, {1, 6, 11, 12, 13}}, {"Compress", 0, {9, 11}}, {"Concat", 0, {1, 4, 11, 13}},
-    {"ConcatFromSequence", 0, {11}}, {"Constant", 0, {1, 9, 11, 12, 13}},
-    {"ConstantOfShape", 0, {9}}, {"Conv", 0, {1, 11}}, {"ConvInteger", 0, {10}},
-    {"ConvTranspose", 0, {1, 11}}, {"Cos", 0, {7}}, {"Cosh", 0, {9}}, {"CumSum", 0, {11, 14}},
-    {"DFT", 0, {17}}, {"DepthToSpace", 0, {1, 11, 13}}, {"DequantizeLinear", 0, {10, 13}},
-    {"Det", 0, {11}}, {"Div", 0, {1, 6, 7, 13, 14}}, {"Dropout", 0, {1, 6, 7, 10, 12, 13}},
+    {"AffineGrid", 0, {20}}, {"And", 0, {1, 7}}, {"ArgMax", 0, {1, 11, 12, 13}},
+    {"ArgMin", 0, {1, 11, 12, 13}}, {"Asin", 0, {7}}, {"Asinh", 0, {9}}, {"Atan", 0, {7}},
+    {"Atanh", 0, {9}}, {"AveragePool", 0, {1, 7, 10, 11, 19}},
+    {"BatchNormalization", 0, {1, 6, 7, 9, 14, 15}}, {"Bernoulli", 0, {15}}, {"BitShift", 0, {11}},
+    {"BitwiseAnd", 0, {18}}, {"BitwiseNot", 0, {18}}, {"BitwiseOr", 0, {18}},
+    {"BitwiseXor", 0, {18}}, {"BlackmanWindow", 0, {17}}, {"Cast", 0, {1, 6, 9, 13, 19, 21}},
+    {"CastLike", 0, {15, 19, 21}}, {"Ceil", 0, {1, 6, 13}}, {"Celu", 0, {12}},
+    {"CenterCropPad", 0, {18}}, {"Clip", 0, {1, 6, 11, 12, 13}}, {"Col2Im", 0, {18}}, {"Compress", 0, {9, 11}},
+    {"Concat", 0, {1, 4, 11, 13}}, {"ConcatFromSequence", 0, {11}},
+    {"Constant", 0, {1, 9, 11, 12, 13, 19, 21}}, {"ConstantOfShape", 0, {9, 20, 21}},
+    {"Conv", 0, {1, 11}}, {"ConvInteger", 0, {10}}, {"ConvTranspose", 0, {1, 11}}, {"Cos", 0, {7}},
+    {"Cosh", 0, {9}}, {"CumSum", 0, {11, 14}}, {"DFT", 0, {17, 20}}, {"DeformConv", 0, {19}},
+    {"DepthToSpace", 0, {1, 11, 13}}, {"DequantizeLinear", 0, {10, 13, 19, 21}}, {"Det", 0, {11}},
+    {"Div", 0, {1, 6, 7, 13, 14}}, {"Dropout", 0, {1, 6, 7, 10, 12, 13}},
     {"DynamicQuantizeLinear", 0, {11}}, {"Einsum", 0, {12}}, {"Elu", 0, {1, 6}},
-    {"Equal", 0, {1, 7, 11, 13}}, {"Erf", 0, {9, 13}}, {"Exp", 0, {1, 6, 13}},
-    {"Expand", 0, {8, 13}}, {"EyeLike", 0, {9}}, {"Flatten", 0, {1, 9, 11, 13}},
+    {"Equal", 0, {1, 7, 11, 13, 19}}, {"Erf", 0, {9, 13}}, {"Exp", 0, {1, 6, 13}},
+    {"Expand", 0, {8, 13}}, {"EyeLike", 0, {9}}, {"Flatten", 0, {1, 9, 11, 13, 21}},
     {"Floor", 0, {1, 6, 13}}, {"GRU", 0, {1, 3, 7, 14}}, {"Gather", 0, {1, 11, 13}},
-    {"GatherElements", 0, {11, 13}}, {"GatherND", 0, {11, 12, 13}},
+    {"GatherElements", 0, {11, 13}}, {"GatherND", 0, {11, 12, 13}}, {"Gelu", 0, {20}},
     {"Gemm", 0, {1, 6, 7, 9, 11, 13}}, {"GlobalAveragePool", 0, {1}}, {"GlobalLpPool", 0, {1, 2}},
     {"GlobalMaxPool", 0, {1}}, {"Greater", 0, {1, 7, 9, 13}}, {"GreaterOrEqual", 0, {12, 16}},
-    {"GridSample", 0, {16}}, {"HammingWindow", 0, {17}}, {"HannWindow", 0, {17}},
-    {"HardSigmoid", 0, {1, 6}}, {"HardSwish", 0, {14}}, {"Hardmax", 0, {1, 11, 13}},
-    {"Identity", 0, {1, 13, 14, 16}}, {"If", 0, {1, 11, 13, 16}},
-    {"InstanceNormalization", 0, {1, 6}}, {"IsInf", 0, {10}}, {"IsNaN", 0, {9, 13}},
+    {"GridSample", 0, {16, 20}}, {"GroupNormalization", 0, {18, 21}}, {"HammingWindow", 0, {17}},
+    {"HannWindow", 0, {17}}, {"HardSigmoid", 0, {1, 6}}, {"HardSwish", 0, {14}},
+    {"Hardmax", 0, {1, 11, 13}}, {"Identity", 0, {1, 13, 14, 16, 19, 21}},
+    {"If", 0, {1, 11, 13, 16, 19, 21}}, {"ImageDecoder", 0, {20}},
+    {"InstanceNormalization", 0, {1, 6}}, {"IsInf", 0, {10, 20}}, {"IsNaN", 0, {9, 13, 20}},
     {"LRN", 0, {1, 13}}, {"LSTM", 0, {1, 7, 14}}, {"LayerNormalization", 0, {17}},
     {"LeakyRelu", 0, {1, 6, 16}}, {"Less", 0, {1, 7, 9, 13}}, {"LessOrEqual", 0, {12, 16}},
-    {"Log", 0, {1, 6, 13}}, {"LogSoftmax", 0, {1, 11, 13}}, {"Loop", 0, {1, 11, 13, 16}},
-    {"LpNormalization", 0, {1}}, {"LpPool", 0, {1, 2, 11}}, {"MatMul", 0, {1, 9, 13}},
+    {"Log", 0, {1, 6, 13}}, {"LogSoftmax", 0, {1, 11, 13}}, {"Loop", 0, {1, 11, 13, 16, 19, 21}},
+    {"LpNormalization", 0, {1}}, {"LpPool", 0, {1, 2, 11, 18}}, {"MatMul", 0, {1, 9, 13}},
     {"MatMulInteger", 0, {10}}, {"Max", 0, {1, 6, 8, 12, 13}}, {"MaxPool", 0, {1, 8, 10, 11, 12}},
     {"MaxRoiPool", 0, {1}}, {"MaxUnpool", 0, {9, 11}}, {"Mean", 0, {1, 6, 8, 13}},
     {"MeanVarianceNormalization", 0, {9, 13}}, {"MelWeightMatrix", 0, {17}},
-    {"Min", 0, {1, 6, 8, 12, 13}}, {"Mod", 0, {10, 13}}, {"Mul", 0, {1, 6, 7, 13, 14}},
-    {"Multinomial", 0, {7}}, {"Neg", 0, {1, 6, 13}}, {"NegativeLogLikelihoodLoss", 0, {12, 13}},
-    {"NonMaxSuppression", 0, {10, 11}}, {"NonZero", 0, {9, 13}}, {"Not", 0, {1}},
-    {"OneHot", 0, {9, 11}}, {"Optional", 0, {15}}, {"OptionalGetElement", 0, {15}},
-    {"OptionalHasElement", 0, {15}}, {"Or", 0, {1, 7}}, {"PRelu", 0, {1, 6, 7, 9, 16}},
-    {"Pad", 0, {1, 2, 11, 13}}, {"Pow", 0, {1, 7, 12, 13, 15}}, {"QLinearConv", 0, {10}},
-    {"QLinearMatMul", 0, {10}}, {"QuantizeLinear", 0, {10, 13}}, {"RNN", 0, {1, 7, 14}},
-    {"RandomNormal", 0, {1}}, {"RandomNormalLike", 0, {1}}, {"RandomUniform", 0, {1}},
-    {"RandomUniformLike", 0, {1}}, {"Range", 0, {11}}, {"Reciprocal", 0, {1, 6, 13}},
-    {"ReduceL1", 0, {1, 11, 13}}, {"ReduceL2", 0, {1, 11, 13}}, {"ReduceLogSum", 0, {1, 11, 13}},
-    {"ReduceLogSumExp", 0, {1, 11, 13}}, {"ReduceMax", 0, {1, 11, 12, 13}},
-    {"ReduceMean", 0, {1, 11, 13}}, {"ReduceMin", 0, {1, 11, 12, 13}},
-    {"ReduceProd", 0, {1, 11, 13}}, {"ReduceSum", 0, {1, 11, 13}},
-    {"ReduceSumSquare", 0, {1, 11, 13}}, {"Relu", 0, {1, 6, 13, 14}},
-    {"Reshape", 0, {1, 5, 13, 14}}, {"Resize", 0, {10, 11, 13}}, {"ReverseSequence", 0, {10}},
-    {"RoiAlign", 0, {10, 16}}, {"Round", 0, {11}}, {"STFT", 0, {17}}, {"Scan", 0, {8, 9, 11, 16}},
-    {"Scatter", 11, {9, 11}}, {"ScatterElements", 0, {11, 13, 16}}, {"ScatterND", 0, {11, 13, 16}},
-    {"Selu", 0, {1, 6}}, {"SequenceAt", 0, {11}}, {"SequenceConstruct", 0, {11}},
-    {"SequenceEmpty", 0, {11}}, {"SequenceErase", 0, {11}}, {"SequenceInsert", 0, {11}},
-    {"SequenceLength", 0, {11}}, {"SequenceMap", 0, {17}}, {"Shape", 0, {1, 13, 15}},
-    {"Shrink", 0, {9}}, {"Sigmoid", 0, {1, 6, 13}}, {"Sign", 0, {9, 13}}, {"Sin", 0, {7}},
-    {"Sinh", 0, {9}}, {"Size", 0, {1, 13}}, {"Slice", 0, {1, 10, 11, 13}},
-    {"Softmax", 0, {1, 11, 13}}, {"SoftmaxCrossEntropyLoss", 0, {12, 13}}, {"Softplus", 0, {1}},
-    {"Softsign", 0, {1}}, {"SpaceToDepth", 0, {1, 13}}, {"Split", 0, {1, 2, 11, 13}},
-    {"SplitToSequence", 0, {11}}, {"Sqrt", 0, {1, 6, 13}}, {"Squeeze", 0, {1, 11, 13}},
-    {"StringNormalizer", 0, {10}}, {"Sub", 0, {1, 6, 7, 13, 14}}, {"Sum", 0, {1, 6, 8, 13}},
-    {"Tan", 0, {7}}, {"Tanh", 0, {1, 6, 13}}, {"TfIdfVectorizer", 0, {9}},
-    {"ThresholdedRelu", 0, {10}}, {"Tile", 0, {1, 6, 13}}, {"TopK", 0, {1, 10, 11}},
-    {"Transpose", 0, {1, 13}}, {"Trilu", 0, {14}}, {"Unique", 0, {11}},
-    {"Unsqueeze", 0, {1, 11, 13}}, {"Upsample", 10, {1, 7, 9, 10}}, {"Where", 0, {9, 16}},
-    {"Xor", 0, {1, 7}},
+    {"Min", 0, {1, 6, 8, 12, 13}}, {"Mish", 0, {18}}, {"Mod", 0, {10, 13}},
+    {"Mul", 0, {1, 6, 7, 13, 14}}, {"Multinomial", 0, {7}}, {"Neg", 0, {1, 6, 13}},
+    {"NegativeLogLikelihoodLoss", 0, {12, 13}}, {"NonMaxSuppression", 0, {10, 11}},
+    {"NonZero", 0, {9, 13}}, {"Not", 0, {1}}, {"OneHot", 0, {9, 11}}, {"Optional", 0, {15}},
+    {"OptionalGetElement", 0, {15, 18}}, {"OptionalHasElement", 0, {15, 18}}, {"Or", 0, {1, 7}},
+    {"PRelu", 0, {1, 6, 7, 9, 16}}, {"Pad", 0, {1, 2, 11, 13, 18, 19, 21}},
+    {"Pow", 0, {1, 7, 12, 13, 15}}, {"QLinearConv", 0, {10}}, {"QLinearMatMul", 0, {10, 21}},
+    {"QuantizeLinear", 0, {10, 13, 19, 21}}, {"RNN", 0, {1, 7, 14}}, {"RandomNormal", 0, {1}},
+    {"RandomNormalLike", 0, {1}}, {"RandomUniform", 0, {1}}, {"RandomUniformLike", 0, {1}},
+    {"Range", 0, {11}}, {"Reciprocal", 0, {1, 6, 13}}, {"ReduceL1", 0, {1, 11, 13, 18}},
+    {"ReduceL2", 0, {1, 11, 13, 18}}, {"ReduceLogSum", 0, {1, 11, 13, 18}},
+    {"ReduceLogSumExp", 0, {1, 11, 13, 18}}, {"ReduceMax", 0, {1, 11, 12, 13, 18, 20}},
+    {"ReduceMean", 0, {1, 11, 13, 18}}, {"ReduceMin", 0, {1, 11, 12, 13, 18, 20}},
+    {"ReduceProd", 0, {1, 11, 13, 18}}, {"ReduceSum", 0, {1, 11, 13}},
+    {"ReduceSumSquare", 0, {1, 11, 13, 18}}, {"RegexFullMatch", 0, {20}},
+    {"Relu", 0, {1, 6, 13, 14}}, {"Reshape", 0, {1, 5, 13, 14, 19, 21}},
+    {"Resize", 0, {10, 11, 13, 18, 19}}, {"ReverseSequence", 0, {10}}, {"RoiAlign", 0, {10, 16}},
+    {"Round", 0, {11}}, {"STFT", 0, {17}}, {"Scan", 0, {8, 9, 11, 16, 19, 21}},
+    {"Scatter", 11, {9, 11}}, {"ScatterElements", 0, {11, 13, 16, 18}},
+    {"ScatterND", 0, {11, 13, 16, 18}}, {"Selu", 0, {1, 6}}, {"SequenceAt", 0, {11}},
+    {"SequenceConstruct", 0, {11}}, {"SequenceEmpty", 0, {11}}, {"SequenceErase", 0, {11}},
+    {"SequenceInsert", 0, {11}}, {"SequenceLength", 0, {11}}, {"SequenceMap", 0, {17}},
+    {"Shape", 0, {1, 13, 15, 19, 21}}, {"Shrink", 0, {9}}, {"Sigmoid", 0, {1, 6, 13}},
+    {"Sign", 0, {9, 13}}, {"Sin", 0, {7}}, {"Sinh", 0, {9}}, {"Size", 0, {1, 13, 19, 21}},
+    {"Slice", 0, {1, 10, 11, 13}}, {"Softmax", 0, {1, 11, 13}},
+    {"SoftmaxCrossEntropyLoss", 0, {12, 13}}, {"Softplus", 0, {1}}, {"Softsign", 0, {1}},
+    {"SpaceToDepth", 0, {1, 13}}, {"Split", 0, {1, 2, 11, 13, 18}}, {"SplitToSequence", 0, {11}},
+    {"Sqrt", 0, {1, 6, 13}}, {"Squeeze", 0, {1, 11, 13, 21}}, {"StringConcat", 0, {20}},
+    {"StringNormalizer", 0, {10}}, {"StringSplit", 0, {20}}, {"Sub", 0, {1, 6, 7, 13, 14}},
+    {"Sum", 0, {1, 6, 8, 13}}, {"Tan", 0, {7}}, {"Tanh", 0, {1, 6, 13}},
+    {"TfIdfVectorizer", 0, {9}}, {"ThresholdedRelu", 0, {10}}, {"Tile", 0, {1, 6, 13}},
+    {"TopK", 0, {1, 10, 11}}, {"Transpose", 0, {1, 13, 21}}, {"Trilu", 0, {14}},
+    {"Unique", 0, {11}}, {"Unsqueeze", 0, {1, 11, 13, 21}}, {"Upsample", 10, {1, 7, 9, 10}},
+    {"Where", 0, {9, 16}}, {"Xor", 0, {1, 7}},
 };
 
 static int upgrade_op_cmp(const void *key, const void *elem) {
@@ -1358,8 +1365,8 @@ static int rule_split_v1(struct upgrade_scope *s, struct tqt_node *n) {
   return 0;
 }
 
-/* Squeeze, Unsqueeze, ReduceSum-13: axes is an optional int64 input (required for Unsqueeze)
- * instead of an attribute; absent axes keep their meaning. */
+/* Squeeze, Unsqueeze, ReduceSum-13, the other Reduce ops at 18: axes is an optional int64 input
+ * (required for Unsqueeze) instead of an attribute; absent axes keep their meaning. */
 static int rule_axes_input(struct upgrade_scope *s, struct tqt_node *n) {
   struct tqt_attr *axes = upgrade_attr(n, "axes");
   if (!axes) {
@@ -1368,8 +1375,8 @@ static int rule_axes_input(struct upgrade_scope *s, struct tqt_node *n) {
     return 0;
   }
   if (axes->type != TQT_ATTR_TYPE_INTS) return upgrade_refuse(s, n, "'axes' is not ints");
-  if (axes->n || strcmp(n->op_type, "ReduceSum") != 0 || axes->ref_attr_name) {
-    /* ReduceSum with an empty list reduces everything, as without the input */
+  if (axes->n || strncmp(n->op_type, "Reduce", 6) != 0 || axes->ref_attr_name) {
+    /* a Reduce op with an empty list reduces everything, as without the input */
     const char *in = upgrade_attr_to_input(s, n, axes, "axes");
     if (!in || upgrade_input_set(s, n, 1, in) != 0) return -1;
   }
@@ -1386,6 +1393,41 @@ static int rule_split_input(struct upgrade_scope *s, struct tqt_node *n) {
   if (!in || upgrade_input_set(s, n, 1, in) != 0) return -1;
   upgrade_attr_drop(n, "split");
   return 1;
+}
+
+/* Split-18: without the lengths, the number of parts is the attribute num_outputs, which ONNX's
+ * checker (and so ONNX Runtime) requires; Split-13 took it from the node's outputs. */
+static int rule_split_num_outputs(struct upgrade_scope *s, struct tqt_node *n) {
+  if ((n->n_inputs > 1 && n->inputs[1][0]) || upgrade_attr(n, "num_outputs")) return 0;
+  return upgrade_attr_set_int(s, n, "num_outputs", (int64_t)n->n_outputs) == 0 ? 1 : -1;
+}
+
+/* DFT-20: the axis is an optional int64 scalar input (input 2) whose default is -2, instead of
+ * the attribute whose default was 1. */
+static int rule_dft_axis(struct upgrade_scope *s, struct tqt_node *n) {
+  struct tqt_attr *axis;
+  if (upgrade_attr_literal(s, n, "axis", TQT_ATTR_TYPE_INT, &axis) != 0) return -1;
+  const char *in = upgrade_constant_scalar(s, n, "axis", TQT_DTYPE_INT64, axis ? (double)axis->i : 1);
+  if (!in || upgrade_input_set(s, n, 2, in) != 0) return -1;
+  upgrade_attr_drop(n, "axis");
+  return 1;
+}
+
+/* GridSample-20 renamed the modes bilinear and bicubic to linear and cubic (the defaults mean
+ * the same). */
+static int rule_gridsample_mode(struct upgrade_scope *s, struct tqt_node *n) {
+  struct tqt_attr *mode;
+  if (upgrade_attr_literal(s, n, "mode", TQT_ATTR_TYPE_STRING, &mode) != 0) return -1;
+  const char *m = upgrade_attr_string(mode, "bilinear");
+  const char *to = !strcmp(m, "bilinear") ? "linear" : !strcmp(m, "bicubic") ? "cubic" : NULL;
+  if (!mode || !to) return 0;
+  return upgrade_attr_set_string(s, n, "mode", to) == 0 ? 1 : -1;
+}
+
+/* GroupNormalization-21 takes scale and bias per channel, 18 per group. */
+static int rule_groupnorm_channels(struct upgrade_scope *s, struct tqt_node *n) {
+  return upgrade_refuse(s, n, "scale and bias are per group in opset 18 and per channel from 21; "
+                              "not converted");
 }
 
 /* Tile-6: one int64 repeats per dim instead of (tiles, axis) inputs. */
@@ -1473,6 +1515,7 @@ static const struct upgrade_rule upgrade_rules[] = {
     {"Clip", 11, rule_clip_inputs},
     {"Concat", 4, rule_concat_axis},
     {"ConvTranspose", 11, rule_convtranspose_pads},
+    {"DFT", 20, rule_dft_axis},
     {"Div", 7, rule_broadcast},
     {"Dropout", 7, rule_dropout_is_test},
     {"Dropout", 10, rule_dropout_mask},
@@ -1482,6 +1525,8 @@ static const struct upgrade_rule upgrade_rules[] = {
     {"Gemm", 7, rule_gemm_broadcast},
     {"GlobalLpPool", 2, rule_lp_p},
     {"Greater", 7, rule_broadcast},
+    {"GridSample", 20, rule_gridsample_mode},
+    {"GroupNormalization", 21, rule_groupnorm_channels},
     {"Hardmax", 13, rule_softmax_axis},
     {"LSTM", 7, rule_rnn_output_sequence},
     {"Less", 7, rule_broadcast},
@@ -1494,7 +1539,16 @@ static const struct upgrade_rule upgrade_rules[] = {
     {"Pad", 11, rule_pad_inputs},
     {"Pow", 7, rule_broadcast},
     {"RNN", 7, rule_rnn_output_sequence},
+    {"ReduceL1", 18, rule_axes_input},
+    {"ReduceL2", 18, rule_axes_input},
+    {"ReduceLogSum", 18, rule_axes_input},
+    {"ReduceLogSumExp", 18, rule_axes_input},
+    {"ReduceMax", 18, rule_axes_input},
+    {"ReduceMean", 18, rule_axes_input},
+    {"ReduceMin", 18, rule_axes_input},
+    {"ReduceProd", 18, rule_axes_input},
     {"ReduceSum", 13, rule_axes_input},
+    {"ReduceSumSquare", 18, rule_axes_input},
     {"Reshape", 5, rule_reshape_shape},
     {"Resize", 11, rule_resize_coordinates},
     {"Resize", 13, rule_resize_inputs},
@@ -1506,6 +1560,7 @@ static const struct upgrade_rule upgrade_rules[] = {
     {"Softmax", 13, rule_softmax_axis},
     {"Split", 2, rule_split_v1},
     {"Split", 13, rule_split_input},
+    {"Split", 18, rule_split_num_outputs},
     {"Squeeze", 13, rule_axes_input},
     {"Sub", 7, rule_broadcast},
     {"Tile", 6, rule_tile_repeats},
@@ -1663,7 +1718,9 @@ static struct tqt_opset *upgrade_function_opset(struct tqt_function *fn) {
 }
 
 /* The lowest IR version that allows the opset (ONNX's versioning table). */
-static int64_t upgrade_ir_version(int64_t opset) { return opset >= 15 ? 8 : 7; }
+static int64_t upgrade_ir_version(int64_t opset) {
+  return opset >= 21 ? 10 : opset >= 19 ? 9 : opset >= 15 ? 8 : 7;
+}
 
 int pass_upgrade_opset(struct tqt_model *m, const struct tqt_options *o, struct tqt_diag *d) {
   struct upgrade_run r = {.m = m, .a = m->arena, .d = d,

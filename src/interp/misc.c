@@ -323,17 +323,30 @@ static enum tqt_status spectral_check_signal(struct tqt_kernel_ctx *k,
 }
 
 struct dft_params {
-  int64_t axis;
+  int64_t axis;         /* the attribute, or input 2's default (DFT-20) */
+  bool axis_from_input; /* DFT-20: the optional input 2 */
   bool inverse, onesided;
 };
 
 static enum tqt_status dft_init(struct tqt_kernel_ctx *k) {
   struct dft_params *p = tqt_arena_calloc(k->arena, 1, sizeof *p);
   if (!p) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
-  p->axis = tqt_attr_int(k->node, "axis", 1);
+  p->axis_from_input = k->kernel->since_version >= 20;
+  p->axis = p->axis_from_input ? -2 : tqt_attr_int(k->node, "axis", 1);
   p->inverse = tqt_attr_int(k->node, "inverse", 0) != 0;
   p->onesided = tqt_attr_int(k->node, "onesided", 0) != 0;
   k->params = p;
+  return TQT_STATUS_OK;
+}
+
+/* A negative axis counts from the back of all dims; the trailing real/imaginary one is none. */
+static enum tqt_status dft_axis(struct tqt_kernel_ctx *k, int64_t axis, size_t rank, size_t *out) {
+  int64_t r = (int64_t)rank;
+  if (axis < 0) axis += r;
+  if (axis < 0 || axis > r - 2)
+    return tqt_kernel_fail(k, TQT_STATUS_INVALID, "axis %lld is out of range for a signal of rank %zu",
+                           (long long)axis, rank);
+  *out = (size_t)axis;
   return TQT_STATUS_OK;
 }
 
@@ -343,9 +356,11 @@ static enum tqt_status dft_run(struct tqt_kernel_ctx *k) {
   const struct dft_params *p = k->params;
   const struct tqt_rt_tensor *x = tqt_kernel_input_required(k, 0);
   if (!x || spectral_check_signal(k, x, 3)) return k->d->status;
-  /* The axis counts the dims before the trailing real/imaginary one (negative from the back). */
-  size_t axis;
-  if (tqt_kernel_axis(k, p->axis, x->rank - 1, &axis)) return k->d->status;
+  int64_t axis_value = p->axis;
+  const struct tqt_rt_tensor *axis_t = p->axis_from_input ? tqt_kernel_input(k, 2) : NULL;
+  if (axis_t && misc_tensor_int(k, axis_t, "axis", &axis_value)) return k->d->status;
+  size_t axis = 0;
+  if (dft_axis(k, axis_value, x->rank, &axis)) return k->d->status;
   int64_t n_fft = x->dims[axis];
   const struct tqt_rt_tensor *len_t = tqt_kernel_input(k, 1);
   if (len_t && misc_tensor_int(k, len_t, "dft_length", &n_fft)) return k->d->status;
@@ -392,14 +407,21 @@ static enum tqt_status dft_infer(struct tqt_infer_ctx *c) {
   const struct dft_params *p = c->k->params;
   const struct tqt_sym *x = tqt_sym_ranked(tqt_infer_input(c, 0));
   int32_t dtype = tqt_sym_dtype(tqt_infer_input(c, 0));
-  size_t axis;
+  size_t axis = 0;
   if (!x) {
     tqt_sym_tensor_unranked(&c->out[0], dtype);
     return TQT_STATUS_OK;
   }
   if (x->rank < 3)
     return tqt_kernel_fail(c->k, TQT_STATUS_INVALID, "signal of rank %zu", x->rank);
-  if (tqt_kernel_axis(c->k, p->axis, x->rank - 1, &axis)) return c->k->d->status;
+  int64_t axis_value = p->axis;
+  const struct tqt_sym *axis_s = p->axis_from_input ? tqt_infer_input(c, 2) : NULL;
+  size_t n_axis;
+  if (axis_s && (!tqt_sym_ints(axis_s, &axis_value, 1, &n_axis) || n_axis != 1)) {
+    tqt_sym_tensor_unranked(&c->out[0], dtype);
+    return TQT_STATUS_OK;
+  }
+  if (dft_axis(c->k, axis_value, x->rank, &axis)) return c->k->d->status;
   const struct tqt_sym *len = tqt_infer_input(c, 1);
   tqt_sdim n = len ? tqt_sym_elem(c->dims, len, 0) : x->dims[axis], dims[TQT_RANK_MAX];
   memcpy(dims, x->dims, x->rank * sizeof *dims);
@@ -1096,6 +1118,7 @@ static const struct tqt_kernel misc_kernels[] = {
     {"", "BlackmanWindow", 17, window_init, window_run, window_infer},
     {"", "MelWeightMatrix", 17, mel_init, mel_run, mel_infer},
     {"", "DFT", 17, dft_init, dft_run, dft_infer},
+    {"", "DFT", 20, dft_init, dft_run, dft_infer}, /* the axis an input */
     {"", "STFT", 17, stft_init, stft_run, stft_infer},
     {"", "NonMaxSuppression", 10, nms_init, nms_run, nms_infer},
     {"", "StringNormalizer", 10, strnorm_init, strnorm_run, strnorm_infer},

@@ -9,12 +9,17 @@
 
 struct qdq_params {
   int64_t axis;
+  int32_t output_dtype; /* QuantizeLinear-21 without a zero point: its output type (0: uint8) */
 };
 
 static enum tqt_status qdq_init(struct tqt_kernel_ctx *k) {
   struct qdq_params *p = tqt_arena_calloc(k->arena, 1, sizeof *p);
   if (!p) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
   p->axis = tqt_attr_int(k->node, "axis", 1);
+  /* opset 21: scales per block along the axis, not (yet) computed here */
+  if (tqt_attr_int(k->node, "block_size", 0) != 0)
+    return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "block_size (block-wise scales)");
+  p->output_dtype = (int32_t)tqt_attr_int(k->node, "output_dtype", 0);
   k->params = p;
   return TQT_STATUS_OK;
 }
@@ -110,7 +115,8 @@ static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
   const struct tqt_rt_tensor *scale = x ? tqt_kernel_input_required(k, 1) : NULL;
   const struct tqt_rt_tensor *zp = scale ? tqt_kernel_input(k, 2) : NULL;
   if (!scale) return k->d->status;
-  int32_t qtype = zp ? zp->dtype : TQT_DTYPE_UINT8;
+  const struct qdq_params *p = k->params;
+  int32_t qtype = zp ? zp->dtype : p->output_dtype ? p->output_dtype : TQT_DTYPE_UINT8;
   double lo, hi;
   if (!qdq_range(qtype, &lo, &hi) || qtype == TQT_DTYPE_INT32)
     return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "cannot quantize to %s",
@@ -157,7 +163,8 @@ static void qdq_infer_as(struct tqt_infer_ctx *c, int32_t dtype) {
 /* y's type is the zero point's, uint8 without one. */
 static enum tqt_status quantize_infer(struct tqt_infer_ctx *c) {
   const struct tqt_sym *zp = tqt_infer_input(c, 2);
-  qdq_infer_as(c, zp ? zp->dtype : TQT_DTYPE_UINT8);
+  const struct qdq_params *p = c->k->params;
+  qdq_infer_as(c, zp ? zp->dtype : p->output_dtype ? p->output_dtype : TQT_DTYPE_UINT8);
   return TQT_STATUS_OK;
 }
 
@@ -251,8 +258,12 @@ static enum tqt_status dynamic_quantize_infer(struct tqt_infer_ctx *c) {
 static const struct tqt_kernel qdq_kernels[] = {
     {"", "QuantizeLinear", 10, qdq_init, quantize_run, quantize_infer},
     {"", "QuantizeLinear", 13, qdq_init, quantize_run, quantize_infer},
+    {"", "QuantizeLinear", 19, qdq_init, quantize_run, quantize_infer},
+    {"", "QuantizeLinear", 21, qdq_init, quantize_run, quantize_infer},
     {"", "DequantizeLinear", 10, qdq_init, dequantize_run, dequantize_infer},
     {"", "DequantizeLinear", 13, qdq_init, dequantize_run, dequantize_infer},
+    {"", "DequantizeLinear", 19, qdq_init, dequantize_run, dequantize_infer},
+    {"", "DequantizeLinear", 21, qdq_init, dequantize_run, dequantize_infer},
     {"", "DynamicQuantizeLinear", 11, NULL, dynamic_quantize_run, dynamic_quantize_infer},
 };
 

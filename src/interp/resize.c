@@ -111,6 +111,8 @@ static enum tqt_status resize_init(struct tqt_kernel_ctx *k) {
       return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "antialias");
     if (tqt_attr_has(k->node, "axes"))
       return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "the axes attribute");
+    if (!resize_name_is(tqt_attr_string(k->node, "keep_aspect_ratio_policy", "stretch"), "stretch"))
+      return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "keep_aspect_ratio_policy");
   }
   p->cubic_a = tqt_attr_float(k->node, "cubic_coeff_a", -0.75f);
   p->exclude_outside = tqt_attr_int(k->node, "exclude_outside", 0) != 0;

@@ -176,14 +176,14 @@ static void test_upgrade_to_opset_16_asks_for_ir_version_8(void **state) {
   tqt_model_destroy(m);
 }
 
-static void test_upgrade_refuses_targets_outside_13_to_17(void **state) {
+static void test_upgrade_refuses_targets_outside_13_to_21(void **state) {
   (void)state;
   struct tqt_model *m = model_new(9);
   struct tqt_diag d;
   node_add(m, m->graph, "Relu", "r", "x", "y");
-  assert_int_equal(upgrade(m, 18, &d), -1);
+  assert_int_equal(upgrade(m, 22, &d), -1);
   assert_int_equal(d.status, TQT_STATUS_UNSUPPORTED);
-  assert_non_null(strstr(d.msg, "from opset 9 to 18"));
+  assert_non_null(strstr(d.msg, "from opset 9 to 22"));
   assert_int_equal(upgrade(m, 11, &d), -1);
   assert_int_equal(tqt_model_opset(m, ""), 9);
   tqt_model_destroy(m);
@@ -216,7 +216,7 @@ static void test_unknown_op_is_refused_naming_node_op_and_versions(void **state)
   assert_int_equal(d.status, TQT_STATUS_UNSUPPORTED);
   assert_string_equal(d.msg, "node 'scale0' (ImageScaler): cannot upgrade ImageScaler from opset "
                              "6 to 13: ImageScaler is not an operator of the default domain in "
-                             "opsets 1 to 17");
+                             "opsets 1 to 21");
   assert_int_equal(tqt_model_opset(m, ""), 6);
   tqt_model_destroy(m);
 }
@@ -503,6 +503,45 @@ static void test_axes_and_split_attributes_become_inputs(void **state) {
   assert_int_equal(init_int(m->graph, p->inputs[1], 1), 4);
   assert_int_equal(r->n_inputs, 1);
   assert_null(attr(r, "axes"));
+  tqt_model_destroy(m);
+}
+
+/* Opsets 18 to 21: the other Reduce ops take axes as an input, Split names its parts in
+ * num_outputs, DFT takes its axis as an input (whose default changed), GridSample renames its
+ * modes, GroupNormalization-18's per-group scale is refused; IR version 10. */
+static void test_opset_21_rules(void **state) {
+  (void)state;
+  struct tqt_model *m = model_new(17);
+  struct tqt_diag d;
+  int64_t axes[1] = {1}, none[1] = {0};
+  struct tqt_node *r = node_add(m, m->graph, "ReduceMean", "r", "x", "a");
+  ints_add(m, r, "axes", 1, axes);
+  struct tqt_node *e = node_add(m, m->graph, "ReduceMax", "e", "a", "b");
+  ints_add(m, e, "axes", 0, none); /* empty: everything, as without the input */
+  struct tqt_node *p = node_add(m, m->graph, "Split", "p", "b", "c,f,g");
+  struct tqt_node *q = node_add(m, m->graph, "Split", "q", "c,s", "h,i"); /* lengths given */
+  node_add(m, m->graph, "Relu", "", "i", "k");
+  struct tqt_node *f = node_add(m, m->graph, "DFT", "f", "h", "j"); /* axis 1 by default */
+  struct tqt_node *gs = node_add(m, m->graph, "GridSample", "gs", "j,k", "l");
+  assert_int_equal(tqt_node_attr_add_string(m->arena, gs, "mode", "bicubic"), 0);
+  assert_int_equal(upgrade(m, 21, &d), 5);
+  assert_int_equal(m->ir_version, 10);
+  assert_int_equal(init_int(m->graph, r->inputs[1], 0), 1);
+  assert_null(attr(r, "axes"));
+  assert_int_equal(e->n_inputs, 1);
+  assert_null(attr(e, "axes"));
+  assert_int_equal(attr_i(p, "num_outputs"), 3);
+  assert_null(attr(q, "num_outputs"));
+  assert_int_equal(f->n_inputs, 3);
+  assert_int_equal(init_int(m->graph, f->inputs[2], 0), 1);
+  assert_string_equal(attr_s(gs, "mode"), "cubic");
+  tqt_model_destroy(m);
+
+  m = model_new(18);
+  node_add(m, m->graph, "GroupNormalization", "gn", "x,scale,bias", "y");
+  assert_int_equal(upgrade(m, 21, &d), -1);
+  assert_non_null(strstr(d.msg, "node 'gn' (GroupNormalization): cannot upgrade GroupNormalization "
+                                "from opset 18 to 21: scale and bias are per group"));
   tqt_model_destroy(m);
 }
 
@@ -903,7 +942,8 @@ int main(void) {
       cmocka_unit_test(test_upgrade_sets_opset_13_and_ir_version_7),
       cmocka_unit_test(test_upgrade_leaves_a_model_at_the_target_alone),
       cmocka_unit_test(test_upgrade_to_opset_16_asks_for_ir_version_8),
-      cmocka_unit_test(test_upgrade_refuses_targets_outside_13_to_17),
+      cmocka_unit_test(test_upgrade_refuses_targets_outside_13_to_21),
+      cmocka_unit_test(test_opset_21_rules),
       cmocka_unit_test(test_pass_table_runs_upgrade_opset_after_inlining_and_before_folding),
       cmocka_unit_test(test_unknown_op_is_refused_naming_node_op_and_versions),
       cmocka_unit_test(test_op_newer_than_the_model_opset_is_refused),

@@ -4,7 +4,7 @@
 # models upgrade_models builds for the conversions the test data does not reach, are converted
 # and must compute what the original computes (or, where ONNX Runtime no longer runs the
 # original's opset, the case's expected outputs). The same again with --opset 17 (every case
-# below 17). The CLI, which runs the pass table, converts one case too.
+# below 17) and --opset 21. The CLI, which runs the pass table, converts one case too.
 # Usage: upgrade_test.sh UPGRADE_CASES UPGRADE_MODELS ONNX_TQT REPO_DIR TESTDATA_DIR
 set -u
 cases=$1 models=$2 tqt=$3 repo=$4 data=$5
@@ -25,6 +25,12 @@ mkdir -p "$dir/out17"
 "$cases" --opset 17 "$dir/out17" "$dir/list17" "$data"/node/*/ "$data"/pytorch-converted/*/ \
   "$data"/pytorch-operator/*/ "$data"/simple/*/ "$dir"/gen/*/ || status=1
 node "$repo/tests/passes/upgrade_check.js" --list "$dir/list17" || status=1
+# and to opset 21 (every case: the test data stops at 17), where the Reduce ops take their axes
+# as an input, Split its num_outputs, DFT its axis, and 16-bit Q/DQ exist
+mkdir -p "$dir/out21"
+"$cases" --opset 21 "$dir/out21" "$dir/list21" "$data"/node/*/ "$data"/pytorch-converted/*/ \
+  "$data"/pytorch-operator/*/ "$data"/simple/*/ "$dir"/gen/*/ || status=1
+node "$repo/tests/passes/upgrade_check.js" --list "$dir/list21" || status=1
 case=$data/pytorch-converted/test_BatchNorm2d_eval
 if "$tqt" -q --no-quantize "$case/model.onnx" "$dir/cli.onnx" &&
    node "$repo/tests/passes/upgrade_check.js" "$case	$dir/cli.onnx" >/dev/null; then
