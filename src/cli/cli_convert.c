@@ -72,8 +72,9 @@ static const char convert_help[] =
 /* Apart from convert_help: C99 caps a string literal at 4095 characters. */
 static const char convert_help_quantization[] =
     "Quantization:\n"
-    "  --wbits N, --abits N   weight and activation bits, 2-8 (default 8; fewer bits keep\n"
-    "                    int8/uint8 containers with a narrower range)\n"
+    "  --wbits N, --abits N   weight and activation bits, 2-16 (default 8); 9-16 need\n"
+    "                    --opset 21 (int16/uint16 Q/DQ); fewer than 8 or 16 keep those\n"
+    "                    containers with a narrower range\n"
     "  --bbits N         bias bits, up to 32 (default 32)\n"
     "  --per-channel     one exponent per output channel of each weight (the default; the\n"
     "                    search also tries one exponent for all channels)\n"
@@ -112,9 +113,9 @@ static const char convert_help_graph[] =
     "                    refinements measure the error at these\n"
     "  --static-shapes   fix every dynamic input dim to the first calibration sample's (printed);\n"
     "                    OUT then only runs at that size. Default: dims stay symbolic\n"
-    "  --opset N         the default-domain opset to write, 13 (default) to 17; older models\n"
+    "  --opset N         the default-domain opset to write, 13 (default) to 21; older models\n"
     "                    are upgraded to it. From 17 a LayerNorm written out in ops (opset-13\n"
-    "                    transformer exports) becomes one LayerNormalization\n"
+    "                    transformer exports) becomes one LayerNormalization; 21 has 16-bit Q/DQ\n"
     "  --keep-float16    leave float16 inside the model, unquantized (default: a float16 model\n"
     "                    computes in float32 between its float16 inputs and outputs)\n"
     "Output:\n"
@@ -545,8 +546,8 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_NO_QUANTIZE: no_quantize = true; break;
     case OPT_STRIP: strip = no_quantize = true; break;
     case OPT_OPSET:
-      if ((v = convert_int(optarg, 13, 17)) < 0) {
-        status = cli_usage_error("--opset takes 13 to 17, not '%s'", optarg);
+      if ((v = convert_int(optarg, 13, 21)) < 0) {
+        status = cli_usage_error("--opset takes 13 to 21, not '%s'", optarg);
         goto done;
       }
       topts.opset = v;

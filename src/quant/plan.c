@@ -731,6 +731,7 @@ enum tqt_status tqt_quant_plan_build(const struct tqt_model *m, const struct tqt
   }
   for (size_t i = 0; i < p->n_tensors; i++)
     p->tensors[i].is_signed = p->tensors[plan_group_root(p, i)].is_signed;
+  if ((st = tqt_quant_plan_check_opset(p, m, d)) != TQT_STATUS_OK) goto fail;
   *out = p;
 fail:
   tqt_overrides_destroy(c.overrides);

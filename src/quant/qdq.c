@@ -3,8 +3,8 @@
  * now writes "t_float" and the DequantizeLinear writes t, so every reader (and a graph output
  * called t) sees the quantized values. A weight becomes an int8 initializer behind a
  * DequantizeLinear (per output channel with --per-channel), a bias an int32 one at s_in · s_w.
- * Fewer than 8 bits keep int8/uint8 containers with a Clip to the narrower range between Q and
- * DQ. Each goes into the graph that holds the value (the main graph or an If/Loop/Scan body);
+ * Fewer bits than the container's (int8/uint8 up to 8, int16/uint16 up to 16, opset 21) keep a
+ * Clip to the narrower range between Q and DQ. Each goes into the graph that holds the value (the main graph or an If/Loop/Scan body);
  * scales and zero points go into the main graph, which every body sees. */
 #include <math.h>
 #include <string.h>
@@ -99,12 +99,19 @@ static struct tqt_node *qdq_node(struct qdq_ctx *c, const char *op, const char *
   return tqt_node_create(c->m->arena, op, name, 3, ins, 1, outs);
 }
 
-/* The Clip that narrows an int8/uint8 container to fewer bits. */
+/* The Clip that narrows a container to fewer bits: on the integers after QuantizeLinear in
+ * int8/uint8; in int16/uint16, where ONNX Runtime has no integer Clip, on the float values before
+ * it at the grid's ends (exact: the scale is a power of two), which rounds to the same integers. */
 static struct tqt_node *qdq_narrow(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *in,
                                    const char *out) {
   double lo, hi;
   qdq_range(c, t, &lo, &hi);
   int32_t type = qdq_container(c, t);
+  if (tqt_dtype_size(type) > 1) {
+    double s = tqt_quant_scale(c->p, t, 0), z = qdq_offset(c, t);
+    lo = (lo - z) * s, hi = (hi - z) * s;
+    type = TQT_DTYPE_FLOAT;
+  }
   const char *lo_name = qdq_name(c, t->name, "_qmin"), *hi_name = qdq_name(c, t->name, "_qmax");
   struct tqt_tensor *tl = lo_name ? tqt_graph_initializer_add(c->m->arena, c->m->graph, lo_name,
                                                               type, 0, NULL, NULL) : NULL;
@@ -118,7 +125,7 @@ static struct tqt_node *qdq_narrow(struct qdq_ctx *c, const struct tqt_qtensor *
   return tqt_node_create(c->m->arena, "Clip", qdq_name(c, t->name, "_narrow"), 3, ins, 1, outs);
 }
 
-/* Q (→ Clip) → DQ for activation t: reads `from`, the DequantizeLinear writes `to`. The nodes go
+/* (Clip →) Q (→ Clip) → DQ for activation t: reads `from`, the DequantizeLinear writes `to`. The nodes go
  * to out[0 .. *n). */
 static int qdq_activation(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *from,
                           const char *to, struct tqt_node **out, size_t *n) {
@@ -126,12 +133,20 @@ static int qdq_activation(struct qdq_ctx *c, const struct tqt_qtensor *t, const 
   const char *q = qdq_name(c, t->name, "_quantized");
   if (!q || qdq_params(c, t, 1, &scale, &zp)) return -1;
   *n = 0;
+  /* fewer bits than the container: a Clip, before the QuantizeLinear in 16-bit containers */
+  size_t container_bits = 8 * tqt_dtype_size(qdq_container(c, t));
+  bool narrow = (size_t)t->bits < container_bits, before = narrow && container_bits > 8;
+  const char *narrowed = narrow ? qdq_name(c, t->name, "_narrowed") : NULL;
+  if (narrow && !narrowed) return -1;
+  if (before) {
+    out[(*n)++] = qdq_narrow(c, t, from, narrowed);
+    from = narrowed;
+  }
   out[(*n)++] = qdq_node(c, "QuantizeLinear", qdq_name(c, t->name, "_QuantizeLinear"), from,
                          scale, zp, q);
-  if (t->bits < 8) {
-    const char *narrow = qdq_name(c, t->name, "_narrowed");
-    if (!narrow || !(out[(*n)++] = qdq_narrow(c, t, q, narrow))) return -1;
-    q = narrow;
+  if (narrow && !before) {
+    out[(*n)++] = qdq_narrow(c, t, q, narrowed);
+    q = narrowed;
   }
   out[(*n)++] = qdq_node(c, "DequantizeLinear", qdq_name(c, t->name, "_DequantizeLinear"), q,
                          scale, zp, to);
@@ -252,6 +267,19 @@ static int qdq_compute_io_visit(struct tqt_graph *g, int depth, void *ctx) {
   return 0;
 }
 
+enum tqt_status tqt_quant_plan_check_opset(const struct tqt_quant_plan *p,
+                                           const struct tqt_model *m, struct tqt_diag *d) {
+  int64_t opset = tqt_model_opset(m, "");
+  bool wide = false;
+  for (size_t i = 0; i < p->n_tensors; i++)
+    wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && !p->tensors[i].skip &&
+            p->tensors[i].bits > 8;
+  if (opset >= 13 && (!wide || opset >= 21)) return TQT_STATUS_OK;
+  return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
+                       "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
+                       (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
+}
+
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,
                                  struct tqt_diag *d) {
   struct qdq_ctx c = {.m = m, .p = p, .d = d};
@@ -260,17 +288,7 @@ enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_pla
   tqt_name_map_init(&c.used);
   tqt_name_map_init(&c.compute_io);
   tqt_name_map_init(&inputs_renamed);
-  int64_t opset = tqt_model_opset(m, "");
-  bool wide = false;
-  for (size_t i = 0; i < p->n_tensors; i++)
-    wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && !p->tensors[i].skip &&
-            p->tensors[i].bits > 8;
-  if (opset < 13 || (wide && opset < 21)) {
-    tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
-                  "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
-                  (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
-    goto fail;
-  }
+  if (tqt_quant_plan_check_opset(p, m, d) != TQT_STATUS_OK) goto fail;
   if (tqt_names_collect(m, &c.used) || tqt_graph_walk(g, qdq_compute_io_visit, &c)) goto oom;
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];

@@ -361,6 +361,11 @@ double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor 
  * needs (bias_floor), whichever is higher. */
 int tqt_quant_exponent(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
 
+/* Whether m's opset has Q/DQ for the plan's bits: 13 for 8, 21 for up to 16 (int16/uint16); the
+ * error names the --opset to use. Checked before calibration and again by the rewrite. */
+enum tqt_status tqt_quant_plan_check_opset(const struct tqt_quant_plan *p,
+                                           const struct tqt_model *m, struct tqt_diag *d);
+
 /* Rewrites m: Q/DQ pairs on activations, int8 weights and int32 biases behind DequantizeLinear,
  * in whichever graph (main or body) holds each of them. */
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,

@@ -105,6 +105,15 @@ want "exit status 2 (got $rc)" test "$rc" -eq 2
 want "exactly one line on stderr, naming the output" \
   test "$(lines "$T/stderr")" -eq 1 -a "$(grep -c "no output 'nope'" "$T/stderr")" -eq 1
 finish "--keep-outputs naming no output of the model is a usage error"
+expect_usage_error "--opset past 21 is a usage error" --opset 22 "$LENET" "$T/work/x.onnx"
+expect_usage_error "--abits past 16 is a usage error" --abits 17 "$LENET" "$T/work/x.onnx"
+# 16 bits need opset 21: said before calibration, in one line that names --opset 21
+run "$TQT" "$LENET" "$T/work/x.onnx" --calib "$ROOT/examples/mnist/calib.npy" --abits 16
+want "exit status 1 (got $rc)" test "$rc" -eq 1
+want "one line naming --opset 21" \
+  test "$(lines "$T/stderr")" -eq 1 -a "$(grep -c -- "needs opset 21 (--opset 21)" "$T/stderr")" -eq 1
+want "no calibration ran" test "$(grep -c calibrat "$T/stderr")" -eq 0
+finish "--abits 16 at opset 13 is refused before calibration"
 want "usage errors write no OUT" test -z "$(listing "$T/work")"
 finish "usage errors leave the output folder empty"
 

@@ -2,6 +2,7 @@
 //
 //   node ort_batch.js MODEL.onnx INPUT... [--compare OURS_DIR] [--rtol R] [--atol A]
 //                     [--max-rel X] [--time] [--max-samples N] [--no-optimize]
+//                     [--quantized [--off-by-one F]]
 //
 // INPUT is FILE.npy for a one-input model, or NAME=FILE.npy per input (as `onnx-tqt run` takes
 // them), with onnx-tqt's batch rule: axis 0 indexes samples when the array has one more axis than
@@ -13,7 +14,9 @@
 // --time prints "ort time: X.XXX ms per sample" (one intra-op thread, session creation excluded).
 // --no-optimize turns ONNX Runtime's graph optimizations off (no Q/DQ fusion into int8 kernels).
 // --quantized: the outputs are dequantized values on a grid; every value must equal ours, except
-// at most 0.1 % that may differ by one step of the grid (ONNX Runtime's fused int8 kernels).
+// at most 0.1 % (--off-by-one F: the fraction F) that may differ by one step of the grid (ONNX
+// Runtime's fused int8 kernels; layers it runs in float, as 16-bit ones, whose float32 sums
+// round differently from ours where they pass 2^24).
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -21,7 +24,8 @@ const ort = require('onnxruntime-node');
 const tio = require('./tensor_io');
 
 function parseArgs(argv) {
-  const a = { rtol: 1e-4, atol: 1e-6, maxRel: null, maxSamples: Infinity, time: false, compare: null, pos: [] };
+  const a = { rtol: 1e-4, atol: 1e-6, maxRel: null, maxSamples: Infinity, time: false, compare: null,
+    offByOne: 0.001, pos: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i];
     if (v === '--compare') a.compare = argv[++i];
@@ -32,6 +36,7 @@ function parseArgs(argv) {
     else if (v === '--time') a.time = true;
     else if (v === '--no-optimize') a.noOptimize = true;
     else if (v === '--quantized') a.quantized = true;
+    else if (v === '--off-by-one') a.offByOne = Number(argv[++i]);
     else a.pos.push(v);
   }
   if (a.pos.length < 2) throw new Error('usage: ort_batch.js MODEL.onnx INPUT... [--compare DIR] [--time]');
@@ -118,7 +123,7 @@ function numbers(t) {
         const total = count * per0;
         console.log(`${name}: ${total - offByOne - beyond} of ${total} values bit-exact, ${offByOne} ` +
           `(${(100 * offByOne / total).toFixed(3)} %) off by one step (${step}), ${beyond} further`);
-        ok = beyond === 0 && offByOne <= 0.001 * total;
+        ok = beyond === 0 && offByOne <= args.offByOne * total;
       }
       if (!ok) failed++;
     });
