@@ -43,6 +43,14 @@ void tqt_diag_warn(const struct tqt_diag *d, const char *fmt, ...) {
   va_end(ap);
 }
 
+void tqt_diag_info(const struct tqt_diag *d, const char *fmt, ...) {
+  if (d && d->verbosity == TQT_VERBOSITY_QUIET) return;
+  va_list ap;
+  va_start(ap, fmt);
+  diag_vprint(fmt, ap);
+  va_end(ap);
+}
+
 void tqt_diag_note(const struct tqt_diag *d, const char *fmt, ...) {
   if (!d || d->verbosity != TQT_VERBOSITY_VERBOSE) return;
   va_list ap;

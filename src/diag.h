@@ -27,8 +27,10 @@ enum tqt_status tqt_diag_fail(struct tqt_diag *d, enum tqt_status status, const 
     __attribute__((format(printf, 3, 4)));
 /* Adds context in front of the recorded message: "file.onnx: " + msg. */
 void tqt_diag_prefix(struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Warnings go to stderr unless quiet; verbose notes only with -v. */
+/* Warnings and results worth a line (info) go to stderr unless quiet; verbose notes only with
+ * -v. */
 void tqt_diag_warn(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tqt_diag_info(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void tqt_diag_note(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *tqt_status_name(enum tqt_status s);
 

@@ -314,6 +314,27 @@ wide resnet18-a16 "$dir/r18.onnx" "$dir/r18_in.npy" logits resnet18 "--max-rel 1
   --calib "$dir/r18_in.npy" --abits 16
 wide vit17-a16 "$repo/tests/models/vit-opset17.onnx" "$mnist/test_images.npy" logits vit17 \
   "--max-rel 1e-3" --calib "$mnist/calib.npy" --abits 16
+# --auto-bits: LeNet with 8 or 16 bits per layer, the fewest that keep 45 dB on the measuring
+# samples (8 bits everywhere: 36.8 dB). Some layers stay 8-bit (smaller than all at 16), the test
+# digits keep the target within 1.5 dB, ONNX Runtime computes it as onnx-tqt does (an 8-bit
+# layer after a 16-bit one can round a value one 8-bit step apart: compared within 1 % of the
+# range), and the config written gives back the same bits per tensor.
+"$tqt" "$mnist/lenet.onnx" "$dir/lenet-auto.onnx" --calib "$mnist/calib.npy" --opset 21 \
+  --auto-bits 45 --auto-bits-config "$dir/auto.json" --stats "$dir/auto-stats.json" 2>"$dir/auto.err"
+cat "$dir/auto.err"
+auto_db=$(sqnr "$mnist/lenet.onnx" "$dir/lenet-auto.onnx" "$mnist/test_images.npy" logits)
+"$tqt" -q "$mnist/lenet.onnx" "$dir/lenet-auto-config.onnx" --calib "$mnist/calib.npy" \
+  --config "$dir/auto.json" --stats "$dir/auto-config-stats.json"
+bits_of() { node -e "const s = require('$1'); console.log(s.tensors.map(t => t.name + ':' + t.bits).join(' '))"; }
+echo "# lenet --auto-bits 45: test digits $auto_db dB"
+grep -Eq '^auto-bits: 12 layers: [1-9][0-9]* at 16 bits, [1-9][0-9]* at 8 bits; output SQNR 4[5-9]\.' \
+  "$dir/auto.err" &&
+  at_least "$auto_db" 43.5 0 &&
+  "$tqt" run -q -o "$dir/lenet-auto-out" "$dir/lenet-auto.onnx" "$mnist/test_images.npy" &&
+  node "$repo/tests/ort/ort_batch.js" "$dir/lenet-auto.onnx" "$mnist/test_images.npy" \
+    --compare "$dir/lenet-auto-out" --max-rel 1e-2 &&
+  [ "$(bits_of "$dir/auto-stats.json")" = "$(bits_of "$dir/auto-config-stats.json")" ]
+verdict "lenet --auto-bits 45: 8 and 16 bits mixed at the target, in ONNX Runtime, its config gives back the same bits"
 fixtures=$repo/tests/fixtures
 # the last op (ReduceMean) stays float: float tolerance there
 check functions "$fixtures/functions.onnx" "$dir/x16.npy" "--max-rel 1e-5" --calib "$dir/x16.npy"

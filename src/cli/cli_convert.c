@@ -16,6 +16,7 @@
 #include "parallel.h"
 #include "passes.h"
 #include "progress.h"
+#include "report/stats.h"
 #include "quant.h"
 #include "tqt_version.h"
 #include "train.h"
@@ -168,6 +169,17 @@ static const char convert_help_weights_only[] =
     "                    more); --per-channel: one exponent per gate row of W and R. The nodes\n"
     "                    around them are quantized as usual\n";
 
+static const char convert_help_auto_bits[] =
+    "\n"
+    "Mixed precision:\n"
+    "  --auto-bits DB    give each layer (a node with its outputs and weights) the fewest bits\n"
+    "                    of --bits-choices that keep the output SQNR on the measuring samples\n"
+    "                    at DB: all start at the most, the least sensitive are lowered first\n"
+    "                    (two runs a layer per width). More than 8 bits needs --opset 21\n"
+    "  --bits-choices A,B  the widths allowed, 2-16 (default 8,16)\n"
+    "  --auto-bits-config FILE.json  write the choice as a config file (\"nodes\": per node\n"
+    "                    wbits and abits), to edit and give back with --config\n";
+
 /* analysis (cli_analysis.h) */
 static const char convert_help_analysis[] =
     "\n"
@@ -215,6 +227,24 @@ static long convert_int(const char *arg, long lo, long hi) {
   char *end;
   long v = strtol(arg, &end, 10);
   return *arg && !*end && v >= lo && v <= hi ? v : -1;
+}
+
+/* --bits-choices A,B,...: 2 to TQT_AUTO_BITS_CHOICES_MAX widths of 2 to 16, ascending; -1 when
+ * malformed. */
+static int convert_bits_choices(const char *arg, struct tqt_auto_bits_options *o) {
+  size_t n = 0;
+  for (const char *p = arg; *p; n++) {
+    char *end;
+    long v = strtol(p, &end, 10);
+    if (end == p || v < 2 || v > 16 || n == TQT_AUTO_BITS_CHOICES_MAX ||
+        (n && v <= o->choices[n - 1]) || (*end && *end != ','))
+      return -1;
+    o->choices[n] = (int)v;
+    p = *end ? end + 1 : end;
+  }
+  if (n < 2) return -1;
+  o->n_choices = n;
+  return 0;
 }
 
 /* Splits a comma-separated list into list (pointers into arg, which is modified). */
@@ -303,7 +333,8 @@ struct convert_stage {
   const char *const *specs;
   size_t n_specs, count;
   int threads;
-  bool measure; /* real samples: the refinements measure on them */
+  bool measure;   /* real samples: the refinements measure on them */
+  bool auto_bits; /* --auto-bits measures on them too */
 };
 
 /* Calibration, thresholds, the measuring samples, the exponent search and bias correction of p
@@ -323,7 +354,7 @@ static enum tqt_status convert_stages(void *ctx, struct tqt_quant_plan *p,
   if ((st = tqt_quant_plan_finish(p, c->m, o, (size_t)c->threads, d)) != TQT_STATUS_OK) return st;
   size_t ss = o->search_samples ? o->search_samples : TQT_SEARCH_SAMPLES_DEFAULT;
   bool measured = o->search != TQT_SEARCH_MODE_OFF || o->bias_correction != TQT_SEARCH_MODE_OFF ||
-                  o->equalize == TQT_SEARCH_MODE_AUTO;
+                  o->equalize == TQT_SEARCH_MODE_AUTO || c->auto_bits;
   if (!c->measure || !measured) return TQT_STATUS_OK;
   if ((st = tqt_quant_samples_load(p, c->m, c->specs, c->n_specs, ss, c->count, c->threads,
                                    samples, d)) != TQT_STATUS_OK)
@@ -420,7 +451,7 @@ int cli_convert_main(int argc, char **argv) {
     OPT_NO_ALIGN_ADD, OPT_ALIGN_CONCAT, OPT_SPLIT_CHAINS, OPT_INT8_ACTIVATIONS, OPT_THREADS, OPT_STRIP, OPT_OPSET, OPT_CONFIG,
     OPT_RETRAIN, OPT_EPOCHS, OPT_LR, OPT_BATCH, OPT_SEED, OPT_RETRAIN_LOSS, OPT_VAL_SPLIT,
     OPT_STATS, OPT_STATS_IN, OPT_REPORT, OPT_EXPORT_FIXPOINT, OPT_MIN_QUANTIZED, OPT_STATIC_SHAPES,
-    OPT_KEEP_FLOAT16,
+    OPT_KEEP_FLOAT16, OPT_AUTO_BITS, OPT_BITS_CHOICES, OPT_AUTO_BITS_CONFIG,
   };
   static const struct option options[] = {
       {"help", no_argument, NULL, 'h'},
@@ -449,6 +480,9 @@ int cli_convert_main(int argc, char **argv) {
       {"exclude-op-types", required_argument, NULL, OPT_EXCLUDE_OP_TYPES},
       {"exclude-nodes", required_argument, NULL, OPT_EXCLUDE_NODES},
       {"keep-outputs", required_argument, NULL, OPT_KEEP_OUTPUTS},
+      {"auto-bits", required_argument, NULL, OPT_AUTO_BITS},
+      {"bits-choices", required_argument, NULL, OPT_BITS_CHOICES},
+      {"auto-bits-config", required_argument, NULL, OPT_AUTO_BITS_CONFIG},
       {"quantize-weights-only", required_argument, NULL, OPT_QUANTIZE_WEIGHTS_ONLY},
       {"no-align-add", no_argument, NULL, OPT_NO_ALIGN_ADD},
       {"align-concat", no_argument, NULL, OPT_ALIGN_CONCAT},
@@ -500,6 +534,8 @@ int cli_convert_main(int argc, char **argv) {
   struct tqt_train_options train = {.epochs = 5, .lr = 1e-2, .batch = 16,
                                     .val_split = TQT_TRAIN_VAL_SPLIT_DEFAULT};
   int threads = 0;
+  struct tqt_auto_bits_options auto_bits = {.choices = {8, 16}, .n_choices = 2};
+  const char *auto_bits_config = NULL;
   double min_quantized = -1; /* --min-quantized: the least fraction of compute nodes */
   struct tqt_model *m = NULL;
   struct tqt_quant_plan *plan = NULL;
@@ -531,6 +567,7 @@ int cli_convert_main(int argc, char **argv) {
       fputs(convert_help_quantization, stdout);
       fputs(convert_help_graph, stdout);
       fputs(convert_help_weights_only, stdout);
+      fputs(convert_help_auto_bits, stdout);
       fputs(convert_help_retrain, stdout);
       fputs(convert_help_analysis, stdout);
       fputs(convert_help_tail, stdout);
@@ -638,6 +675,25 @@ int cli_convert_main(int argc, char **argv) {
     case OPT_EXCLUDE_OP_TYPES: convert_split(optarg, exclude_ops, &n_exclude_ops); break;
     case OPT_EXCLUDE_NODES: convert_split(optarg, exclude_nodes, &n_exclude_nodes); break;
     case OPT_KEEP_OUTPUTS: convert_split(optarg, keep_outputs, &n_keep_outputs); break;
+    case OPT_AUTO_BITS: {
+      char *end;
+      auto_bits.target_db = strtod(optarg, &end);
+      if (!*optarg || *end || !(auto_bits.target_db > 0 && auto_bits.target_db <= 200)) {
+        status = cli_usage_error("--auto-bits takes an output SQNR in dB (0 to 200), not '%s'",
+                                 optarg);
+        goto done;
+      }
+      break;
+    }
+    case OPT_BITS_CHOICES:
+      if (convert_bits_choices(optarg, &auto_bits) != 0) {
+        status = cli_usage_error("--bits-choices takes 2 to %d widths of 2 to 16 bits in "
+                                 "ascending order, such as 8,16, not '%s'",
+                                 TQT_AUTO_BITS_CHOICES_MAX, optarg);
+        goto done;
+      }
+      break;
+    case OPT_AUTO_BITS_CONFIG: auto_bits_config = optarg; break;
     case OPT_QUANTIZE_WEIGHTS_ONLY: convert_split(optarg, weights_only, &n_weights_only); break;
     case OPT_CALIB_COUNT:
       if ((v = convert_int(optarg, 1, 1L << 40)) < 0) {
@@ -770,6 +826,15 @@ int cli_convert_main(int argc, char **argv) {
     status = cli_usage_error("--retrain needs real --calib samples and quantization");
     goto done;
   }
+  if (auto_bits.target_db > 0 && (no_quantize || random_calib || analysis.n_stats_in)) {
+    status = cli_usage_error("--auto-bits measures on real --calib samples (not random, not "
+                             "with --stats-in)");
+    goto done;
+  }
+  if (auto_bits_config && !(auto_bits.target_db > 0)) {
+    status = cli_usage_error("--auto-bits-config writes what --auto-bits chose; give --auto-bits");
+    goto done;
+  }
   /* float16 is widened for the quantizer only: a float model keeps its own precision */
   if (no_quantize) topts.keep_float16 = true;
   if (!no_quantize && random_calib)
@@ -790,6 +855,13 @@ int cli_convert_main(int argc, char **argv) {
     tqt_diag_note(&d, "strip: %zu DequantizeLinear nodes removed", removed);
   }
   if (tqt_passes_run(m, &topts, &d) != TQT_STATUS_OK) goto in_fail;
+  int widest = auto_bits.choices[auto_bits.n_choices - 1];
+  if (auto_bits.target_db > 0 && widest > 8 && tqt_model_opset(m, "") < 21) {
+    tqt_diag_fail(&d, TQT_STATUS_UNSUPPORTED,
+                  "the model is at opset %lld; --bits-choices up to %d needs opset 21 (--opset 21)",
+                  (long long)tqt_model_opset(m, ""), widest);
+    goto in_fail;
+  }
   if (!no_quantize) {
     if (tqt_quant_plan_build(m, &topts, &plan, &d) != TQT_STATUS_OK) goto in_fail;
     /* analysis (cli_analysis.h): --stats-in histograms merge into the plan's */
@@ -801,7 +873,8 @@ int cli_convert_main(int argc, char **argv) {
       goto in_fail;
     struct convert_stage stage = {.m = m, .o = &topts, .specs = calib_specs, .n_specs = n_calib,
                                   .count = calib_count, .threads = threads,
-                                  .measure = n_calib && !random_calib};
+                                  .measure = n_calib && !random_calib,
+                                  .auto_bits = auto_bits.target_db > 0};
     if (convert_stages(&stage, plan, &samples, &d) != TQT_STATUS_OK) goto in_fail;
     if (samples && equalization && topts.equalize == TQT_SEARCH_MODE_AUTO &&
         tqt_quant_equalize_judge(&plan, equalization, m, &samples, &topts, convert_stages, &stage,
@@ -809,6 +882,22 @@ int cli_convert_main(int argc, char **argv) {
       goto in_fail;
     /* coverage after calibration: nodes of branches never taken turn float there */
     if (convert_coverage(plan, min_quantized, &d) != TQT_STATUS_OK) goto in_fail;
+    if (auto_bits.target_db > 0) {
+      struct cli_progress progress;
+      auto_bits.progress = convert_progress;
+      auto_bits.progress_ctx = &progress;
+      cli_progress_start(&progress, "auto-bits", 0, d.verbosity == TQT_VERBOSITY_QUIET);
+      if (!samples) {
+        tqt_diag_fail(&d, TQT_STATUS_USAGE, "--auto-bits: no calibration samples to measure on");
+        goto in_fail;
+      }
+      if (tqt_quant_auto_bits(plan, m, samples, &auto_bits, &d) != TQT_STATUS_OK) goto in_fail;
+      cli_progress_end(&progress);
+      if (auto_bits_config &&
+          tqt_auto_bits_config_write(plan, tqt_model_opset(m, ""), auto_bits_config, &d) !=
+              TQT_STATUS_OK)
+        goto fail;
+    }
     if (samples && convert_output_check(plan, samples, &d) != TQT_STATUS_OK) goto in_fail;
     tqt_quant_samples_free(samples);
     samples = NULL;

@@ -155,6 +155,10 @@ struct tqt_quant_plan {
    * 0: no choice was made), and the index of the one kept. */
   struct tqt_method_try method_tries[TQT_METHOD_TRIES];
   size_t n_method_tries, method_chosen;
+  /* Set by tqt_quant_auto_bits (auto_bits_layers 0: it did not run): the target, the output
+   * SQNR reached and the one with every layer at the most bits, in dB; layers and runs. */
+  double auto_bits_target_db, auto_bits_db, auto_bits_top_db;
+  size_t auto_bits_layers, auto_bits_runs;
 };
 
 /* Cuts the joins of an Add's inputs whose own exponents (before their groups share one) lie
@@ -360,6 +364,24 @@ double tqt_quant_scale(const struct tqt_quant_plan *p, const struct tqt_qtensor 
 /* The exponent of channel c of t (not a bias) as Q/DQ writes it: its own, or the one its bias
  * needs (bias_floor), whichever is higher. */
 int tqt_quant_exponent(const struct tqt_quant_plan *p, const struct tqt_qtensor *t, size_t c);
+
+#define TQT_AUTO_BITS_CHOICES_MAX 4
+
+struct tqt_auto_bits_options {
+  double target_db;                        /* the output SQNR to keep */
+  int choices[TQT_AUTO_BITS_CHOICES_MAX];  /* the widths allowed, ascending */
+  size_t n_choices;
+  tqt_progress_fn progress;
+  void *progress_ctx;
+};
+
+/* Mixed precision by measurement (bits.c), after the refinements: every layer (a node that
+ * quantizes its outputs and weights) gets the fewest bits of the choices that keep the output
+ * SQNR on the samples at the target, the least sensitive layers lowered first. Prints the
+ * result (and with -v each layer's); the bits are in the plan's tensors. */
+enum tqt_status tqt_quant_auto_bits(struct tqt_quant_plan *p, const struct tqt_model *m,
+                                    struct tqt_quant_samples *samples,
+                                    const struct tqt_auto_bits_options *o, struct tqt_diag *d);
 
 /* Whether m's opset has Q/DQ for the plan's bits: 13 for 8, 21 for up to 16 (int16/uint16); the
  * error names the --opset to use. Checked before calibration and again by the rewrite. */

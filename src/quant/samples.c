@@ -269,7 +269,8 @@ enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *err
 }
 
 bool tqt_quant_plan_output_error(const struct tqt_quant_plan *p, double *error) {
-  if (p->bias_layers) *error = p->bias_error_after;
+  if (p->auto_bits_layers) *error = pow(10, -p->auto_bits_db / 10);
+  else if (p->bias_layers) *error = p->bias_error_after;
   else if (p->search_groups) *error = p->search_error_after;
   else if (p->n_method_tries)
     *error = p->method_tries[p->method_chosen].error;

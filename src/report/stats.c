@@ -51,6 +51,34 @@ enum tqt_status tqt_json_write(const json_t *j, const char *path, int indent, st
   return tqt_file_atomic_commit(&fa, d);
 }
 
+enum tqt_status tqt_auto_bits_config_write(const struct tqt_quant_plan *p, int64_t opset,
+                                           const char *path, struct tqt_diag *d) {
+  bool bad = false;
+  json_t *j = json_object(), *nodes = json_object();
+  size_t unnamed = 0;
+  for (size_t i = 0; j && nodes && i < p->n_tensors; i++) {
+    const struct tqt_qtensor *t = &p->tensors[i];
+    if (t->skip || !t->owner || t->kind == TQT_QTENSOR_KIND_BIAS) continue;
+    if (!t->owner->name[0]) {
+      unnamed++;
+      continue;
+    }
+    json_t *entry = json_object_get(nodes, t->owner->name);
+    if (!entry) stats_set(nodes, t->owner->name, entry = json_object(), &bad);
+    stats_set(entry, t->kind == TQT_QTENSOR_KIND_WEIGHT ? "wbits" : "abits",
+              json_integer(t->bits), &bad);
+  }
+  stats_set(j, "opset", json_integer((json_int_t)opset), &bad);
+  stats_set(j, "nodes", nodes, &bad);
+  enum tqt_status st = bad || !j ? tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory")
+                                 : tqt_json_write(j, path, 2, d);
+  json_decref(j);
+  if (st == TQT_STATUS_OK && unnamed)
+    tqt_diag_warn(d, "%s: %zu tensors of nodes without a name are not in it (a config names "
+                  "nodes); they take the global bits when it is given back", path, unnamed);
+  return st;
+}
+
 enum tqt_status tqt_json_read(const char *path, json_t **out, struct tqt_diag *d) {
   json_error_t err;
   *out = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
@@ -596,6 +624,15 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
       stats_set(eq, "output_sqnr_with_db", stats_search_db(c->p->equalize_error_after), &c->bad);
     }
     stats_set(summary, "equalization", eq, &c->bad);
+  }
+  if (c->p->auto_bits_layers) {
+    json_t *ab = json_object();
+    stats_set(ab, "target_db", tqt_json_real(c->p->auto_bits_target_db), &c->bad);
+    stats_set(ab, "output_sqnr_db", tqt_json_real(c->p->auto_bits_db), &c->bad);
+    stats_set(ab, "output_sqnr_widest_db", tqt_json_real(c->p->auto_bits_top_db), &c->bad);
+    stats_set(ab, "layers", json_integer((json_int_t)c->p->auto_bits_layers), &c->bad);
+    stats_set(ab, "runs", json_integer((json_int_t)c->p->auto_bits_runs), &c->bad);
+    stats_set(summary, "auto_bits", ab, &c->bad);
   }
   if (c->p->bias_layers) {
     json_t *bias = json_object();

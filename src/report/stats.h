@@ -89,6 +89,10 @@ enum tqt_status tqt_stats_merge_files(struct tqt_quant_plan *p, const struct tqt
                                       struct tqt_diag *d);
 
 /* JSON files: written atomically (indent 0: compact; else that many spaces), read whole. */
+/* --auto-bits-config: the bits tqt_quant_auto_bits chose as a config file (quant.h): "opset" and
+ * per node its "wbits" and "abits", which --config gives back. */
+enum tqt_status tqt_auto_bits_config_write(const struct tqt_quant_plan *p, int64_t opset,
+                                           const char *path, struct tqt_diag *d);
 enum tqt_status tqt_json_write(const json_t *j, const char *path, int indent, struct tqt_diag *d);
 enum tqt_status tqt_json_read(const char *path, json_t **out, struct tqt_diag *d);
 /* Small helpers for readers of these files: a member as a number (NAN when absent or null),

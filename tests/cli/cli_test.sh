@@ -114,6 +114,16 @@ want "one line naming --opset 21" \
   test "$(lines "$T/stderr")" -eq 1 -a "$(grep -c -- "needs opset 21 (--opset 21)" "$T/stderr")" -eq 1
 want "no calibration ran" test "$(grep -c calibrat "$T/stderr")" -eq 0
 finish "--abits 16 at opset 13 is refused before calibration"
+expect_usage_error "--auto-bits takes a number of dB" --auto-bits lots "$LENET" "$T/work/x.onnx"
+expect_usage_error "--bits-choices must ascend" --auto-bits 30 --bits-choices 16,8 "$LENET" \
+  "$T/work/x.onnx"
+expect_usage_error "--auto-bits-config needs --auto-bits" --auto-bits-config "$T/work/c.json" \
+  "$LENET" "$T/work/x.onnx"
+run "$TQT" "$LENET" "$T/work/x.onnx" --calib "$ROOT/examples/mnist/calib.npy" --auto-bits 40
+want "exit status 1 (got $rc)" test "$rc" -eq 1
+want "one line naming --opset 21" \
+  test "$(lines "$T/stderr")" -eq 1 -a "$(grep -c -- "--bits-choices up to 16 needs opset 21 (--opset 21)" "$T/stderr")" -eq 1
+finish "--auto-bits with 16-bit choices at opset 13 is refused before calibration"
 want "usage errors write no OUT" test -z "$(listing "$T/work")"
 finish "usage errors leave the output folder empty"
 
