@@ -16,7 +16,26 @@ static const struct {
     [TQT_DTYPE_UINT32] = {"uint32", 4},       [TQT_DTYPE_UINT64] = {"uint64", 8},
     [TQT_DTYPE_COMPLEX64] = {"complex64", 8}, [TQT_DTYPE_COMPLEX128] = {"complex128", 16},
     [TQT_DTYPE_BFLOAT16] = {"bfloat16", 2},
+    [TQT_DTYPE_FLOAT8E4M3FN] = {"float8e4m3fn", 0}, [TQT_DTYPE_FLOAT8E4M3FNUZ] = {"float8e4m3fnuz", 0},
+    [TQT_DTYPE_FLOAT8E5M2] = {"float8e5m2", 0}, [TQT_DTYPE_FLOAT8E5M2FNUZ] = {"float8e5m2fnuz", 0},
+    [TQT_DTYPE_UINT4] = {"uint4", 1},         [TQT_DTYPE_INT4] = {"int4", 1},
 };
+
+bool tqt_dtype_is_4bit(int32_t dtype) { return dtype == TQT_DTYPE_INT4 || dtype == TQT_DTYPE_UINT4; }
+
+size_t tqt_int4_packed_size(size_t n) { return n / 2 + n % 2; }
+
+void tqt_int4_pack(const uint8_t *in, size_t n, uint8_t *out) {
+  for (size_t i = 0; i < n; i += 2)
+    out[i / 2] = (uint8_t)((in[i] & 0x0f) | (i + 1 < n ? (in[i + 1] & 0x0f) << 4 : 0));
+}
+
+void tqt_int4_unpack(const uint8_t *in, size_t n, bool is_signed, uint8_t *out) {
+  for (size_t i = 0; i < n; i++) {
+    uint8_t v = (uint8_t)(i % 2 ? in[i / 2] >> 4 : in[i / 2] & 0x0f);
+    out[i] = is_signed && (v & 0x08) ? (uint8_t)(v | 0xf0) : v;
+  }
+}
 
 size_t tqt_dtype_size(int32_t dtype) {
   return dtype >= 0 && dtype < TQT_DTYPE_COUNT ? dtype_table[dtype].size : 0;

@@ -30,11 +30,27 @@ enum tqt_dtype {
   TQT_DTYPE_COMPLEX64 = 14,
   TQT_DTYPE_COMPLEX128 = 15,
   TQT_DTYPE_BFLOAT16 = 16,
+  TQT_DTYPE_FLOAT8E4M3FN = 17, /* the float8 types: named, not computed */
+  TQT_DTYPE_FLOAT8E4M3FNUZ = 18,
+  TQT_DTYPE_FLOAT8E5M2 = 19,
+  TQT_DTYPE_FLOAT8E5M2FNUZ = 20,
+  /* 4-bit integers: packed two per byte in files (first element in the low half), one per byte
+   * in memory (int8 / uint8 holding -8..7 / 0..15): tqt_int4_pack, tqt_int4_unpack */
+  TQT_DTYPE_UINT4 = 21,
+  TQT_DTYPE_INT4 = 22,
   TQT_DTYPE_COUNT
 };
 
 /* Bytes per element (0 for STRING and unknown types). */
 size_t tqt_dtype_size(int32_t dtype);
+/* Whether dtype is INT4 or UINT4. */
+bool tqt_dtype_is_4bit(int32_t dtype);
+/* The bytes of n 4-bit elements packed two per byte. */
+size_t tqt_int4_packed_size(size_t n);
+/* n elements, one per byte, into tqt_int4_packed_size(n) bytes (an odd last one: high half 0). */
+void tqt_int4_pack(const uint8_t *in, size_t n, uint8_t *out);
+/* The reverse, the high bit of each half extended for INT4. */
+void tqt_int4_unpack(const uint8_t *in, size_t n, bool is_signed, uint8_t *out);
 /* "float", "int8", ... or "dtype(N)" for numbers ONNX 1.12 does not define. */
 const char *tqt_dtype_name(int32_t dtype);
 

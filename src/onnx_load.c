@@ -160,6 +160,22 @@ static int load_typed_fields(struct load_ctx *c, struct tqt_tensor *t, Onnx__Ten
   return 0;
 }
 
+/* A 4-bit tensor's packed bytes (the file's: two elements a byte) into one byte an element in
+ * arena a, as the IR holds it; NULL (d set) when their count does not fit numel. */
+static uint8_t *load_int4_unpack(const struct tqt_tensor *t, const void *packed, size_t len,
+                                 int64_t numel, struct tqt_arena *a, struct tqt_diag *d) {
+  if (len != tqt_int4_packed_size((size_t)numel)) {
+    tqt_diag_fail(d, TQT_STATUS_INVALID, "tensor '%s' (%s) holds %zu bytes but its %lld elements "
+                  "need %zu", t->name, tqt_dtype_name(t->dtype), len, (long long)numel,
+                  tqt_int4_packed_size((size_t)numel));
+    return NULL;
+  }
+  uint8_t *out = tqt_arena_calloc(a, 1, (size_t)numel + 1);
+  if (!out) tqt_diag_fail(d, TQT_STATUS_NOMEM, "out of memory");
+  else tqt_int4_unpack(packed, (size_t)numel, t->dtype == TQT_DTYPE_INT4, out);
+  return out;
+}
+
 static int load_tensor_into(struct load_ctx *c, struct tqt_tensor *t, Onnx__TensorProto *tp) {
   t->name = load_str(c, tp->name);
   t->doc = load_str(c, tp->doc_string);
@@ -202,6 +218,15 @@ static int load_tensor_into(struct load_ctx *c, struct tqt_tensor *t, Onnx__Tens
     if (!t->data && !(t->data = tqt_arena_calloc(c->a, 1, 1))) return LOAD_NOMEM(c);
   } else if (load_typed_fields(c, t, tp)) {
     return -1;
+  }
+  if (tqt_dtype_is_4bit(t->dtype)) {
+    uint8_t *unpacked = load_int4_unpack(t, t->data, t->nbytes, numel, c->a, c->d);
+    if (!unpacked) {
+      tqt_diag_prefix(c->d, "%s: ", c->name);
+      return -1;
+    }
+    t->data = unpacked;
+    t->nbytes = (size_t)numel;
   }
   if (t->dtype != TQT_DTYPE_UNDEFINED && esize && (uint64_t)numel * esize != t->nbytes)
     return tqt_diag_fail(c->d, TQT_STATUS_INVALID,
@@ -945,6 +970,12 @@ const void *tqt_tensor_data(struct tqt_tensor *t, struct tqt_arena *a, struct tq
   }
   if (tqt_file_map_open(fm, path, e->offset, e->length, d) != TQT_STATUS_OK) {
     tqt_diag_prefix(d, "tensor '%s': external data: ", t->name);
+    goto fail;
+  }
+  if (numel >= 0 && tqt_dtype_is_4bit(t->dtype)) { /* unpacked into memory */
+    if ((t->data = load_int4_unpack(t, fm->data, fm->len, numel, a, d))) t->nbytes = (size_t)numel;
+    else tqt_diag_prefix(d, "%s: ", path);
+    tqt_file_map_close(fm);
     goto fail;
   }
   if (numel < 0 || esize == 0 || (uint64_t)numel > SIZE_MAX / esize ||

@@ -111,6 +111,14 @@ static Onnx__TensorProto *save_tensor(struct save_ctx *c, struct tqt_tensor *t) 
     return tp;
   }
   if (t->external && !tqt_tensor_data(t, c->model_arena, c->d)) return NULL;
+  struct tqt_tensor packed; /* 4-bit: two elements a byte in the file */
+  if (tqt_dtype_is_4bit(t->dtype)) {
+    packed = *t;
+    packed.nbytes = tqt_int4_packed_size(t->nbytes);
+    if (!(packed.data = save_alloc(c, packed.nbytes + 1, 1))) return NULL;
+    tqt_int4_pack(t->data, t->nbytes, packed.data);
+    t = &packed;
+  }
   if (c->external && t->nbytes >= c->external_min)
     return save_tensor_external(c, tp, t) == 0 ? tp : NULL;
   tp->has_raw_data = true;

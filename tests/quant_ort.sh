@@ -304,6 +304,20 @@ wide() {
     gain "$model" "$name" "$eight" "$input" "$output" 6
   verdict "$name: opset 21 in ONNX Runtime as onnx-tqt computes it ($mode), 6 dB above 8 bits"
 }
+# --wbits 4 at opset 21: int4 weight initializers, packed two a byte, the same values as the int8
+# containers of opset 13; ResNet-18's file at most 0.55 of its 8-bit one
+check lenet-w4-opset21 "$mnist/lenet.onnx" "$mnist/test_images.npy" --quantized \
+  --calib "$mnist/calib.npy" --wbits 4 --opset 21
+cmp "$dir/lenet-4bit-weights-out/logits.npy" "$dir/lenet-w4-opset21-out/logits.npy"
+verdict "lenet --wbits 4 --opset 21: the outputs of --wbits 4 at opset 13"
+check resnet18-w4 "$dir/r18.onnx" "$dir/r18_in.npy" --quantized --calib "$dir/r18_in.npy" --wbits 4 \
+  --opset 21 --search off --equalize off --bias-correction off
+"$tqt" -q "$dir/r18.onnx" "$dir/r18-w8-21.onnx" --calib "$dir/r18_in.npy" --opset 21 --search off \
+  --equalize off --bias-correction off
+w4_bytes=$(stat -c %s "$dir/resnet18-w4.onnx") w8_bytes=$(stat -c %s "$dir/r18-w8-21.onnx")
+echo "# resnet18 at opset 21: --wbits 4 $w4_bytes bytes, 8 bits $w8_bytes bytes"
+awk -v a="$w4_bytes" -v b="$w8_bytes" 'BEGIN { exit !(a <= 0.55 * b) }'
+verdict "resnet18 --wbits 4 --opset 21: the file at most 0.55 of the 8-bit one"
 wide lenet-a16 "$mnist/lenet.onnx" "$mnist/test_images.npy" logits lenet \
   "--quantized --off-by-one 0.005" --calib "$mnist/calib.npy" --abits 16
 wide lenet-w16a16 "$mnist/lenet.onnx" "$mnist/test_images.npy" logits lenet \

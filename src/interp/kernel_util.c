@@ -156,8 +156,10 @@ double tqt_rt_get(const struct tqt_rt_tensor *t, int64_t i) {
   case TQT_DTYPE_DOUBLE: return ((const double *)p)[i];
   case TQT_DTYPE_FLOAT16: return tqt_f16_to_f32(((const uint16_t *)p)[i]);
   case TQT_DTYPE_BFLOAT16: return tqt_bf16_to_f32(((const uint16_t *)p)[i]);
-  case TQT_DTYPE_INT8: return ((const int8_t *)p)[i];
-  case TQT_DTYPE_UINT8: return ((const uint8_t *)p)[i];
+  case TQT_DTYPE_INT8:
+  case TQT_DTYPE_INT4: return ((const int8_t *)p)[i];
+  case TQT_DTYPE_UINT8:
+  case TQT_DTYPE_UINT4: return ((const uint8_t *)p)[i];
   case TQT_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
   case TQT_DTYPE_INT16: return ((const int16_t *)p)[i];
   case TQT_DTYPE_UINT16: return ((const uint16_t *)p)[i];
@@ -187,6 +189,8 @@ void tqt_rt_set(struct tqt_rt_tensor *t, int64_t i, double v) {
   case TQT_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
   case TQT_DTYPE_INT8: RT_SET_INT(int8_t, INT8_MIN, INT8_MAX); break;
   case TQT_DTYPE_UINT8: RT_SET_INT(uint8_t, 0, UINT8_MAX); break;
+  case TQT_DTYPE_INT4: RT_SET_INT(int8_t, -8, 7); break;
+  case TQT_DTYPE_UINT4: RT_SET_INT(uint8_t, 0, 15); break;
   case TQT_DTYPE_INT16: RT_SET_INT(int16_t, INT16_MIN, INT16_MAX); break;
   case TQT_DTYPE_UINT16: RT_SET_INT(uint16_t, 0, UINT16_MAX); break;
   case TQT_DTYPE_INT32: RT_SET_INT(int32_t, INT32_MIN, INT32_MAX); break;
@@ -200,8 +204,10 @@ void tqt_rt_set(struct tqt_rt_tensor *t, int64_t i, double v) {
 int64_t tqt_rt_get_int(const struct tqt_rt_tensor *t, int64_t i) {
   const void *p = t->data;
   switch (t->dtype) {
-  case TQT_DTYPE_INT8: return ((const int8_t *)p)[i];
+  case TQT_DTYPE_INT8:
+  case TQT_DTYPE_INT4: return ((const int8_t *)p)[i];
   case TQT_DTYPE_UINT8:
+  case TQT_DTYPE_UINT4:
   case TQT_DTYPE_BOOL: return ((const uint8_t *)p)[i];
   case TQT_DTYPE_INT16: return ((const int16_t *)p)[i];
   case TQT_DTYPE_UINT16: return ((const uint16_t *)p)[i];

@@ -29,6 +29,8 @@ static bool qdq_range(int32_t dtype, double *lo, double *hi) {
   switch (dtype) {
   case TQT_DTYPE_INT8: *lo = INT8_MIN, *hi = INT8_MAX; return true;
   case TQT_DTYPE_UINT8: *lo = 0, *hi = UINT8_MAX; return true;
+  case TQT_DTYPE_INT4: *lo = -8, *hi = 7; return true;
+  case TQT_DTYPE_UINT4: *lo = 0, *hi = 15; return true;
   case TQT_DTYPE_INT16: *lo = INT16_MIN, *hi = INT16_MAX; return true;
   case TQT_DTYPE_UINT16: *lo = 0, *hi = UINT16_MAX; return true;
   case TQT_DTYPE_INT32: *lo = INT32_MIN, *hi = INT32_MAX; return true;

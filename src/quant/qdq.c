@@ -50,9 +50,12 @@ static void qdq_range(const struct qdq_ctx *c, const struct tqt_qtensor *t, doub
   *hi = (t->is_signed ? ldexp(1.0, t->bits - 1) - 1 : ldexp(1.0, t->bits) - 1) + qdq_offset(c, t);
 }
 
-/* The container type: int8/uint8 up to 8 bits, int16/uint16 up to 16, int32 for biases. */
+/* The container type: int8/uint8 up to 8 bits, int16/uint16 up to 16, int32 for biases; from
+ * opset 21 weights of up to 4 bits int4/uint4 (packed two a byte in OUT). */
 static int32_t qdq_container(const struct qdq_ctx *c, const struct tqt_qtensor *t) {
   if (t->kind == TQT_QTENSOR_KIND_BIAS) return TQT_DTYPE_INT32;
+  if (t->kind == TQT_QTENSOR_KIND_WEIGHT && t->bits <= 4 && tqt_model_opset(c->m, "") >= 21)
+    return t->is_signed ? TQT_DTYPE_INT4 : TQT_DTYPE_UINT4;
   if (t->bits <= 8) return t->is_signed && !qdq_offset(c, t) ? TQT_DTYPE_INT8 : TQT_DTYPE_UINT8;
   return t->is_signed ? TQT_DTYPE_INT16 : TQT_DTYPE_UINT16;
 }

@@ -281,6 +281,7 @@ static void everything_node_attrs(struct tqt_arena *a, struct tqt_graph *g, stru
 /* One initializer per element type, with bytes that differ per type and element. */
 static void every_dtype_initializers(struct tqt_arena *a, struct tqt_graph *g) {
   for (int32_t dtype = 1; dtype < TQT_DTYPE_COUNT; dtype++) {
+    if (dtype >= TQT_DTYPE_FLOAT8E4M3FN && dtype <= TQT_DTYPE_FLOAT8E5M2FNUZ) continue; /* named only */
     if (dtype == TQT_DTYPE_STRING) {
       graph_initializer_push(a, g, string_tensor_new(a, "init_string"));
       continue;
@@ -291,6 +292,9 @@ static void every_dtype_initializers(struct tqt_arena *a, struct tqt_graph *g) {
     for (size_t i = 0; i < nbytes; i++) bytes[i] = (unsigned char)(i * 37 + (size_t)dtype * 11);
     if (dtype == TQT_DTYPE_BOOL)
       for (size_t i = 0; i < nbytes; i++) bytes[i] &= 1;
+    /* 4-bit: one element a byte, in range (files pack two a byte) */
+    for (size_t i = 0; tqt_dtype_is_4bit(dtype) && i < nbytes; i++)
+      bytes[i] = dtype == TQT_DTYPE_INT4 && (bytes[i] & 8) ? bytes[i] | 0xf0 : bytes[i] & 0x0f;
     char *name = tqt_arena_printf(a, "init_%s", tqt_dtype_name(dtype));
     assert_non_null(tqt_graph_initializer_add(a, g, name, dtype, 2, dims, bytes));
   }
@@ -890,6 +894,40 @@ static void assert_typed_loads_like_raw(struct io_state *s, Onnx__TensorProto *t
   tqt_model_destroy(raw_m);
 }
 
+/* INT4 and UINT4 come packed two a byte, first element in the low half (raw_data, or one byte
+ * an int32_data value), and are held one a byte; a count that does not fit is refused. */
+static void test_int4_is_unpacked_from_two_a_byte(void **state) {
+  struct io_state *s = *state;
+  const int64_t dims[] = {5}, udims[] = {3};
+  const uint8_t packed[] = {0x78, 0x0f, 0x03}; /* -8, 7, -1, 0, 3 */
+  const int8_t values[] = {-8, 7, -1, 0, 3};
+  struct tqt_model *m = NULL;
+  struct tqt_diag d = {0};
+  Onnx__TensorProto *raw = craft_tensor(s, "q4", TQT_DTYPE_INT4, 1, dims);
+  craft_raw(s, raw, packed, sizeof packed);
+  if (craft_load_one(s, raw, &m, &d) != TQT_STATUS_OK) fail_msg("raw: %s", d.msg);
+  assert_int_equal(m->graph->initializers[0]->nbytes, 5);
+  assert_memory_equal(m->graph->initializers[0]->data, values, 5);
+  tqt_model_destroy(m);
+  Onnx__TensorProto *typed = craft_tensor(s, "q4", TQT_DTYPE_INT4, 1, dims);
+  static int32_t fields[] = {0x78, 0x0f, 0x03};
+  typed->n_int32_data = 3;
+  typed->int32_data = fields;
+  if (craft_load_one(s, typed, &m, &d) != TQT_STATUS_OK) fail_msg("typed: %s", d.msg);
+  assert_memory_equal(m->graph->initializers[0]->data, values, 5);
+  tqt_model_destroy(m);
+  Onnx__TensorProto *u4 = craft_tensor(s, "u4", TQT_DTYPE_UINT4, 1, udims);
+  const uint8_t upacked[] = {0x0f, 0x09}, uvalues[] = {15, 0, 9};
+  craft_raw(s, u4, upacked, sizeof upacked);
+  if (craft_load_one(s, u4, &m, &d) != TQT_STATUS_OK) fail_msg("uint4: %s", d.msg);
+  assert_memory_equal(m->graph->initializers[0]->data, uvalues, 3);
+  tqt_model_destroy(m);
+  Onnx__TensorProto *short_raw = craft_tensor(s, "q4", TQT_DTYPE_INT4, 1, dims);
+  craft_raw(s, short_raw, packed, 2);
+  assert_int_equal(craft_load_one(s, short_raw, &m, &d), TQT_STATUS_INVALID);
+  assert_non_null(strstr(d.msg, "tensor 'q4' (int4) holds 2 bytes but its 5 elements need 3"));
+}
+
 static void test_float_data_loads_like_raw_data(void **state) {
   struct io_state *s = *state;
   const int64_t dims[] = {3};
@@ -1472,6 +1510,7 @@ int main(void) {
       IO_TEST(test_external_data_past_the_end_of_its_file_fails_on_read),
       IO_TEST(test_external_data_of_the_wrong_size_fails_on_read),
       IO_TEST(test_missing_external_file_names_tensor_and_file),
+      IO_TEST(test_int4_is_unpacked_from_two_a_byte),
       IO_TEST(test_float_data_loads_like_raw_data),
       IO_TEST(test_complex64_float_data_holds_two_floats_per_element),
       IO_TEST(test_int32_data_of_int8_loads_one_byte_per_element),
