@@ -109,8 +109,11 @@ static int info_visit(struct tqt_graph *g, int depth, void *ctx) {
     int64_t numel = tqt_tensor_numel(t);
     s->initializers++;
     s->external += t->external != NULL;
-    s->initializer_bytes += t->data ? t->nbytes
-                                    : (uint64_t)(numel > 0 ? numel : 0) * tqt_dtype_size(t->dtype);
+    uint64_t n = (uint64_t)(numel > 0 ? numel : 0);
+    /* as stored: 4-bit elements two a byte */
+    s->initializer_bytes += tqt_dtype_is_4bit(t->dtype) ? tqt_int4_packed_size((size_t)n)
+                            : t->data ? t->nbytes
+                                      : n * tqt_dtype_size(t->dtype);
   }
   return 0;
 }
