@@ -49,7 +49,8 @@ static const struct upgrade_op upgrade_ops[] = {
     {"BitwiseAnd", 0, {18}}, {"BitwiseNot", 0, {18}}, {"BitwiseOr", 0, {18}},
     {"BitwiseXor", 0, {18}}, {"BlackmanWindow", 0, {17}}, {"Cast", 0, {1, 6, 9, 13, 19, 21}},
     {"CastLike", 0, {15, 19, 21}}, {"Ceil", 0, {1, 6, 13}}, {"Celu", 0, {12}},
-    {"CenterCropPad", 0, {18}}, {"Clip", 0, {1, 6, 11, 12, 13}}, {"Col2Im", 0, {18}}, {"Compress", 0, {9, 11}},
+    {"CenterCropPad", 0, {18}}, {"Clip", 0, {1, 6, 11, 12, 13}}, {"Col2Im", 0, {18}},
+    {"Compress", 0, {9, 11}},
     {"Concat", 0, {1, 4, 11, 13}}, {"ConcatFromSequence", 0, {11}},
     {"Constant", 0, {1, 9, 11, 12, 13, 19, 21}}, {"ConstantOfShape", 0, {9, 20, 21}},
     {"Conv", 0, {1, 11}}, {"ConvInteger", 0, {10}}, {"ConvTranspose", 0, {1, 11}}, {"Cos", 0, {7}},
@@ -1407,7 +1408,8 @@ static int rule_split_num_outputs(struct upgrade_scope *s, struct tqt_node *n) {
 static int rule_dft_axis(struct upgrade_scope *s, struct tqt_node *n) {
   struct tqt_attr *axis;
   if (upgrade_attr_literal(s, n, "axis", TQT_ATTR_TYPE_INT, &axis) != 0) return -1;
-  const char *in = upgrade_constant_scalar(s, n, "axis", TQT_DTYPE_INT64, axis ? (double)axis->i : 1);
+  double value = axis ? (double)axis->i : 1;
+  const char *in = upgrade_constant_scalar(s, n, "axis", TQT_DTYPE_INT64, value);
   if (!in || upgrade_input_set(s, n, 2, in) != 0) return -1;
   upgrade_attr_drop(n, "axis");
   return 1;

@@ -30,7 +30,8 @@ void tqt_diag_prefix(struct tqt_diag *d, const char *fmt, ...) __attribute__((fo
 /* Warnings and results worth a line (info) go to stderr unless quiet; verbose notes only with
  * -v. */
 void tqt_diag_warn(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void tqt_diag_info(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void tqt_diag_info(const struct tqt_diag *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 void tqt_diag_note(const struct tqt_diag *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *tqt_status_name(enum tqt_status s);
 

@@ -16,12 +16,16 @@ static const struct {
     [TQT_DTYPE_UINT32] = {"uint32", 4},       [TQT_DTYPE_UINT64] = {"uint64", 8},
     [TQT_DTYPE_COMPLEX64] = {"complex64", 8}, [TQT_DTYPE_COMPLEX128] = {"complex128", 16},
     [TQT_DTYPE_BFLOAT16] = {"bfloat16", 2},
-    [TQT_DTYPE_FLOAT8E4M3FN] = {"float8e4m3fn", 0}, [TQT_DTYPE_FLOAT8E4M3FNUZ] = {"float8e4m3fnuz", 0},
-    [TQT_DTYPE_FLOAT8E5M2] = {"float8e5m2", 0}, [TQT_DTYPE_FLOAT8E5M2FNUZ] = {"float8e5m2fnuz", 0},
+    [TQT_DTYPE_FLOAT8E4M3FN] = {"float8e4m3fn", 0},
+    [TQT_DTYPE_FLOAT8E4M3FNUZ] = {"float8e4m3fnuz", 0},
+    [TQT_DTYPE_FLOAT8E5M2] = {"float8e5m2", 0},
+    [TQT_DTYPE_FLOAT8E5M2FNUZ] = {"float8e5m2fnuz", 0},
     [TQT_DTYPE_UINT4] = {"uint4", 1},         [TQT_DTYPE_INT4] = {"int4", 1},
 };
 
-bool tqt_dtype_is_4bit(int32_t dtype) { return dtype == TQT_DTYPE_INT4 || dtype == TQT_DTYPE_UINT4; }
+bool tqt_dtype_is_4bit(int32_t dtype) {
+  return dtype == TQT_DTYPE_INT4 || dtype == TQT_DTYPE_UINT4;
+}
 
 size_t tqt_int4_packed_size(size_t n) { return n / 2 + n % 2; }
 

@@ -175,7 +175,7 @@ static const char convert_help_auto_bits[] =
     "  --auto-bits DB    give each layer (a node with its outputs and weights) the fewest bits\n"
     "                    of --bits-choices that keep the output SQNR on the measuring samples\n"
     "                    at DB: all start at the most, the least sensitive are lowered first\n"
-    "                    (two runs a layer per width). More than 8 bits needs --opset 21\n"
+    "                    (a run a layer per width, and a few). More than 8 bits: --opset 21\n"
     "  --bits-choices A,B  the widths allowed, 2-16 (default 8,16)\n"
     "  --auto-bits-config FILE.json  write the choice as a config file (\"nodes\": per node\n"
     "                    wbits and abits), to edit and give back with --config\n";
@@ -886,11 +886,11 @@ int cli_convert_main(int argc, char **argv) {
       struct cli_progress progress;
       auto_bits.progress = convert_progress;
       auto_bits.progress_ctx = &progress;
-      cli_progress_start(&progress, "auto-bits", 0, d.verbosity == TQT_VERBOSITY_QUIET);
       if (!samples) {
         tqt_diag_fail(&d, TQT_STATUS_USAGE, "--auto-bits: no calibration samples to measure on");
         goto in_fail;
       }
+      cli_progress_start(&progress, "auto-bits", 0, d.verbosity == TQT_VERBOSITY_QUIET);
       if (tqt_quant_auto_bits(plan, m, samples, &auto_bits, &d) != TQT_STATUS_OK) goto in_fail;
       cli_progress_end(&progress);
       if (auto_bits_config &&

@@ -344,8 +344,9 @@ static enum tqt_status dft_axis(struct tqt_kernel_ctx *k, int64_t axis, size_t r
   int64_t r = (int64_t)rank;
   if (axis < 0) axis += r;
   if (axis < 0 || axis > r - 2)
-    return tqt_kernel_fail(k, TQT_STATUS_INVALID, "axis %lld is out of range for a signal of rank %zu",
-                           (long long)axis, rank);
+    return tqt_kernel_fail(k, TQT_STATUS_INVALID,
+                           "axis %lld is out of range for a signal of rank %zu", (long long)axis,
+                           rank);
   *out = (size_t)axis;
   return TQT_STATUS_OK;
 }

@@ -4,8 +4,8 @@
  * called t) sees the quantized values. A weight becomes an int8 initializer behind a
  * DequantizeLinear (per output channel with --per-channel), a bias an int32 one at s_in · s_w.
  * Fewer bits than the container's (int8/uint8 up to 8, int16/uint16 up to 16, opset 21) keep a
- * Clip to the narrower range between Q and DQ. Each goes into the graph that holds the value (the main graph or an If/Loop/Scan body);
- * scales and zero points go into the main graph, which every body sees. */
+ * Clip to the narrower range. Each goes into the graph that holds the value (the main graph or
+ * an If/Loop/Scan body); scales and zero points go into the main graph, which every body sees. */
 #include <math.h>
 #include <string.h>
 
@@ -128,8 +128,8 @@ static struct tqt_node *qdq_narrow(struct qdq_ctx *c, const struct tqt_qtensor *
   return tqt_node_create(c->m->arena, "Clip", qdq_name(c, t->name, "_narrow"), 3, ins, 1, outs);
 }
 
-/* (Clip →) Q (→ Clip) → DQ for activation t: reads `from`, the DequantizeLinear writes `to`. The nodes go
- * to out[0 .. *n). */
+/* (Clip →) Q (→ Clip) → DQ for activation t: reads `from`, the DequantizeLinear writes `to`. The
+ * nodes go to out[0 .. *n). */
 static int qdq_activation(struct qdq_ctx *c, const struct tqt_qtensor *t, const char *from,
                           const char *to, struct tqt_node **out, size_t *n) {
   const char *scale, *zp;
@@ -278,9 +278,10 @@ enum tqt_status tqt_quant_plan_check_opset(const struct tqt_quant_plan *p,
     wide |= p->tensors[i].kind != TQT_QTENSOR_KIND_BIAS && !p->tensors[i].skip &&
             p->tensors[i].bits > 8;
   if (opset >= 13 && (!wide || opset >= 21)) return TQT_STATUS_OK;
-  return tqt_diag_fail(d, TQT_STATUS_UNSUPPORTED,
-                       "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
-                       (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
+  return tqt_diag_fail(
+      d, TQT_STATUS_UNSUPPORTED,
+      "the model is at opset %lld; Q/DQ with these bits needs opset %d (--opset %d)",
+      (long long)opset, wide ? 21 : 13, wide ? 21 : 13);
 }
 
 enum tqt_status tqt_quant_insert(struct tqt_model *m, const struct tqt_quant_plan *p,

@@ -281,7 +281,8 @@ static void everything_node_attrs(struct tqt_arena *a, struct tqt_graph *g, stru
 /* One initializer per element type, with bytes that differ per type and element. */
 static void every_dtype_initializers(struct tqt_arena *a, struct tqt_graph *g) {
   for (int32_t dtype = 1; dtype < TQT_DTYPE_COUNT; dtype++) {
-    if (dtype >= TQT_DTYPE_FLOAT8E4M3FN && dtype <= TQT_DTYPE_FLOAT8E5M2FNUZ) continue; /* named only */
+    /* the float8 types are named only */
+    if (dtype >= TQT_DTYPE_FLOAT8E4M3FN && dtype <= TQT_DTYPE_FLOAT8E5M2FNUZ) continue;
     if (dtype == TQT_DTYPE_STRING) {
       graph_initializer_push(a, g, string_tensor_new(a, "init_string"));
       continue;
