@@ -12,6 +12,13 @@ struct qdq_params {
   int32_t output_dtype; /* QuantizeLinear-21 without a zero point: its output type (0: uint8) */
 };
 
+/* QuantizeLinear's output type: its zero point's when it has one, else output_dtype's (opset
+ * 21), else uint8. */
+static int32_t qdq_quantized_type(const struct qdq_params *p, bool has_zero_point,
+                                  int32_t zero_point_dtype) {
+  return has_zero_point ? zero_point_dtype : p->output_dtype ? p->output_dtype : TQT_DTYPE_UINT8;
+}
+
 static enum tqt_status qdq_init(struct tqt_kernel_ctx *k) {
   struct qdq_params *p = tqt_arena_calloc(k->arena, 1, sizeof *p);
   if (!p) return tqt_kernel_fail(k, TQT_STATUS_NOMEM, "out of memory");
@@ -118,7 +125,7 @@ static enum tqt_status quantize_run(struct tqt_kernel_ctx *k) {
   const struct tqt_rt_tensor *zp = scale ? tqt_kernel_input(k, 2) : NULL;
   if (!scale) return k->d->status;
   const struct qdq_params *p = k->params;
-  int32_t qtype = zp ? zp->dtype : p->output_dtype ? p->output_dtype : TQT_DTYPE_UINT8;
+  int32_t qtype = qdq_quantized_type(p, zp, zp ? zp->dtype : TQT_DTYPE_UNDEFINED);
   double lo, hi;
   if (!qdq_range(qtype, &lo, &hi) || qtype == TQT_DTYPE_INT32)
     return tqt_kernel_fail(k, TQT_STATUS_UNSUPPORTED, "cannot quantize to %s",
@@ -162,11 +169,11 @@ static void qdq_infer_as(struct tqt_infer_ctx *c, int32_t dtype) {
     tqt_sym_tensor_unranked(&c->out[0], dtype);
 }
 
-/* y's type is the zero point's, uint8 without one. */
+/* y's type: qdq_quantized_type. */
 static enum tqt_status quantize_infer(struct tqt_infer_ctx *c) {
   const struct tqt_sym *zp = tqt_infer_input(c, 2);
   const struct qdq_params *p = c->k->params;
-  qdq_infer_as(c, zp ? zp->dtype : p->output_dtype ? p->output_dtype : TQT_DTYPE_UINT8);
+  qdq_infer_as(c, qdq_quantized_type(p, zp, zp ? zp->dtype : TQT_DTYPE_UNDEFINED));
   return TQT_STATUS_OK;
 }
 

@@ -51,7 +51,8 @@ static void bits_layer_set(struct tqt_quant_plan *p, struct bits_layer *l, const
     if (t->kind != TQT_QTENSOR_KIND_ACTIVATION) continue;
     t->exponent = start->exponent[j];
     if (w > start->bits[j] && !t->softmax_input && t->hist && t->hist->has_range) {
-      int top = tqt_threshold_exponent(fmax(fabs(t->hist->min), fabs(t->hist->max)));
+      const struct tqt_threshold_params max = {.method = TQT_THRESHOLD_METHOD_MAX};
+      int top = tqt_threshold_exponent(tqt_threshold(t->hist, &max));
       int finer = start->exponent[j] + w - start->bits[j];
       int raised = top < finer ? top : finer;
       if (raised > t->exponent) t->exponent = raised;
@@ -67,27 +68,36 @@ static int bits_alone_cmp(const void *a, const void *b) {
 }
 
 /* The layers of the plan: one per owner node of a quantized activation or weight (a bias goes
- * with its weight's). */
+ * with its weight's), each with its tensors' indexes (a slice of one array). */
 static enum tqt_status bits_layers_collect(struct tqt_quant_plan *p, struct bits_layer **out,
                                            size_t *n_out, struct tqt_diag *d) {
   struct bits_layer *layers = tqt_arena_calloc(p->arena, p->n_tensors + 1, sizeof *layers);
+  size_t *layer_of = tqt_arena_calloc(p->arena, p->n_tensors + 1, sizeof *layer_of);
+  size_t *indexes = tqt_arena_calloc(p->arena, p->n_tensors + 1, sizeof *indexes);
   size_t n = 0;
-  if (!layers) return BITS_NOMEM(d);
+  if (!layers || !layer_of || !indexes) return BITS_NOMEM(d);
   for (size_t i = 0; i < p->n_tensors; i++) {
     const struct tqt_qtensor *t = &p->tensors[i];
+    layer_of[i] = SIZE_MAX;
     if (t->skip || !t->owner) continue;
     const struct tqt_node *owner =
         t->kind == TQT_QTENSOR_KIND_BIAS ? p->tensors[t->bias_weight].owner : t->owner;
     size_t k = 0;
     while (k < n && layers[k].node != owner) k++;
-    if (k == n) {
-      layers[n].node = owner;
-      if (!(layers[n].tensors = tqt_arena_calloc(p->arena, p->n_tensors + 1, sizeof(size_t))))
-        return BITS_NOMEM(d);
-      n++;
-    }
-    layers[k].tensors[layers[k].n_tensors++] = i;
+    if (k == n) layers[n++].node = owner;
+    layers[k].n_tensors++;
+    layer_of[i] = k;
   }
+  for (size_t k = 0, at = 0; k < n; k++) {
+    layers[k].tensors = &indexes[at];
+    at += layers[k].n_tensors;
+    layers[k].n_tensors = 0;
+  }
+  for (size_t i = 0; i < p->n_tensors; i++)
+    if (layer_of[i] != SIZE_MAX) {
+      struct bits_layer *l = &layers[layer_of[i]];
+      l->tensors[l->n_tensors++] = i;
+    }
   *out = layers;
   *n_out = n;
   return TQT_STATUS_OK;
@@ -132,7 +142,7 @@ enum tqt_status tqt_quant_auto_bits(struct tqt_quant_plan *p, const struct tqt_m
   }
   if ((st = tqt_quant_samples_error(samples, &current, d)) != TQT_STATUS_OK) goto done;
   runs++;
-  p->auto_bits_top_db = bits_db(current);
+  p->auto_bits_top_error = current;
   if (bits_db(current) < o->target_db) {
     tqt_diag_warn(d, "--auto-bits %g: with every layer at %d bits the output SQNR is %.2f dB; "
                   "all stay at %d bits", o->target_db, o->choices[top], bits_db(current),
@@ -181,7 +191,7 @@ enum tqt_status tqt_quant_auto_bits(struct tqt_quant_plan *p, const struct tqt_m
   }
 summary:
   p->auto_bits_target_db = o->target_db;
-  p->auto_bits_db = bits_db(current);
+  p->auto_bits_error = current;
   p->auto_bits_layers = n;
   p->auto_bits_runs = runs;
   size_t count[TQT_AUTO_BITS_CHOICES_MAX] = {0};
@@ -203,8 +213,8 @@ summary:
              o->choices[k]);
   }
   tqt_diag_info(d, "auto-bits: %zu layers: %s; output SQNR %.2f dB (target %g dB; all at %d bits: "
-                "%.2f dB); weights %.0f KiB; %zu runs of %zu samples", n, widths, p->auto_bits_db,
-                o->target_db, o->choices[top], p->auto_bits_top_db,
+                "%.2f dB); weights %.0f KiB; %zu runs of %zu samples", n, widths, bits_db(current),
+                o->target_db, o->choices[top], bits_db(p->auto_bits_top_error),
                 bits_weight_bytes(p, m) / 1024, runs, tqt_quant_samples_count(samples));
 done:
   free(order);

@@ -155,9 +155,9 @@ struct tqt_quant_plan {
    * 0: no choice was made), and the index of the one kept. */
   struct tqt_method_try method_tries[TQT_METHOD_TRIES];
   size_t n_method_tries, method_chosen;
-  /* Set by tqt_quant_auto_bits (auto_bits_layers 0: it did not run): the target, the output
-   * SQNR reached and the one with every layer at the most bits, in dB; layers and runs. */
-  double auto_bits_target_db, auto_bits_db, auto_bits_top_db;
+  /* Set by tqt_quant_auto_bits (auto_bits_layers 0: it did not run): the target in dB, the
+   * output error reached and the one with every layer at the most bits; layers and runs. */
+  double auto_bits_target_db, auto_bits_error, auto_bits_top_error;
   size_t auto_bits_layers, auto_bits_runs;
 };
 

@@ -269,7 +269,7 @@ enum tqt_status tqt_quant_samples_error(struct tqt_quant_samples *s, double *err
 }
 
 bool tqt_quant_plan_output_error(const struct tqt_quant_plan *p, double *error) {
-  if (p->auto_bits_layers) *error = pow(10, -p->auto_bits_db / 10);
+  if (p->auto_bits_layers) *error = p->auto_bits_error;
   else if (p->bias_layers) *error = p->bias_error_after;
   else if (p->search_groups) *error = p->search_error_after;
   else if (p->n_method_tries)

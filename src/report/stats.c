@@ -628,8 +628,8 @@ static void stats_summary_nodes(struct stats_ctx *c, json_t *summary, json_t *no
   if (c->p->auto_bits_layers) {
     json_t *ab = json_object();
     stats_set(ab, "target_db", tqt_json_real(c->p->auto_bits_target_db), &c->bad);
-    stats_set(ab, "output_sqnr_db", tqt_json_real(c->p->auto_bits_db), &c->bad);
-    stats_set(ab, "output_sqnr_widest_db", tqt_json_real(c->p->auto_bits_top_db), &c->bad);
+    stats_set(ab, "output_sqnr_db", stats_search_db(c->p->auto_bits_error), &c->bad);
+    stats_set(ab, "output_sqnr_widest_db", stats_search_db(c->p->auto_bits_top_error), &c->bad);
     stats_set(ab, "layers", json_integer((json_int_t)c->p->auto_bits_layers), &c->bad);
     stats_set(ab, "runs", json_integer((json_int_t)c->p->auto_bits_runs), &c->bad);
     stats_set(summary, "auto_bits", ab, &c->bad);
